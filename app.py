@@ -1,0 +1,137 @@
+"""Lotline application factory. Gunicorn serves ``'app:create_app()'``."""
+
+from __future__ import annotations
+
+import os
+import secrets
+from pathlib import Path
+
+from flask import Flask, render_template, request
+from flask_wtf.csrf import CSRFError
+from jinja2 import StrictUndefined
+from sqlalchemy import select
+
+from lotline.db import configure_engine
+from lotline.extensions import csrf, db, login_manager, migrate
+
+CSP = (
+    "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data: blob:; "
+    "connect-src 'self'; media-src 'self' blob:; worker-src 'self'; manifest-src 'self'; "
+    "frame-ancestors 'none'; base-uri 'self'; form-action 'self'; object-src 'none'"
+)
+
+
+def database_url(instance_path: str) -> str:
+    url = os.environ.get("DATABASE_URL")
+    if not url:
+        return f"sqlite:///{Path(instance_path) / 'lotline.db'}"
+    for prefix in ("postgres://", "postgresql://"):
+        if url.startswith(prefix):
+            return "postgresql+psycopg://" + url[len(prefix):]
+    return url
+
+
+def secret_key(instance_path: str) -> str:
+    """From the environment, else generated once into ``instance/secret_key``."""
+    if os.environ.get("LOTLINE_SECRET_KEY"):
+        return os.environ["LOTLINE_SECRET_KEY"]
+    path = Path(instance_path) / "secret_key"
+    if not path.exists():
+        path.write_text(secrets.token_hex(32))
+        path.chmod(0o600)
+    return path.read_text().strip()
+
+
+def create_app(test_config: dict | None = None) -> Flask:
+    app = Flask(__name__, instance_relative_config=True)
+    os.makedirs(app.instance_path, exist_ok=True)
+    app.config.from_mapping(
+        SQLALCHEMY_DATABASE_URI=database_url(app.instance_path),
+        SQLALCHEMY_ENGINE_OPTIONS={"pool_pre_ping": True},
+        SESSION_COOKIE_HTTPONLY=True,
+        SESSION_COOKIE_SAMESITE="Lax",
+        SESSION_COOKIE_SECURE=os.environ.get("LOTLINE_INSECURE_COOKIES") != "1",
+        SESSION_COOKIE_NAME="lotline_session",
+        REMEMBER_COOKIE_HTTPONLY=True,
+        REMEMBER_COOKIE_SECURE=os.environ.get("LOTLINE_INSECURE_COOKIES") != "1",
+        REMEMBER_COOKIE_SAMESITE="Lax",
+        WTF_CSRF_TIME_LIMIT=None,  # bound to the session; a pack screen may sit open all shift
+        WTF_CSRF_HEADERS=["X-CSRFToken"],
+        PASSWORD_HASH_METHOD="scrypt",
+        MAX_CONTENT_LENGTH=2 * 1024 * 1024,
+        SCAN_PREFIX=os.environ.get("LOTLINE_SCAN_PREFIX", ""),
+        SCAN_SUFFIX=os.environ.get("LOTLINE_SCAN_SUFFIX", ""),
+    )
+    app.config.from_pyfile("config.py", silent=True)
+    if test_config:
+        app.config.from_mapping(test_config)
+    if not app.config.get("SECRET_KEY"):
+        app.config["SECRET_KEY"] = secret_key(app.instance_path)
+    app.jinja_env.undefined = StrictUndefined
+
+    db.init_app(app)
+    migrate.init_app(app, db, directory=str(Path(__file__).parent / "migrations"))
+    login_manager.init_app(app)
+    csrf.init_app(app)
+    with app.app_context():
+        configure_engine(db.engine)
+
+    login_manager.login_view = "auth.login"
+    login_manager.login_message = "Sign in to continue."
+
+    from lotline.models import User
+
+    @login_manager.user_loader
+    def load_user(user_id: str):
+        return db.session.scalar(select(User).where(User.id == int(user_id), User.active))
+
+    from blueprints import register_blueprints
+
+    register_blueprints(app)
+
+    from blueprints.nav import nav_entries
+    from lotline import cli
+
+    app.jinja_env.globals["nav_entries"] = nav_entries
+    app.jinja_env.globals["htmx_js"] = "js/htmx-4.0.1.min.js"
+
+    cli.register(app)
+
+    @app.after_request
+    def security_headers(response):
+        response.headers.setdefault("Content-Security-Policy", CSP)
+        response.headers["X-Content-Type-Options"] = "nosniff"
+        response.headers["X-Frame-Options"] = "DENY"
+        response.headers["Referrer-Policy"] = "same-origin"
+        response.vary.add("HX-Request")
+        return response
+
+    def error_page(status: int, title: str, message: str):
+        template = "partials/_error.html" if request.headers.get("HX-Request") else "error.html"
+        return render_template(template, status=status, title=title, message=message,
+                               code=title.lower().replace(" ", "_")), status
+
+    @app.errorhandler(CSRFError)
+    def csrf_error(exc):
+        return error_page(400, "Form expired",
+                          "This form's security token is missing or stale. "
+                          "Reload the page and scan again.")
+
+    @app.errorhandler(403)
+    def forbidden(exc):
+        return error_page(403, "Forbidden",
+                          "Your role may not use this screen. Ask a supervisor or an admin.")
+
+    @app.errorhandler(404)
+    def not_found(exc):
+        return error_page(404, "Not found", "There is nothing at this address.")
+
+    @app.errorhandler(405)
+    def method_not_allowed(exc):
+        return error_page(405, "Method not allowed", "This address does not take that request.")
+
+    @app.errorhandler(413)
+    def too_large(exc):
+        return error_page(413, "Too large", "That upload is larger than 2 MB.")
+
+    return app

@@ -1,0 +1,60 @@
+"""Views: one blueprint per area. Each parses the request, calls the domain, renders."""
+
+from __future__ import annotations
+
+from functools import wraps
+
+from flask import Blueprint, Flask, abort, request
+from flask_login import current_user
+
+
+def is_htmx() -> bool:
+    return request.headers.get("HX-Request") == "true"
+
+
+def require_role(*roles: str):
+    """A ``before_request`` hook: signed in, and at least one of ``roles``, or 403."""
+
+    def check():
+        if not current_user.is_authenticated:
+            from lotline.extensions import login_manager
+
+            return login_manager.unauthorized()
+        if not current_user.has_role(*roles):
+            abort(403)
+        return None
+
+    return check
+
+
+def role_blueprint(name: str, import_name: str, *roles: str, **kwargs) -> Blueprint:
+    """A blueprint whose every route needs sign-in and one of ``roles``."""
+    bp = Blueprint(name, import_name, **kwargs)
+    bp.before_request(require_role(*roles))
+    return bp
+
+
+def roles_required(*roles: str):
+    """Per-route tightening inside a blueprint (e.g. a supervisor-only action)."""
+
+    def decorator(view):
+        @wraps(view)
+        def wrapped(*args, **kwargs):
+            if not current_user.has_role(*roles):
+                abort(403)
+            return view(*args, **kwargs)
+
+        wrapped.required_roles = roles
+        return wrapped
+
+    return decorator
+
+
+def register_blueprints(app: Flask) -> None:
+    from . import admin, auth, items
+    from .api import api
+
+    app.register_blueprint(auth.bp)
+    app.register_blueprint(items.bp)
+    app.register_blueprint(admin.bp)
+    app.register_blueprint(api)

@@ -1,0 +1,82 @@
+"""Admin: system settings (Require Lot/Serial at Pack) and users."""
+
+from flask import abort, current_app, flash, redirect, render_template, request, url_for
+from flask_login import current_user
+from sqlalchemy import select
+
+from lotline import settings as settings_domain
+from lotline import users as users_domain
+from lotline.errors import DomainError
+from lotline.extensions import db
+from lotline.models import User
+
+from . import role_blueprint
+from .forms import EditUserForm, NewUserForm, SettingsForm
+
+bp = role_blueprint("admin", __name__, "admin", url_prefix="/admin")
+
+
+@bp.route("/settings", methods=["GET", "POST"])
+def settings():
+    form = SettingsForm()
+    if form.validate_on_submit():
+        changed = settings_domain.set_setting(
+            db.session, settings_domain.REQUIRE_LOT_SERIAL_AT_PACK,
+            form.require_lot_serial_at_pack.data, current_user)
+        db.session.commit()
+        state = "on" if form.require_lot_serial_at_pack.data else "off"
+        flash(f"Require Lot/Serial at Pack is {state}." if changed else "Nothing changed.")
+        return redirect(url_for("admin.settings"))
+    if request.method == "GET":
+        form.require_lot_serial_at_pack.data = settings_domain.get_setting(
+            db.session, settings_domain.REQUIRE_LOT_SERIAL_AT_PACK)
+    changes = settings_domain.recent_changes(db.session)
+    return render_template("admin/settings.html", form=form, changes=changes), \
+        422 if request.method == "POST" else 200
+
+
+@bp.route("/users", methods=["GET", "POST"])
+def users():
+    form = NewUserForm()
+    error = None
+    status = 200
+    if form.validate_on_submit():
+        try:
+            user = users_domain.create_user(
+                db.session, form.username.data, form.password.data, form.role.data,
+                hash_method=current_app.config["PASSWORD_HASH_METHOD"])
+            db.session.commit()
+            flash(f"Created {user.username} ({user.role}).")
+            return redirect(url_for("admin.users"))
+        except DomainError as exc:
+            db.session.rollback()
+            error, status = exc.message, exc.status
+    elif request.method == "POST":
+        status = 422
+    all_users = db.session.scalars(select(User).order_by(User.username)).all()
+    return render_template("admin/users.html", form=form, users=all_users, error=error), status
+
+
+@bp.route("/users/<int:user_id>", methods=["GET", "POST"])
+def edit_user(user_id):
+    user = db.session.get(User, user_id)
+    if user is None:
+        abort(404)
+    form = EditUserForm(obj=user)
+    error = None
+    status = 200
+    if form.validate_on_submit():
+        try:
+            users_domain.update_user(
+                db.session, user, role=form.role.data, active=form.active.data,
+                password=form.password.data or None,
+                hash_method=current_app.config["PASSWORD_HASH_METHOD"], acting_user=current_user)
+            db.session.commit()
+            flash(f"Saved {user.username}.")
+            return redirect(url_for("admin.users"))
+        except DomainError as exc:
+            db.session.rollback()
+            error, status = exc.message, exc.status
+    elif request.method == "POST":
+        status = 422
+    return render_template("admin/edit_user.html", form=form, user=user, error=error), status

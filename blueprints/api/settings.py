@@ -1,0 +1,27 @@
+"""System settings over the API (changes by admin tokens only)."""
+
+from flask import g, jsonify
+
+from lotline import settings as domain
+from lotline.extensions import db
+
+from . import json_body, operation
+from .schema import Field
+
+SETTINGS_BODY = {
+    domain.REQUIRE_LOT_SERIAL_AT_PACK: Field(bool, description="Require Lot/Serial at Pack"),
+}
+
+
+@operation("GET", "/settings", summary="Read the system settings", response="Settings")
+def get_settings():
+    return jsonify(domain.all_settings(db.session))
+
+
+@operation("PATCH", "/settings", summary="Change system settings", role="admin",
+           body=SETTINGS_BODY, response="Settings")
+def update_settings():
+    for key, value in json_body(SETTINGS_BODY).items():
+        domain.set_setting(db.session, key, value, g.api_user)
+    db.session.commit()
+    return jsonify(domain.all_settings(db.session))

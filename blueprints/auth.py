@@ -1,0 +1,56 @@
+"""Sign-in, sign-out and the home screen."""
+
+from urllib.parse import urlsplit
+
+from flask import Blueprint, current_app, redirect, render_template, request, url_for
+from flask_login import login_required, login_user, logout_user
+
+from lotline.errors import DomainError
+from lotline.extensions import db
+from lotline.users import authenticate
+
+from .forms import LoginForm
+
+bp = Blueprint("auth", __name__)
+
+
+def _safe_next(target: str | None) -> str:
+    """Only same-site paths, so a crafted link cannot bounce a user elsewhere."""
+    if target and target.startswith("/") and not target.startswith("//") \
+            and not urlsplit(target).netloc:
+        return target
+    return url_for("auth.home")
+
+
+@bp.route("/login", methods=["GET", "POST"])
+def login():
+    form = LoginForm()
+    error = None
+    status = 200
+    if form.validate_on_submit():
+        try:
+            user = authenticate(db.session, form.username.data, form.password.data)
+        except DomainError as exc:
+            db.session.commit()  # keep the failure count
+            error, status = exc.message, exc.status
+        else:
+            db.session.commit()
+            login_user(user)
+            current_app.logger.info("sign-in %s", user.username)
+            return redirect(_safe_next(request.args.get("next")))
+    elif request.method == "POST":
+        status = 422
+    return render_template("auth/login.html", form=form, error=error), status
+
+
+@bp.post("/logout")
+@login_required
+def logout():
+    logout_user()
+    return redirect(url_for("auth.login"))
+
+
+@bp.get("/")
+@login_required
+def home():
+    return render_template("home.html")

@@ -1,0 +1,52 @@
+"""``flask --app app …`` commands: seed-demo, create-user, create-token."""
+
+from __future__ import annotations
+
+import click
+from flask import Flask, current_app
+from sqlalchemy import select
+
+from . import users
+from .errors import DomainError
+from .extensions import db
+from .models import User
+
+
+def register(app: Flask) -> None:
+    @app.cli.command("create-user")
+    @click.argument("username")
+    @click.option("--role", type=click.Choice(["packer", "supervisor", "admin"]), required=True)
+    @click.password_option(help="At least 8 characters.")
+    def create_user(username, role, password):
+        """Create a user with a role."""
+        try:
+            users.create_user(db.session, username, password, role,
+                              hash_method=current_app.config["PASSWORD_HASH_METHOD"])
+            db.session.commit()
+        except DomainError as exc:
+            raise click.ClickException(exc.message) from exc
+        click.echo(f"Created {username} ({role}).")
+
+    @app.cli.command("create-token")
+    @click.argument("username")
+    @click.option("--label", default="", help="What the token is for.")
+    def create_token(username, label):
+        """Print a new API token for USERNAME (shown once; only its hash is stored)."""
+        user = db.session.scalar(select(User).where(User.username == username))
+        if user is None:
+            raise click.ClickException(f"No user {username}.")
+        token = users.create_token(db.session, user, label)
+        db.session.commit()
+        click.echo(token)
+
+    @app.cli.command("seed-demo")
+    def seed_demo():
+        """Fill an empty database with a small, realistic demo warehouse."""
+        from .demo import seed
+
+        try:
+            lines = seed(db.session, current_app.config["PASSWORD_HASH_METHOD"])
+        except DomainError as exc:
+            raise click.ClickException(exc.message) from exc
+        for line in lines:
+            click.echo(line)

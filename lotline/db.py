@@ -1,0 +1,59 @@
+"""Database set-up that the rules depend on: SQLite pragmas and write transactions.
+
+Every inventory transaction runs inside :func:`write_transaction`. On SQLite it is
+``BEGIN IMMEDIATE`` (the database's write lock is taken before anything is read, so
+two stations cannot read the same quantity and both write); on PostgreSQL the domain
+takes row locks (``SELECT … FOR UPDATE``) on the locations it changes.
+"""
+
+from __future__ import annotations
+
+from contextlib import contextmanager
+
+from sqlalchemy import event
+from sqlalchemy.engine import Engine
+from sqlalchemy.orm import Session
+
+IMMEDIATE = "lotline_immediate"
+
+
+def configure_engine(engine: Engine) -> None:
+    if engine.dialect.name != "sqlite":
+        return
+
+    @event.listens_for(engine, "connect")
+    def _pragmas(dbapi_conn, _record):
+        # Take transaction control from pysqlite so BEGIN is ours to choose.
+        dbapi_conn.isolation_level = None
+        cur = dbapi_conn.cursor()
+        cur.execute("PRAGMA journal_mode=WAL")
+        cur.execute("PRAGMA foreign_keys=ON")
+        cur.execute("PRAGMA busy_timeout=15000")
+        cur.execute("PRAGMA synchronous=NORMAL")
+        cur.close()
+
+    @event.listens_for(engine, "begin")
+    def _begin(conn):
+        immediate = conn.get_execution_options().get(IMMEDIATE)
+        conn.exec_driver_sql("BEGIN IMMEDIATE" if immediate else "BEGIN")
+
+
+def is_postgres(session: Session) -> bool:
+    return session.get_bind().dialect.name == "postgresql"
+
+
+@contextmanager
+def write_transaction(session: Session):
+    """One database transaction for one inventory change: commit on success, roll back on error.
+
+    Whatever the session had open (a read of the signed-in user, say) is ended first, so
+    on SQLite the write lock is the first thing the new transaction takes.
+    """
+    session.commit()
+    session.connection(execution_options={IMMEDIATE: True})
+    try:
+        yield session
+        session.commit()
+    except BaseException:
+        session.rollback()
+        raise

@@ -1,0 +1,286 @@
+"""SQLAlchemy 2 typed models. The database states every invariant it can."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from flask_login import UserMixin
+from sqlalchemy import (
+    CheckConstraint,
+    Date,
+    DateTime,
+    ForeignKey,
+    ForeignKeyConstraint,
+    Index,
+    Integer,
+    String,
+    Text,
+    UniqueConstraint,
+    func,
+)
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from .extensions import db
+
+ROLES = ("packer", "supervisor", "admin")
+LOT_AT_PACK_MODES = ("follow", "always", "never")
+LOCATION_TYPES = ("receiving", "storage", "pack")
+LEDGER_TYPES = (
+    "putaway", "put", "pull", "move-out", "move-in", "cycle-count", "pick",
+)
+
+
+def utcnow() -> dt.datetime:
+    return dt.datetime.now(dt.UTC).replace(tzinfo=None)
+
+
+def _in(column: str, values: tuple[str, ...]) -> str:
+    return f"{column} IN ({', '.join(repr(v) for v in values)})"
+
+
+class User(UserMixin, db.Model):
+    __tablename__ = "user_account"
+    __table_args__ = (CheckConstraint(_in("role", ROLES), name="role"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    username: Mapped[str] = mapped_column(String(64), unique=True)
+    password_hash: Mapped[str] = mapped_column(String(256))
+    role: Mapped[str] = mapped_column(String(16))
+    active: Mapped[bool] = mapped_column(default=True)
+    created_at: Mapped[dt.datetime] = mapped_column(DateTime, default=utcnow)
+
+    @property
+    def is_active(self) -> bool:  # Flask-Login: a deactivated user cannot sign in
+        return self.active
+
+    def has_role(self, *roles: str) -> bool:
+        """Roles are ordered: admin > supervisor > packer; a higher role may do what a lower may."""
+        return ROLES.index(self.role) >= min(ROLES.index(r) for r in roles)
+
+
+class ApiToken(db.Model):
+    """A bearer token for the JSON API. Only a SHA-256 of the secret is stored."""
+
+    __tablename__ = "api_token"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("user_account.id"), index=True)
+    prefix: Mapped[str] = mapped_column(String(16), unique=True)
+    token_hash: Mapped[str] = mapped_column(String(64))
+    label: Mapped[str] = mapped_column(String(64), default="")
+    created_at: Mapped[dt.datetime] = mapped_column(DateTime, default=utcnow)
+    last_used_at: Mapped[dt.datetime | None] = mapped_column(DateTime)
+    revoked: Mapped[bool] = mapped_column(default=False)
+
+    user: Mapped[User] = relationship()
+
+
+class LoginThrottle(db.Model):
+    """Failed sign-ins per username; too many in a window locks the name for a while."""
+
+    __tablename__ = "login_throttle"
+
+    username: Mapped[str] = mapped_column(String(64), primary_key=True)
+    failures: Mapped[int] = mapped_column(default=0)
+    window_start: Mapped[dt.datetime] = mapped_column(DateTime, default=utcnow)
+    locked_until: Mapped[dt.datetime | None] = mapped_column(DateTime)
+
+
+class Item(db.Model):
+    __tablename__ = "item"
+    __table_args__ = (
+        CheckConstraint(_in("lot_at_pack", LOT_AT_PACK_MODES), name="lot_at_pack"),
+        CheckConstraint("min_shelf_life_days >= 0", name="min_shelf_life"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    sku: Mapped[str] = mapped_column(String(64), unique=True)
+    description: Mapped[str] = mapped_column(String(200), default="")
+    gtin: Mapped[str | None] = mapped_column(String(14), unique=True)
+    require_lot: Mapped[bool] = mapped_column(default=False)
+    require_serial: Mapped[bool] = mapped_column(default=False)
+    lot_at_pack: Mapped[str] = mapped_column(String(8), default="follow")
+    min_shelf_life_days: Mapped[int] = mapped_column(default=0)
+    created_at: Mapped[dt.datetime] = mapped_column(DateTime, default=utcnow)
+    updated_at: Mapped[dt.datetime] = mapped_column(DateTime, default=utcnow, onupdate=utcnow)
+
+    def lot_recorded_at_pack(self) -> bool:
+        """Whether packing this item records a lot, when the system setting is on (rule 7)."""
+        if self.lot_at_pack == "follow":
+            return self.require_lot
+        return self.lot_at_pack == "always"
+
+
+class Setting(db.Model):
+    __tablename__ = "setting"
+
+    key: Mapped[str] = mapped_column(String(64), primary_key=True)
+    value: Mapped[str] = mapped_column(Text)
+
+
+class SettingChange(db.Model):
+    """Who changed which system setting, when, from what to what."""
+
+    __tablename__ = "setting_change"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    key: Mapped[str] = mapped_column(String(64), index=True)
+    old_value: Mapped[str | None] = mapped_column(Text)
+    new_value: Mapped[str] = mapped_column(Text)
+    user_id: Mapped[int | None] = mapped_column(ForeignKey("user_account.id"))
+    changed_at: Mapped[dt.datetime] = mapped_column(DateTime, default=utcnow)
+
+    user: Mapped[User | None] = relationship()
+
+
+class Location(db.Model):
+    __tablename__ = "location"
+    __table_args__ = (CheckConstraint(_in("type", LOCATION_TYPES), name="type"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    code: Mapped[str] = mapped_column(String(32), unique=True)
+    zone: Mapped[str] = mapped_column(String(32), default="")
+    type: Mapped[str] = mapped_column(String(16), default="storage")
+    active: Mapped[bool] = mapped_column(default=True)
+
+
+class Lot(db.Model):
+    __tablename__ = "lot"
+    __table_args__ = (
+        UniqueConstraint("item_id", "number"),
+        # Lets inventory and ledger rows prove their lot belongs to their item.
+        UniqueConstraint("id", "item_id", name="uq_lot_id_item"),
+        Index("ix_lot_number", "number"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    item_id: Mapped[int] = mapped_column(ForeignKey("item.id"))
+    number: Mapped[str] = mapped_column(String(64))
+    expiry: Mapped[dt.date | None] = mapped_column(Date)
+    created_at: Mapped[dt.datetime] = mapped_column(DateTime, default=utcnow)
+
+    item: Mapped[Item] = relationship()
+
+
+class Inventory(db.Model):
+    """What one location holds of one item: at most one lot (rule 2), never below zero."""
+
+    __tablename__ = "inventory"
+    __table_args__ = (
+        UniqueConstraint("location_id", "item_id", name="uq_inventory_location_item"),
+        CheckConstraint("qty >= 0", name="qty_not_negative"),
+        ForeignKeyConstraint(
+            ["lot_id", "item_id"], ["lot.id", "lot.item_id"], name="fk_inventory_lot_of_item"
+        ),
+        Index("ix_inventory_lot", "lot_id"),
+        Index("ix_inventory_item", "item_id"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    location_id: Mapped[int] = mapped_column(ForeignKey("location.id"))
+    item_id: Mapped[int] = mapped_column(ForeignKey("item.id"))
+    lot_id: Mapped[int | None] = mapped_column(Integer)
+    qty: Mapped[int] = mapped_column(Integer)
+    updated_at: Mapped[dt.datetime] = mapped_column(DateTime, default=utcnow, onupdate=utcnow)
+
+    location: Mapped[Location] = relationship()
+    item: Mapped[Item] = relationship()
+    lot: Mapped[Lot | None] = relationship(
+        primaryjoin="Inventory.lot_id == Lot.id", foreign_keys=[lot_id], viewonly=True
+    )
+
+
+class LedgerEntry(db.Model):
+    """One inventory change. Written in the same transaction as the change it records."""
+
+    __tablename__ = "ledger_entry"
+    __table_args__ = (
+        CheckConstraint(_in("type", LEDGER_TYPES), name="type"),
+        CheckConstraint("qty_after >= 0", name="qty_after_not_negative"),
+        ForeignKeyConstraint(
+            ["lot_id", "item_id"], ["lot.id", "lot.item_id"], name="fk_ledger_entry_lot_of_item"
+        ),
+        Index("ix_ledger_location_item", "location_id", "item_id"),
+        Index("ix_ledger_lot", "lot_id"),
+        Index("ix_ledger_created", "created_at"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    type: Mapped[str] = mapped_column(String(16))
+    item_id: Mapped[int] = mapped_column(ForeignKey("item.id"))
+    location_id: Mapped[int] = mapped_column(ForeignKey("location.id"))
+    lot_id: Mapped[int | None] = mapped_column(Integer)
+    delta: Mapped[int] = mapped_column(Integer)
+    qty_after: Mapped[int] = mapped_column(Integer)
+    user_id: Mapped[int | None] = mapped_column(ForeignKey("user_account.id"))
+    station: Mapped[str] = mapped_column(String(64), default="")
+    reference: Mapped[str] = mapped_column(String(64), default="")
+    idempotency_key: Mapped[str | None] = mapped_column(String(80), index=True)
+    created_at: Mapped[dt.datetime] = mapped_column(DateTime, default=utcnow)
+
+    item: Mapped[Item] = relationship()
+    location: Mapped[Location] = relationship()
+    user: Mapped[User | None] = relationship()
+    lot: Mapped[Lot | None] = relationship(
+        primaryjoin="LedgerEntry.lot_id == Lot.id", foreign_keys=[lot_id], viewonly=True
+    )
+
+
+class IdempotencyRecord(db.Model):
+    """The first result of a submission; a repeat of its key returns it and changes nothing."""
+
+    __tablename__ = "idempotency_record"
+
+    key: Mapped[str] = mapped_column(String(80), primary_key=True)
+    user_id: Mapped[int | None] = mapped_column(ForeignKey("user_account.id"))
+    operation: Mapped[str] = mapped_column(String(32))
+    result_json: Mapped[str] = mapped_column(Text)
+    created_at: Mapped[dt.datetime] = mapped_column(DateTime, default=utcnow)
+
+
+class PurchaseOrder(db.Model):
+    __tablename__ = "purchase_order"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    number: Mapped[str] = mapped_column(String(32), unique=True)
+    vendor: Mapped[str] = mapped_column(String(100), default="")
+    created_at: Mapped[dt.datetime] = mapped_column(DateTime, default=utcnow)
+
+    lines: Mapped[list[PurchaseOrderLine]] = relationship(
+        back_populates="purchase_order", order_by="PurchaseOrderLine.id"
+    )
+
+    @property
+    def status(self) -> str:
+        if all(line.qty_received >= line.qty_ordered for line in self.lines):
+            return "received"
+        return "partial" if any(line.qty_received for line in self.lines) else "open"
+
+
+class PurchaseOrderLine(db.Model):
+    __tablename__ = "purchase_order_line"
+    __table_args__ = (
+        UniqueConstraint("purchase_order_id", "item_id"),
+        CheckConstraint("qty_ordered > 0", name="qty_ordered_positive"),
+        CheckConstraint("qty_received >= 0", name="qty_received_not_negative"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    purchase_order_id: Mapped[int] = mapped_column(ForeignKey("purchase_order.id"))
+    item_id: Mapped[int] = mapped_column(ForeignKey("item.id"))
+    qty_ordered: Mapped[int] = mapped_column(Integer)
+    qty_received: Mapped[int] = mapped_column(Integer, default=0)
+
+    purchase_order: Mapped[PurchaseOrder] = relationship(back_populates="lines")
+    item: Mapped[Item] = relationship()
+
+    @property
+    def remaining(self) -> int:
+        return max(self.qty_ordered - self.qty_received, 0)
+
+
+__all__ = [
+    "ApiToken", "IdempotencyRecord", "Inventory", "Item", "LedgerEntry", "Location",
+    "LoginThrottle", "Lot", "PurchaseOrder", "PurchaseOrderLine", "Setting", "SettingChange",
+    "User", "func",
+]

@@ -1,0 +1,68 @@
+"""System settings, stored in the database, every change recorded with who and when."""
+
+from __future__ import annotations
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from .errors import ValidationError
+from .models import Setting, SettingChange, User
+
+REQUIRE_LOT_SERIAL_AT_PACK = "require_lot_serial_at_pack"
+# key -> (type, default, label)
+SETTINGS = {
+    REQUIRE_LOT_SERIAL_AT_PACK: (bool, False, "Require Lot/Serial at Pack"),
+}
+
+
+def _decode(key: str, raw: str | None):
+    kind, default, _ = SETTINGS[key]
+    if raw is None:
+        return default
+    if kind is bool:
+        return raw == "true"
+    return kind(raw)
+
+
+def _encode(key: str, value) -> str:
+    kind = SETTINGS[key][0]
+    if kind is bool:
+        if not isinstance(value, bool):
+            raise ValidationError(f"{SETTINGS[key][2]} is true or false.", field=key)
+        return "true" if value else "false"
+    return str(kind(value))
+
+
+def get_setting(session: Session, key: str):
+    row = session.get(Setting, key)
+    return _decode(key, row.value if row else None)
+
+
+def all_settings(session: Session) -> dict:
+    rows = {r.key: r.value for r in session.scalars(select(Setting))}
+    return {key: _decode(key, rows.get(key)) for key in SETTINGS}
+
+
+def set_setting(session: Session, key: str, value, user: User | None) -> bool:
+    """Set a setting; returns whether it changed. Each change is recorded."""
+    if key not in SETTINGS:
+        raise ValidationError(f"Unknown setting {key}.", field=key)
+    new = _encode(key, value)
+    row = session.get(Setting, key)
+    old = row.value if row else None
+    if _decode(key, old) == _decode(key, new):  # an unset setting already has its default
+        return False
+    if row is None:
+        session.add(Setting(key=key, value=new))
+    else:
+        row.value = new
+    session.add(SettingChange(key=key, old_value=old, new_value=new,
+                              user_id=user.id if user else None))
+    session.flush()
+    return True
+
+
+def recent_changes(session: Session, limit: int = 20) -> list[SettingChange]:
+    return list(session.scalars(
+        select(SettingChange).order_by(SettingChange.id.desc()).limit(limit)
+    ))

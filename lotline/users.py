@@ -1,0 +1,121 @@
+"""Users, sign-in with throttling, and API tokens (stored hashed)."""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import hmac
+import secrets
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+from werkzeug.security import check_password_hash, generate_password_hash
+
+from .errors import Conflict, DomainError, ValidationError
+from .models import ROLES, ApiToken, LoginThrottle, User, utcnow
+
+MAX_FAILURES = 5
+FAILURE_WINDOW = dt.timedelta(minutes=15)
+LOCKOUT = dt.timedelta(minutes=5)
+# A real hash to compare against when the user does not exist, so timing does not tell.
+_DUMMY_HASH = generate_password_hash("not-a-password", method="pbkdf2:sha256:1000")
+
+
+def create_user(
+    session: Session, username: str, password: str, role: str, hash_method: str = "scrypt"
+) -> User:
+    username = (username or "").strip()
+    if not username or len(username) > 64:
+        raise ValidationError("A username has 1 to 64 characters.", field="username")
+    if role not in ROLES:
+        raise ValidationError(f"Role must be one of {', '.join(ROLES)}.", field="role")
+    if len(password or "") < 8:
+        raise ValidationError("A password has at least 8 characters.", field="password")
+    if session.scalar(select(User.id).where(User.username == username)):
+        raise Conflict(f"User {username} already exists.")
+    user = User(
+        username=username,
+        password_hash=generate_password_hash(password, method=hash_method),
+        role=role,
+    )
+    session.add(user)
+    session.flush()
+    return user
+
+
+def update_user(session: Session, user: User, *, role: str | None = None,
+                active: bool | None = None, password: str | None = None,
+                hash_method: str = "scrypt", acting_user: User | None = None) -> User:
+    if role is not None:
+        if role not in ROLES:
+            raise ValidationError(f"Role must be one of {', '.join(ROLES)}.", field="role")
+        if acting_user is not None and acting_user.id == user.id and role != "admin":
+            raise DomainError("own_role", "You cannot take the admin role from yourself.")
+        user.role = role
+    if active is not None:
+        if acting_user is not None and acting_user.id == user.id and not active:
+            raise DomainError("own_account", "You cannot deactivate your own account.")
+        user.active = active
+    if password:
+        if len(password) < 8:
+            raise ValidationError("A password has at least 8 characters.", field="password")
+        user.password_hash = generate_password_hash(password, method=hash_method)
+    session.flush()
+    return user
+
+
+def authenticate(session: Session, username: str, password: str, now: dt.datetime | None = None):
+    """Return the user, or raise ``DomainError`` (bad credentials, or throttled)."""
+    now = now or utcnow()
+    username = (username or "").strip()
+    throttle = session.get(LoginThrottle, username)
+    if throttle and throttle.locked_until and throttle.locked_until > now:
+        wait = int((throttle.locked_until - now).total_seconds() // 60) + 1
+        raise DomainError(
+            "throttled",
+            f"Too many failed sign-ins for {username}. Try again in {wait} minute(s).",
+            status=429,
+        )
+    user = session.scalar(select(User).where(User.username == username))
+    ok = check_password_hash(user.password_hash if user else _DUMMY_HASH, password or "")
+    if user and ok and user.active:
+        if throttle:
+            session.delete(throttle)
+        return user
+    if throttle is None:
+        throttle = LoginThrottle(username=username, failures=0, window_start=now)
+        session.add(throttle)
+    if now - throttle.window_start > FAILURE_WINDOW:
+        throttle.failures, throttle.window_start = 0, now
+    throttle.failures += 1
+    if throttle.failures >= MAX_FAILURES:
+        throttle.locked_until = now + LOCKOUT
+    session.flush()
+    raise DomainError("bad_credentials", "Unknown username or wrong password.", status=401)
+
+
+def _hash_token(secret: str) -> str:
+    return hashlib.sha256(secret.encode()).hexdigest()
+
+
+def create_token(session: Session, user: User, label: str = "") -> str:
+    """Create an API token and return it; it is shown once, only its hash is kept."""
+    prefix = secrets.token_hex(4)
+    secret = secrets.token_urlsafe(32)
+    session.add(ApiToken(user_id=user.id, prefix=prefix, token_hash=_hash_token(secret),
+                         label=label[:64]))
+    session.flush()
+    return f"ll_{prefix}_{secret}"
+
+
+def user_for_token(session: Session, token: str) -> User | None:
+    """The active user a bearer token belongs to, compared in constant time."""
+    parts = (token or "").split("_", 2)
+    if len(parts) != 3 or parts[0] != "ll":
+        return None
+    row = session.scalar(select(ApiToken).where(ApiToken.prefix == parts[1]))
+    if row is None or row.revoked or not row.user.active:
+        return None
+    if not hmac.compare_digest(row.token_hash, _hash_token(parts[2])):
+        return None
+    return row.user

@@ -1,0 +1,130 @@
+"""Sign-in, roles, CSRF, cookies, CSP and login throttling."""
+
+import datetime as dt
+
+import pytest
+
+from lotline.extensions import db
+from lotline.models import LoginThrottle
+from lotline.users import MAX_FAILURES
+from tests.conftest import Browser, make_user
+
+
+def test_sign_in_and_out(client):
+    make_user("pat", "packer")
+    b = Browser(client)
+    response = b.login("pat")
+    assert response.status_code == 302
+    home = client.get("/")
+    assert home.status_code == 200
+    assert "pat (packer)" in home.get_data(as_text=True)
+    out = b.post("/logout")
+    assert out.status_code == 302
+    assert client.get("/").status_code == 302  # back to the sign-in page
+
+
+def test_wrong_password_is_refused_with_a_message(client):
+    make_user("pat", "packer")
+    response = Browser(client).login("pat", "wrong-password")
+    assert response.status_code == 401
+    assert "Unknown username or wrong password" in response.get_data(as_text=True)
+    assert client.get("/").status_code == 302
+
+
+def test_deactivated_user_cannot_sign_in(client):
+    user = make_user("gone", "packer")
+    user.active = False
+    db.session.commit()
+    assert Browser(client).login("gone").status_code == 401
+
+
+def test_login_is_throttled_after_repeated_failures(client):
+    make_user("pat", "packer")
+    b = Browser(client)
+    for _ in range(MAX_FAILURES):
+        b.login("pat", "nope-nope")
+    response = b.login("pat")  # the right password, but locked for now
+    assert response.status_code == 429
+    assert "Too many failed sign-ins" in response.get_data(as_text=True)
+    throttle = db.session.get(LoginThrottle, "pat")
+    throttle.locked_until = dt.datetime(2000, 1, 1)
+    db.session.commit()
+    assert b.login("pat").status_code == 302
+
+
+def test_open_redirect_is_not_followed(client):
+    make_user("pat", "packer")
+    page = client.get("/login")
+    from tests.conftest import csrf_from
+
+    response = client.post("/login?next=//evil.example/x", data={
+        "username": "pat", "password": "correct-horse", "csrf_token": csrf_from(page)})
+    assert response.headers["Location"] == "/"
+
+
+def test_post_without_csrf_token_is_refused_and_changes_nothing(as_role):
+    b = as_role("admin")
+    response = b.post("/admin/settings", {"require_lot_serial_at_pack": "y"}, csrf=False)
+    assert response.status_code == 400
+    assert "security token" in response.get_data(as_text=True)
+    assert "checked" not in b.get("/admin/settings").get_data(as_text=True)
+
+
+def test_htmx_post_without_csrf_header_gets_an_error_fragment(as_role):
+    b = as_role("supervisor")
+    response = b.post("/items/bulk", {"action": "require_lot"}, htmx=True, csrf=False)
+    assert response.status_code == 400
+    body = response.get_data(as_text=True)
+    assert "<html" not in body and 'data-error-code="form_expired"' in body
+
+
+@pytest.mark.parametrize("url", ["/items", "/items/new", "/admin/settings", "/admin/users"])
+def test_packer_gets_403_on_supervisor_and_admin_screens(as_role, url):
+    b = as_role("packer")
+    response = b.get(url)
+    assert response.status_code == 403
+    assert "Your role may not use this screen" in response.get_data(as_text=True)
+
+
+@pytest.mark.parametrize("url", ["/admin/settings", "/admin/users"])
+def test_supervisor_cannot_reach_admin_screens(as_role, url):
+    assert as_role("supervisor").get(url).status_code == 403
+
+
+def test_wrong_role_on_htmx_request_gets_a_fragment(as_role):
+    response = as_role("packer").get("/items", htmx=True)
+    assert response.status_code == 403
+    assert "<html" not in response.get_data(as_text=True)
+
+
+def test_anonymous_is_sent_to_sign_in(client):
+    response = client.get("/items")
+    assert response.status_code == 302
+    assert "/login" in response.headers["Location"]
+
+
+def test_nav_shows_only_what_the_role_may_use(as_role):
+    packer = as_role("packer").get("/").get_data(as_text=True)
+    assert "/admin/settings" not in packer and "/items" not in packer
+    admin = as_role("admin", "boss").get("/").get_data(as_text=True)
+    assert "/admin/settings" in admin and "/items" in admin
+
+
+def test_session_cookie_flags(client):
+    make_user("pat", "packer")
+    response = Browser(client).login("pat")
+    cookie = next(h for h in response.headers.getlist("Set-Cookie")
+                  if h.startswith("lotline_session="))
+    assert "Secure" in cookie and "HttpOnly" in cookie and "SameSite=Lax" in cookie
+
+
+def test_csp_forbids_inline_script_on_every_page(client):
+    for url in ("/login", "/api/v1/openapi.json", "/no-such-page"):
+        csp = client.get(url).headers["Content-Security-Policy"]
+        assert "script-src 'self'" in csp and "unsafe-inline" not in csp
+
+
+def test_passwords_are_stored_hashed(app):
+    user = make_user("pat", "packer")
+    assert "correct-horse" not in user.password_hash
+    assert user.password_hash.startswith("pbkdf2:")
