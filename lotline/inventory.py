@@ -1,0 +1,548 @@
+"""The inventory transactions and the lot rules (spec: Lot Tracking; PRODUCT.md rules 2–5).
+
+Every function here is one database transaction (``write_transaction``) that
+  1. claims its idempotency key first (a repeat returns the first result, changes nothing),
+  2. locks the locations it changes (``SELECT … FOR UPDATE`` on PostgreSQL; SQLite's
+     ``BEGIN IMMEDIATE`` already holds the database's write lock),
+  3. applies the rule, and writes a ledger row for every change of a quantity.
+The database backs the rules up: one row per (location, item), ``qty >= 0``, and a lot
+that must belong to the row's item.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import json
+import re
+from dataclasses import asdict, dataclass, field
+
+from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError, OperationalError
+from sqlalchemy.orm import Session
+
+from . import locations as locations_domain
+from .db import is_postgres, write_transaction
+from .errors import Conflict, DomainError, NotFound, ValidationError
+from .items import find_item
+from .models import (
+    IdempotencyRecord,
+    Inventory,
+    Item,
+    LedgerEntry,
+    Location,
+    Lot,
+    PurchaseOrder,
+    PurchaseOrderLine,
+    User,
+)
+
+MAX_QTY = 1_000_000
+RETRIES = 3
+LOT_RE = re.compile(r"^[\x21-\x7e]{1,64}$")  # printable ASCII, no spaces: what labels carry
+# Tests switch this off to show the concurrency test catches a version without locking.
+LOCKING = True
+
+
+@dataclass
+class Actor:
+    """Who is doing it, and where: written on every ledger row."""
+
+    user: User | None
+    station: str = ""
+
+    @property
+    def user_id(self) -> int | None:
+        return self.user.id if self.user else None
+
+
+@dataclass
+class Change:
+    location: str
+    sku: str
+    lot: str | None
+    before: int
+    after: int
+
+    def line(self) -> str:
+        lot = f" · {self.lot}" if self.lot else ""
+        return f"{self.location} · {self.sku}{lot}: {self.before} → {self.after}"
+
+
+@dataclass
+class Result:
+    operation: str
+    changes: list[Change] = field(default_factory=list)
+    reference: str = ""
+    replayed: bool = False
+
+    def to_dict(self) -> dict:
+        return {"operation": self.operation, "reference": self.reference,
+                "replayed": self.replayed, "changes": [asdict(c) for c in self.changes]}
+
+    @classmethod
+    def from_dict(cls, data: dict) -> Result:
+        return cls(data["operation"], [Change(**c) for c in data["changes"]],
+                   data.get("reference", ""), replayed=True)
+
+
+# ---------------------------------------------------------------- input checks
+
+def clean_qty(value, *, allow_zero: bool = False) -> int:
+    try:
+        qty = int(str(value).strip()) if not isinstance(value, int) else value
+    except (TypeError, ValueError):
+        raise ValidationError("Quantity must be a whole number.", field="qty") from None
+    if isinstance(value, bool):
+        raise ValidationError("Quantity must be a whole number.", field="qty")
+    low = 0 if allow_zero else 1
+    if not low <= qty <= MAX_QTY:
+        raise ValidationError(f"Quantity must be from {low} to {MAX_QTY:,}.", field="qty")
+    return qty
+
+
+def clean_lot(value) -> str | None:
+    if value is None or not str(value).strip():
+        return None
+    lot = str(value).strip()
+    if not LOT_RE.match(lot):
+        raise ValidationError("A lot number has 1 to 64 printable characters and no spaces.",
+                              field="lot")
+    return lot
+
+
+def required_lot(item: Item, value) -> str | None:
+    """The lot for a transaction on ``item``: required when it tracks lots, refused otherwise."""
+    lot = clean_lot(value)
+    if item.require_lot and lot is None:
+        raise DomainError("lot_required", f"{item.sku} requires a lot number. Scan the lot.",
+                          field="lot")
+    if not item.require_lot and lot is not None:
+        raise ValidationError(f"{item.sku} does not track lots; leave the lot empty.",
+                              field="lot")
+    return lot
+
+
+# ---------------------------------------------------------------- reads shared with screens
+
+def active_location(session: Session, code) -> Location:
+    location = locations_domain.get_location(session, code)
+    if not location.active:
+        raise DomainError("location_inactive",
+                          f"{location.code} is deactivated. Use another location.",
+                          field="location")
+    return location
+
+
+def inventory_at(session: Session, location: Location, item: Item) -> Inventory | None:
+    return session.scalar(select(Inventory).where(
+        Inventory.location_id == location.id, Inventory.item_id == item.id))
+
+
+def check_destination(session: Session, location: Location, item: Item, lot: str | None) -> None:
+    """Rule 2: a location holds at most one lot of an item."""
+    inv = inventory_at(session, location, item)
+    if inv is None or inv.qty == 0:
+        return
+    held = inv.lot.number if inv.lot else None
+    if held == lot:
+        return
+    if held is None and item.require_lot:
+        raise DomainError(
+            "needs_cycle_count",
+            f"{location.code} holds {inv.qty} of {item.sku} without a lot. "
+            f"Cycle count {location.code} first, or put the lot in another location.",
+            field="location")
+    raise DomainError(
+        "location_holds_other_lot",
+        f"{location.code} holds lot {held} of {item.sku}. Put {lot} in another location.",
+        field="lot", held_lot=held)
+
+
+def verify_lot(session: Session, location: Location, item: Item, lot: str | None,
+               qty: int | None = None) -> Inventory:
+    """Rule 4: Pull and Move verify the scanned lot against the location's lot."""
+    inv = inventory_at(session, location, item)
+    if inv is None or inv.qty == 0:
+        raise DomainError("insufficient_quantity",
+                          f"{location.code} holds no {item.sku}. Check the location.",
+                          field="location", available=0)
+    if item.require_lot:
+        held = inv.lot.number if inv.lot else None
+        if held is None:
+            raise DomainError(
+                "needs_cycle_count",
+                f"{location.code} holds {item.sku} without a lot. Cycle count it first.",
+                field="location")
+        if held != lot:
+            raise DomainError(
+                "lot_mismatch",
+                f"{location.code} holds lot {held} of {item.sku}, not {lot}. "
+                f"Scan the lot on the product you are holding again.",
+                field="lot", held_lot=held)
+    if qty is not None and qty > inv.qty:
+        raise DomainError(
+            "insufficient_quantity",
+            f"{location.code} holds only {inv.qty} of {item.sku}; you asked for {qty}.",
+            field="qty", available=inv.qty)
+    return inv
+
+
+# ---------------------------------------------------------------- the transaction frame
+
+def _lock(session: Session, codes: list[str]) -> dict[str, Location]:
+    """Lock the locations (sorted, so two moves cannot deadlock) and return them by code."""
+    found = {}
+    for code in sorted({str(c).strip().upper() for c in codes}):
+        found[code] = active_location(session, code)
+    if LOCKING and is_postgres(session):
+        ids = sorted(loc.id for loc in found.values())
+        session.execute(select(Location.id).where(Location.id.in_(ids))
+                        .order_by(Location.id).with_for_update())
+    return found
+
+
+def _get_lot(session: Session, item: Item, number: str | None, expiry: dt.date | None = None,
+             create: bool = True) -> Lot | None:
+    if number is None:
+        return None
+    lot = session.scalar(select(Lot).where(Lot.item_id == item.id, Lot.number == number))
+    if lot is None:
+        if not create:
+            return None
+        lot = Lot(item_id=item.id, number=number, expiry=expiry)
+        session.add(lot)
+        session.flush()
+    elif expiry and lot.expiry and lot.expiry != expiry:
+        raise DomainError("expiry_mismatch",
+                          f"Lot {number} of {item.sku} expires {lot.expiry:%Y-%m-%d}, "
+                          f"not {expiry:%Y-%m-%d}. Check the label.", field="expiry")
+    elif expiry and lot.expiry is None:
+        lot.expiry = expiry
+    return lot
+
+
+def _adjust(session: Session, *, kind: str, location: Location, item: Item, lot: Lot | None,
+            delta: int, actor: Actor, reference: str, key: str | None,
+            set_lot: bool = False) -> Change:
+    """Change one (location, item) quantity by ``delta`` and write its ledger row."""
+    inv = inventory_at(session, location, item)
+    before = inv.qty if inv else 0
+    after = before + delta
+    if after < 0:  # the domain checks first; this is the last word before the CHECK
+        raise DomainError("insufficient_quantity",
+                          f"{location.code} holds only {before} of {item.sku}.", field="qty")
+    lot_id = lot.id if lot else None
+    if inv is None:
+        if after > 0:
+            session.add(Inventory(location_id=location.id, item_id=item.id, lot_id=lot_id,
+                                  qty=after))
+    elif after == 0:
+        session.delete(inv)  # an empty location holds no lot
+    else:
+        inv.qty = after
+        if set_lot:
+            inv.lot_id = lot_id
+    session.add(LedgerEntry(
+        type=kind, item_id=item.id, location_id=location.id, lot_id=lot_id,
+        delta=delta, qty_after=after, user_id=actor.user_id, station=actor.station[:64],
+        reference=reference[:64], idempotency_key=key))
+    session.flush()
+    return Change(location.code, item.sku, lot.number if lot else None, before, after)
+
+
+def _fingerprint(params: dict) -> str:
+    return hashlib.sha256(json.dumps(params, sort_keys=True, default=str).encode()).hexdigest()
+
+
+def _run(session: Session, operation: str, actor: Actor, key: str | None, params: dict, apply):
+    """Run ``apply()`` as one write transaction, at most once per idempotency key.
+
+    A unique-key race (two stations creating the same new lot; a twin submission) or a
+    PostgreSQL deadlock rolls back and tries again; rules are re-checked on every try.
+    """
+    scoped = None
+    if key:
+        key = str(key).strip()
+        if not re.fullmatch(r"[\w.:-]{8,64}", key):
+            raise ValidationError("An idempotency key has 8 to 64 letters, digits or . _ : -.",
+                                  field="idempotency_key")
+        scoped = f"{actor.user_id or 0}:{key}"
+        done = _replay(session, scoped, operation, params)
+        if done:
+            return done
+    for attempt in range(RETRIES):
+        try:
+            return _attempt(session, operation, actor, scoped, params, apply)
+        except (IntegrityError, OperationalError) as exc:
+            session.rollback()
+            if scoped:
+                done = _replay(session, scoped, operation, params)
+                if done:
+                    return done
+            if attempt == RETRIES - 1 or not _retryable(exc):
+                raise
+    raise AssertionError("unreachable")
+
+
+def _retryable(exc: Exception) -> bool:
+    if isinstance(exc, IntegrityError):
+        return True
+    text = str(getattr(exc, "orig", exc)).lower()
+    return "deadlock" in text or "could not serialize" in text or "locked" in text
+
+
+def _attempt(session, operation, actor, scoped, params, apply) -> Result:
+    with write_transaction(session):
+        record = None
+        if scoped:
+            # Claimed first: a concurrent twin waits here, then fails on the primary key.
+            record = IdempotencyRecord(key=scoped, user_id=actor.user_id, operation=operation,
+                                       result_json=json.dumps({"fp": _fingerprint(params)}))
+            session.add(record)
+            session.flush()
+        result = apply()
+        if record is not None:
+            record.result_json = json.dumps({"fp": _fingerprint(params),
+                                             "result": result.to_dict()})
+    return result
+
+
+def _replay(session: Session, scoped: str, operation: str, params: dict) -> Result | None:
+    record = session.get(IdempotencyRecord, scoped)
+    if record is None:
+        return None
+    stored = json.loads(record.result_json)
+    if record.operation != operation or stored.get("fp") != _fingerprint(params):
+        raise Conflict("This idempotency key was already used for a different request.",
+                       code="idempotency_key_reused")
+    session.commit()
+    return Result.from_dict(stored["result"])
+
+
+# ---------------------------------------------------------------- the transactions
+
+def put(session: Session, *, location, sku, lot, qty, actor: Actor, idempotency_key=None,
+        expiry: dt.date | None = None, reference: str = "", kind: str = "put") -> Result:
+    """Add stock to a location (rule 3); a lot-tracked item needs its lot (rule 2 applies)."""
+    qty = clean_qty(qty)
+    params = {"location": location, "sku": sku, "lot": lot, "qty": qty, "ref": reference}
+
+    def apply():
+        loc = _lock(session, [location])[str(location).strip().upper()]
+        item = find_item(session, sku)
+        lot_number = required_lot(item, lot)
+        check_destination(session, loc, item, lot_number)
+        lot_row = _get_lot(session, item, lot_number, expiry)
+        change = _adjust(session, kind=kind, location=loc, item=item, lot=lot_row, delta=qty,
+                         actor=actor, reference=reference, key=idempotency_key)
+        return Result(kind, [change], reference)
+
+    return _run(session, kind, actor, idempotency_key, params, apply)
+
+
+def pull(session: Session, *, location, sku, lot, qty, actor: Actor, idempotency_key=None,
+         reference: str = "") -> Result:
+    """Remove stock: the scanned lot must match the location's lot (rule 4)."""
+    qty = clean_qty(qty)
+    params = {"location": location, "sku": sku, "lot": lot, "qty": qty}
+
+    def apply():
+        loc = _lock(session, [location])[str(location).strip().upper()]
+        item = find_item(session, sku)
+        lot_number = required_lot(item, lot)
+        inv = verify_lot(session, loc, item, lot_number, qty)
+        change = _adjust(session, kind="pull", location=loc, item=item, lot=inv.lot,
+                         delta=-qty, actor=actor, reference=reference, key=idempotency_key)
+        return Result("pull", [change], reference)
+
+    return _run(session, "pull", actor, idempotency_key, params, apply)
+
+
+def move(session: Session, *, from_location, to_location, sku, lot, qty, actor: Actor,
+         idempotency_key=None) -> Result:
+    """Move stock: verify the lot at the source (rule 4), rule 2 at the destination."""
+    qty = clean_qty(qty)
+    src_code = str(from_location or "").strip().upper()
+    dst_code = str(to_location or "").strip().upper()
+    if src_code == dst_code:
+        raise ValidationError("From and To are the same location. Scan another To location.",
+                              field="to_location")
+    params = {"from": src_code, "to": dst_code, "sku": sku, "lot": lot, "qty": qty}
+
+    def apply():
+        locs = _lock(session, [src_code, dst_code])
+        item = find_item(session, sku)
+        lot_number = required_lot(item, lot)
+        inv = verify_lot(session, locs[src_code], item, lot_number, qty)
+        lot_row = inv.lot
+        check_destination(session, locs[dst_code], item, lot_number)
+        out = _adjust(session, kind="move-out", location=locs[src_code], item=item, lot=lot_row,
+                      delta=-qty, actor=actor, reference=dst_code, key=idempotency_key)
+        into = _adjust(session, kind="move-in", location=locs[dst_code], item=item,
+                       lot=lot_row, delta=qty, actor=actor, reference=src_code,
+                       key=idempotency_key)
+        return Result("move", [out, into], f"{src_code} → {dst_code}")
+
+    return _run(session, "move", actor, idempotency_key, params, apply)
+
+
+def cycle_count(session: Session, *, location, sku, lot, qty, actor: Actor,
+                idempotency_key=None) -> Result:
+    """Set the counted quantity (and lot). The way lots are added to lot-less stock (rule 5)."""
+    qty = clean_qty(qty, allow_zero=True)
+    params = {"location": location, "sku": sku, "lot": lot, "qty": qty}
+
+    def apply():
+        loc = _lock(session, [location])[str(location).strip().upper()]
+        item = find_item(session, sku)
+        lot_number = clean_lot(lot)
+        if qty > 0:
+            lot_number = required_lot(item, lot)
+        elif lot_number is not None and not item.require_lot:
+            raise ValidationError(f"{item.sku} does not track lots; leave the lot empty.",
+                                  field="lot")
+        inv = inventory_at(session, loc, item)
+        before = inv.qty if inv else 0
+        old_lot = inv.lot if inv else None
+        new_lot = _get_lot(session, item, lot_number) if qty > 0 else old_lot
+        changes = []
+        lot_changes = qty > 0 and before > 0 and (old_lot.id if old_lot else None) != \
+            (new_lot.id if new_lot else None)
+        if lot_changes:
+            # The lot on the shelf is not the one on record: count the old one out, the new in.
+            changes.append(_adjust(session, kind="cycle-count", location=loc, item=item,
+                                   lot=old_lot, delta=-before, actor=actor, reference="",
+                                   key=idempotency_key))
+            before = 0
+        changes.append(_adjust(session, kind="cycle-count", location=loc, item=item,
+                               lot=new_lot, delta=qty - before, actor=actor, reference="",
+                               key=idempotency_key, set_lot=True))
+        return Result("cycle-count", changes)
+
+    return _run(session, "cycle-count", actor, idempotency_key, params, apply)
+
+
+def putaway(session: Session, *, po_number, location, sku, lot, qty, actor: Actor,
+            idempotency_key=None, allow_over_receipt: bool = False,
+            expiry: dt.date | None = None) -> Result:
+    """PO Putaway: receive against a purchase order line, then put (rules 2 and 3)."""
+    qty = clean_qty(qty)
+    params = {"po": po_number, "location": location, "sku": sku, "lot": lot, "qty": qty,
+              "over": allow_over_receipt}
+    if allow_over_receipt and not (actor.user and actor.user.has_role("supervisor")):
+        raise DomainError("forbidden", "Only a supervisor may receive more than ordered.",
+                          status=403)
+
+    def apply():
+        loc = _lock(session, [location])[str(location).strip().upper()]
+        item = find_item(session, sku)
+        line = purchase_order_line(session, po_number, item)
+        if is_postgres(session) and LOCKING:
+            session.execute(select(PurchaseOrderLine.id)
+                            .where(PurchaseOrderLine.id == line.id).with_for_update())
+            session.refresh(line)
+        if qty > line.remaining and not allow_over_receipt:
+            raise DomainError(
+                "over_receipt",
+                f"{line.purchase_order.number} has {line.remaining} of {item.sku} left to "
+                f"receive; you scanned {qty}. Receive {line.remaining} or ask a supervisor.",
+                field="qty", remaining=line.remaining)
+        lot_number = required_lot(item, lot)
+        check_destination(session, loc, item, lot_number)
+        lot_row = _get_lot(session, item, lot_number, expiry)
+        line.qty_received += qty
+        change = _adjust(session, kind="putaway", location=loc, item=item, lot=lot_row,
+                         delta=qty, actor=actor, reference=line.purchase_order.number,
+                         key=idempotency_key)
+        return Result("putaway", [change], line.purchase_order.number)
+
+    return _run(session, "putaway", actor, idempotency_key, params, apply)
+
+
+# ---------------------------------------------------------------- purchase orders
+
+def get_purchase_order(session: Session, number) -> PurchaseOrder:
+    number = str(number or "").strip().upper()
+    po = session.scalar(select(PurchaseOrder).where(PurchaseOrder.number == number))
+    if po is None:
+        raise NotFound(f"No purchase order {number}. Scan the PO barcode again.",
+                       code="unknown_purchase_order")
+    return po
+
+
+def purchase_order_line(session: Session, po_number, item: Item) -> PurchaseOrderLine:
+    po = get_purchase_order(session, po_number)
+    line = next((ln for ln in po.lines if ln.item_id == item.id), None)
+    if line is None:
+        raise DomainError("not_on_purchase_order",
+                          f"{item.sku} is not on {po.number}. Check the item or the PO.",
+                          field="sku")
+    return line
+
+
+def create_purchase_order(session: Session, number, vendor: str,
+                          lines: list[dict]) -> PurchaseOrder:
+    number = str(number or "").strip().upper()
+    if not re.fullmatch(r"[A-Z0-9][A-Z0-9._/-]{0,31}", number):
+        raise ValidationError("A PO number has 1 to 32 letters, digits or . _ / -.",
+                              field="number")
+    if session.scalar(select(PurchaseOrder.id).where(PurchaseOrder.number == number)):
+        raise Conflict(f"Purchase order {number} already exists.", field="number")
+    if not lines:
+        raise ValidationError("A purchase order needs at least one line.", field="lines")
+    po = PurchaseOrder(number=number, vendor=str(vendor or "").strip()[:100])
+    session.add(po)
+    seen = set()
+    for n, entry in enumerate(lines, start=1):
+        item = find_item(session, entry.get("sku"))
+        if item.id in seen:
+            raise ValidationError(f"Line {n}: {item.sku} is on the order twice; add the "
+                                  f"quantities into one line.", field="lines")
+        seen.add(item.id)
+        try:
+            qty = clean_qty(entry.get("qty"))
+        except ValidationError as exc:
+            raise ValidationError(f"Line {n}: {exc.message}", field="lines") from exc
+        po.lines.append(PurchaseOrderLine(item_id=item.id, qty_ordered=qty, qty_received=0))
+    session.flush()
+    return po
+
+
+# ---------------------------------------------------------------- queries
+
+def needs_cycle_count(session: Session) -> list[Inventory]:
+    """Stock of lot-tracked items with no lot: it cannot be picked until it is counted."""
+    return list(session.scalars(
+        select(Inventory).join(Item).join(Location)
+        .where(Item.require_lot, Inventory.lot_id.is_(None), Inventory.qty > 0)
+        .order_by(Location.code, Item.sku)))
+
+
+def query_inventory(session: Session, *, sku=None, location=None, lot=None,
+                    limit: int = 500) -> list[Inventory]:
+    query = select(Inventory).join(Item).join(Location).order_by(Location.code, Item.sku)
+    if sku:
+        query = query.where(Item.id == find_item(session, sku).id)
+    if location:
+        query = query.where(Location.code == str(location).strip().upper())
+    if lot:
+        query = query.join(Lot, Lot.id == Inventory.lot_id).where(Lot.number == str(lot).strip())
+    return list(session.scalars(query.limit(limit)))
+
+
+def ledger_mismatches(session: Session) -> list[tuple]:
+    """(location_id, item_id, inventory qty, ledger sum) wherever the two disagree."""
+    from sqlalchemy import func, literal, union_all
+
+    inv = select(Inventory.location_id, Inventory.item_id, Inventory.qty.label("q"),
+                 literal(0).label("l"))
+    led = select(LedgerEntry.location_id, LedgerEntry.item_id, literal(0).label("q"),
+                 LedgerEntry.delta.label("l"))
+    both = union_all(inv, led).subquery()
+    rows = session.execute(
+        select(both.c.location_id, both.c.item_id, func.sum(both.c.q), func.sum(both.c.l))
+        .group_by(both.c.location_id, both.c.item_id)
+        .having(func.sum(both.c.q) != func.sum(both.c.l)))
+    return [tuple(r) for r in rows]
+

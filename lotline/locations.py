@@ -1,0 +1,95 @@
+"""Locations: the barcoded places stock sits in."""
+
+from __future__ import annotations
+
+import csv
+import io
+import re
+
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from .errors import Conflict, NotFound, ValidationError
+from .models import LOCATION_TYPES, Inventory, Location
+
+CODE_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._/-]{0,31}$")
+
+
+def clean_code(value) -> str:
+    code = str(value or "").strip().upper()
+    if not CODE_RE.match(code):
+        raise ValidationError(
+            "A location code has 1 to 32 letters, digits or . _ / - and starts with a letter "
+            "or digit.", field="code")
+    return code
+
+
+def create_location(session: Session, code, zone: str = "", type: str = "storage") -> Location:
+    code = clean_code(code)
+    if type not in LOCATION_TYPES:
+        raise ValidationError(f"Type is one of {', '.join(LOCATION_TYPES)}.", field="type")
+    zone = str(zone or "").strip()
+    if len(zone) > 32:
+        raise ValidationError("A zone has at most 32 characters.", field="zone")
+    if session.scalar(select(Location.id).where(Location.code == code)):
+        raise Conflict(f"Location {code} already exists.", field="code")
+    location = Location(code=code, zone=zone, type=type, active=True)
+    session.add(location)
+    session.flush()
+    return location
+
+
+def get_location(session: Session, code) -> Location:
+    code = str(code or "").strip().upper()
+    location = session.scalar(select(Location).where(Location.code == code))
+    if location is None:
+        raise NotFound(f"No location {code}. Scan the location's label again.",
+                       code="unknown_location")
+    return location
+
+
+def set_active(session: Session, location: Location, active: bool) -> Location:
+    if not active:
+        held = session.scalar(select(func.count()).select_from(Inventory).where(
+            Inventory.location_id == location.id, Inventory.qty > 0))
+        if held:
+            raise Conflict(f"{location.code} still holds stock. Move or count it out first.",
+                           code="location_not_empty")
+    location.active = active
+    session.flush()
+    return location
+
+
+def import_csv(session: Session, text: str) -> int:
+    """Create locations from CSV (header ``code,zone,type``). All or nothing; returns the count."""
+    reader = csv.DictReader(io.StringIO(text))
+    if not reader.fieldnames or "code" not in [f.strip().lower() for f in reader.fieldnames]:
+        raise ValidationError("The CSV needs a header row with at least a 'code' column "
+                              "(and optionally 'zone' and 'type').", field="file")
+    count = 0
+    seen = set()
+    for n, row in enumerate(reader, start=2):
+        row = {(k or "").strip().lower(): (v or "").strip() for k, v in row.items()}
+        if not any(row.values()):
+            continue
+        try:
+            code = clean_code(row.get("code"))
+            if code in seen:
+                raise Conflict(f"Location {code} appears twice in the file.")
+            seen.add(code)
+            create_location(session, code, row.get("zone", ""), row.get("type") or "storage")
+        except (ValidationError, Conflict) as exc:
+            raise ValidationError(f"Line {n}: {exc.message}", field="file") from exc
+        count += 1
+    if not count:
+        raise ValidationError("The CSV has no locations in it.", field="file")
+    return count
+
+
+def list_locations(session: Session, q: str = "", include_inactive: bool = True):
+    query = select(Location).order_by(Location.code)
+    if q:
+        query = query.where(Location.code.like(f"%{q.strip().upper()}%"))
+    if not include_inactive:
+        query = query.where(Location.active)
+    return list(session.scalars(query))
