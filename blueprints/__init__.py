@@ -51,10 +51,14 @@ def roles_required(*roles: str):
 
 
 def register_blueprints(app: Flask) -> None:
-    from . import admin, auth, items
+    from . import admin, auth, inventory, items, locations, purchasing, station
     from .api import api
 
     app.register_blueprint(auth.bp)
     app.register_blueprint(items.bp)
+    app.register_blueprint(locations.bp)
+    app.register_blueprint(purchasing.bp)
     app.register_blueprint(admin.bp)
+    app.register_blueprint(inventory.bp)
+    app.register_blueprint(station.bp)
     app.register_blueprint(api)

@@ -1,0 +1,293 @@
+"""The inventory scan screens: Receive (PO Putaway), Put, Pull, Move, Cycle Count,
+plus Location lookup and the supervisors' Needs cycle count list."""
+
+from __future__ import annotations
+
+from flask import render_template, request
+from flask_login import current_user
+from werkzeug.datastructures import MultiDict
+
+from lotline import inventory as domain
+from lotline.errors import DomainError
+from lotline.extensions import db
+from lotline.items import find_item
+from lotline.locations import get_location
+
+from . import role_blueprint, roles_required
+from .scanflow import Flow, Step, advance, clean_scan, render_flow
+from .station import current_station
+
+bp = role_blueprint("inventory", __name__, "packer")
+
+
+# ---------------------------------------------------------------- step checks (all via domain)
+
+def _location(session, raw, state):
+    return domain.active_location(session, raw).code
+
+
+def _item(session, raw, state):
+    return find_item(session, raw).sku
+
+
+def _tracks_lot(session, state) -> bool:
+    return "sku" in state and find_item(session, state["sku"]).require_lot
+
+
+def _lot(session, raw, state):
+    lot = domain.clean_lot(raw)
+    if lot is None:
+        raise DomainError("lot_required", "Scan the lot.", field="lot")
+    return lot
+
+
+def _qty(session, raw, state):
+    return str(domain.clean_qty(raw))
+
+
+def _count_qty(session, raw, state):
+    return str(domain.clean_qty(raw, allow_zero=True))
+
+
+def _put_lot(session, raw, state):
+    lot = _lot(session, raw, state)
+    domain.check_destination(session, get_location(session, state["location"]),
+                             find_item(session, state["sku"]), lot)
+    return lot
+
+
+def _put_item(session, raw, state):
+    sku = _item(session, raw, state)
+    item = find_item(session, sku)
+    if not item.require_lot:
+        domain.check_destination(session, get_location(session, state["location"]), item, None)
+    return sku
+
+
+def _source_item(key):
+    def check(session, raw, state):
+        sku = _item(session, raw, state)
+        item = find_item(session, sku)
+        loc = get_location(session, state[key])
+        if not item.require_lot:
+            domain.verify_lot(session, loc, item, None)
+        else:
+            inv = domain.inventory_at(session, loc, item)
+            if inv is None or inv.qty == 0:
+                raise DomainError("insufficient_quantity",
+                                  f"{loc.code} holds no {item.sku}. Check the location.",
+                                  field="sku")
+            if inv.lot_id is None:
+                domain.verify_lot(session, loc, item, None)  # says: cycle count it first
+        return sku
+    return check
+
+
+def _source_lot(key):
+    def check(session, raw, state):
+        lot = _lot(session, raw, state)
+        domain.verify_lot(session, get_location(session, state[key]),
+                          find_item(session, state["sku"]), lot)
+        return lot
+    return check
+
+
+def _holding(key):
+    """Info line: what the scanned location holds of the scanned item."""
+    def info(session, state):
+        if key not in state or "sku" not in state:
+            return None
+        loc, item = get_location(session, state[key]), find_item(session, state["sku"])
+        inv = domain.inventory_at(session, loc, item)
+        if inv is None:
+            return f"{loc.code} holds no {item.sku}."
+        lot = f" (lot {inv.lot.number})" if inv.lot else ""
+        return f"{loc.code} holds {inv.qty} of {item.sku}{lot}."
+    return info
+
+
+def _to_location(session, raw, state):
+    code = domain.active_location(session, raw).code
+    if code == state["from_location"]:
+        raise DomainError("validation_error", "That is the From location. Scan where it goes.",
+                          field="to_location")
+    item = find_item(session, state["sku"])
+    domain.check_destination(session, get_location(session, code), item, state.get("lot"))
+    return code
+
+
+def _po(session, raw, state):
+    return domain.get_purchase_order(session, raw).number
+
+
+def _po_item(session, raw, state):
+    item = find_item(session, raw)
+    domain.purchase_order_line(session, state["po"], item)
+    return _put_item(session, item.sku, state)
+
+
+def _po_info(session, state):
+    if "po" not in state:
+        return None
+    po = domain.get_purchase_order(session, state["po"])
+    if "sku" in state:
+        line = domain.purchase_order_line(session, po.number, find_item(session, state["sku"]))
+        return f"{po.number}: {line.remaining} of {line.item.sku} left to receive."
+    left = ", ".join(f"{ln.item.sku} {ln.remaining}" for ln in po.lines if ln.remaining)
+    return f"{po.number} ({po.vendor}) still to receive: {left or 'nothing'}."
+
+
+LOCATION = Step("location", "Location", "Scan the location", _location)
+ITEM = Step("sku", "Item", "Scan the item", _item)
+QTY = Step("qty", "Quantity", "How many? Scan the item again to add one, or type a number",
+           _qty, quantity=True)
+
+
+# ---------------------------------------------------------------- commits
+
+def _put_commit(session, state, actor, key, options):
+    return domain.put(session, location=state["location"], sku=state["sku"],
+                      lot=state.get("lot"), qty=state["qty"], actor=actor, idempotency_key=key)
+
+
+def _pull_commit(session, state, actor, key, options):
+    return domain.pull(session, location=state["location"], sku=state["sku"],
+                       lot=state.get("lot"), qty=state["qty"], actor=actor, idempotency_key=key)
+
+
+def _move_commit(session, state, actor, key, options):
+    return domain.move(session, from_location=state["from_location"],
+                       to_location=state["to_location"], sku=state["sku"],
+                       lot=state.get("lot"), qty=state["qty"], actor=actor, idempotency_key=key)
+
+
+def _count_commit(session, state, actor, key, options):
+    return domain.cycle_count(session, location=state["location"], sku=state["sku"],
+                              lot=state.get("lot"), qty=state["qty"], actor=actor,
+                              idempotency_key=key)
+
+
+def _receive_commit(session, state, actor, key, options):
+    return domain.putaway(session, po_number=state["po"], location=state["location"],
+                          sku=state["sku"], lot=state.get("lot"), qty=state["qty"], actor=actor,
+                          idempotency_key=key,
+                          allow_over_receipt=bool(options.get("allow_over_receipt")))
+
+
+FLOWS = {
+    "put": Flow("put", "Put", "inventory.put", [
+        LOCATION,
+        Step("sku", "Item", "Scan the item", _put_item, info=_holding("location")),
+        Step("lot", "Lot", "Scan the lot", _put_lot, applies=_tracks_lot),
+        QTY,
+    ], _put_commit, "Put away", redo_on={"location_holds_other_lot": "location",
+                                         "needs_cycle_count": "location"}),
+    "pull": Flow("pull", "Pull", "inventory.pull", [
+        LOCATION,
+        Step("sku", "Item", "Scan the item", _source_item("location")),
+        Step("lot", "Lot", "Scan the lot to verify it", _source_lot("location"),
+             applies=_tracks_lot, info=_holding("location")),
+        Step("qty", "Quantity", QTY.prompt, _qty, quantity=True, info=_holding("location")),
+    ], _pull_commit, "Pulled", redo_on={"needs_cycle_count": "location"}),
+    "move": Flow("move", "Move", "inventory.move", [
+        Step("from_location", "From location", "Scan the location to move from", _location),
+        Step("sku", "Item", "Scan the item", _source_item("from_location")),
+        Step("lot", "Lot", "Scan the lot to verify it", _source_lot("from_location"),
+             applies=_tracks_lot, info=_holding("from_location")),
+        Step("qty", "Quantity", QTY.prompt, _qty, quantity=True,
+             info=_holding("from_location")),
+        Step("to_location", "To location", "Scan the location to move to", _to_location),
+    ], _move_commit, "Moved", redo_on={"needs_cycle_count": "from_location"}),
+    "count": Flow("count", "Cycle Count", "inventory.count", [
+        LOCATION,
+        Step("sku", "Item", "Scan the item", _item),
+        Step("qty", "Counted quantity", "Count them and type the number (0 if none)",
+             _count_qty, quantity=True, info=_holding("location")),
+        Step("lot", "Lot", "Scan the lot on the shelf", _lot,
+             applies=lambda s, st: _tracks_lot(s, st) and st.get("qty") not in (None, "0")),
+    ], _count_commit, "Counted"),
+    "receive": Flow("receive", "Receive", "inventory.receive", [
+        Step("po", "Purchase order", "Scan the purchase order", _po),
+        Step("location", "Location", "Scan the location to put it in", _location,
+             info=_po_info),
+        Step("sku", "Item", "Scan the item", _po_item, info=_po_info),
+        Step("lot", "Lot", "Scan the lot", _put_lot, applies=_tracks_lot),
+        Step("qty", "Quantity", QTY.prompt, _qty, quantity=True, info=_po_info),
+    ], _receive_commit, "Received", redo_on={"location_holds_other_lot": "location",
+                                            "needs_cycle_count": "location"},
+        override={"over_receipt": "allow_over_receipt"}),
+}
+
+
+def _run(name: str):
+    flow = FLOWS[name]
+    actor = domain.Actor(current_user._get_current_object(), current_station())
+    if request.method == "GET":
+        form = MultiDict({k: clean_scan(v) for k, v in request.args.items()
+                          if k in {s.name for s in flow.steps}})
+        if not form:
+            from .scanflow import View, first_step, new_key
+
+            return render_flow(View(flow, {}, key=new_key(),
+                                    current=first_step(flow, db.session, {})))
+        form["idem"] = ""
+        view = advance(flow, db.session, form, actor)
+        return render_flow(view)
+    form = request.form
+    options = {}
+    if form.get("allow_over_receipt") and form.get("qty_override"):
+        form = MultiDict(form)
+        form["qty"] = form["qty_override"]
+        options["allow_over_receipt"] = True
+    view = advance(flow, db.session, form, actor, options)
+    db.session.rollback()  # checks only read; commits happened inside the domain
+    return render_flow(view)
+
+
+@bp.route("/put", methods=["GET", "POST"])
+def put():
+    return _run("put")
+
+
+@bp.route("/pull", methods=["GET", "POST"])
+def pull():
+    return _run("pull")
+
+
+@bp.route("/move", methods=["GET", "POST"])
+def move():
+    return _run("move")
+
+
+@bp.route("/count", methods=["GET", "POST"])
+def count():
+    return _run("count")
+
+
+@bp.route("/receive", methods=["GET", "POST"])
+def receive():
+    return _run("receive")
+
+
+@bp.route("/lookup", methods=["GET", "POST"])
+def lookup():
+    """Scan a location: what it holds (item, lot, expiry, quantity)."""
+    code = clean_scan(request.values.get("location"))
+    rows, error = None, None
+    if code:
+        try:
+            location = get_location(db.session, code)
+            rows = domain.query_inventory(db.session, location=location.code)
+            code = location.code
+        except DomainError as exc:
+            error = exc
+    template = "inventory/_lookup.html" if request.headers.get("HX-Request") \
+        else "inventory/lookup.html"
+    return render_template(template, code=code, rows=rows, error=error), 422 if error else 200
+
+
+@bp.get("/needs-count")
+@roles_required("supervisor")
+def needs_count():
+    rows = domain.needs_cycle_count(db.session)
+    return render_template("inventory/needs_count.html", rows=rows)

@@ -1,0 +1,187 @@
+"""The scan-flow engine every scan screen uses (SCAN-UX.md), built once.
+
+A flow is a list of steps; each step is one labelled field. The accepted values ride in
+the form as hidden fields, so the server is stateless: every submission re-checks every
+accepted value in order (through the domain), the first missing one is the current step,
+and when none is missing the flow commits through one domain function. A refusal clears
+only the step it names and keeps the rest, so "scan another location" is one scan.
+
+What a packer does with a scanner in hand (Put, for example):
+  1. "Scan the location": scans A-01-02's label; Enter is sent by the scanner.
+  2. "Scan the item": scans the product's barcode (SKU or GTIN).
+  3. "Scan the lot" (only for lot-tracked items): scans the lot on the product's label.
+  4. "Quantity": 1 is filled in; scanning the item again adds one, or types a number;
+     Enter (or the printed CMD:CONFIRM barcode) confirms.
+  5. The result line shows "A-01-02 · VIT-C-500 · VC24A01: 25 → 26" with a beep, and the
+     screen is back at step 1 for the next put. CMD:CANCEL starts over at any step.
+A refused step beeps low twice, shows a red panel saying what to do, and the field that
+expects the next scan has focus again.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+from flask import current_app, render_template, request
+from sqlalchemy.orm import Session
+
+from lotline.errors import DomainError
+
+from . import is_htmx
+
+CONFIRM = "CMD:CONFIRM"
+CANCEL = "CMD:CANCEL"
+
+
+@dataclass
+class Step:
+    name: str
+    label: str
+    prompt: str
+    check: Callable[[Session, str, dict], str]
+    applies: Callable[[Session, dict], bool] = lambda session, state: True
+    info: Callable[[Session, dict], str | None] = lambda session, state: None
+    quantity: bool = False  # a number, default 1; a repeated item scan adds one
+
+
+@dataclass
+class Flow:
+    name: str
+    title: str
+    endpoint: str
+    steps: list[Step]
+    commit: Callable  # (session, state, actor, key, options) -> Result
+    done_word: str = "Done"
+    redo_on: dict[str, str] = field(default_factory=dict)  # error code -> step to clear
+    override: dict[str, str] = field(default_factory=dict)  # error code -> option name
+
+
+@dataclass
+class View:
+    flow: Flow
+    state: dict
+    current: Step | None = None
+    error: DomainError | None = None
+    result: object = None
+    info: str | None = None
+    prefill: str = ""
+    pending_qty: int = 1
+    key: str = ""
+    feedback: str | None = None
+    override: str | None = None
+    done: list[Step] = field(default_factory=list)
+
+
+def clean_scan(raw) -> str:
+    """Strip whitespace and the scanner's configured prefix/suffix."""
+    value = str(raw or "").strip()
+    prefix, suffix = current_app.config["SCAN_PREFIX"], current_app.config["SCAN_SUFFIX"]
+    if prefix and value.startswith(prefix):
+        value = value[len(prefix):]
+    if suffix and value.endswith(suffix):
+        value = value[: -len(suffix)]
+    return value.strip()
+
+
+def new_key() -> str:
+    return uuid.uuid4().hex
+
+
+def advance(flow: Flow, session: Session, form, actor, options: dict | None = None) -> View:
+    """Check every accepted value, find the current step, commit when all are in."""
+    key = form.get("idem") or new_key()
+    if form.get("cancel") or any(clean_scan(form.get(s.name)) == CANCEL for s in flow.steps):
+        return View(flow, {}, key=new_key(), current=first_step(flow, session, {}))
+    redo = form.get("redo")
+    state: dict = {}
+    done: list[Step] = []
+    for step in flow.steps:
+        if not step.applies(session, state):
+            continue
+        raw = None if step.name == redo else clean_scan(form.get(step.name))
+        view = View(flow, state, current=step, key=key, done=done)
+        if not raw:
+            _carry(flow, form, state, step)
+            return _at(view, session)
+        if step.quantity:
+            pending = int(form.get("qty_pending") or 1) if \
+                str(form.get("qty_pending") or "1").isdigit() else 1
+            if raw == CONFIRM:
+                raw = str(pending)
+            elif not raw.isdigit() and _is_item_scan(session, raw, state):
+                view.pending_qty = pending + 1
+                view.prefill = str(pending + 1)
+                view.feedback = "success"
+                return _at(view, session)
+        try:
+            state[step.name] = step.check(session, raw, state)
+        except DomainError as exc:
+            return _refused(flow, session, form, state, done, step, exc, key)
+        done.append(step)
+    try:
+        result = flow.commit(session, state, actor, key, options or {})
+    except DomainError as exc:
+        target = _step_for(flow, exc, flow.steps[-1])
+        return _refused(flow, session, form, state, done, target, exc, key)
+    fresh = View(flow, {}, result=result, key=new_key(), feedback="success")
+    fresh.current = first_step(flow, session, {})
+    return fresh
+
+
+def _is_item_scan(session, raw, state) -> bool:
+    from lotline.items import find_item
+
+    try:
+        return "sku" in state and find_item(session, raw).sku == state["sku"]
+    except DomainError:
+        return False
+
+
+def _step_for(flow: Flow, exc: DomainError, default: Step) -> Step:
+    name = flow.redo_on.get(exc.code) or exc.details.get("field")
+    return next((s for s in flow.steps if s.name == name), default)
+
+
+def _refused(flow, session, form, state, done, step, exc, key) -> View:
+    """Clear the step the refusal names (keep the others) and ask for it again."""
+    target = _step_for(flow, exc, step)
+    kept = {k: v for k, v in state.items() if k != target.name}
+    _carry(flow, form, kept, target)
+    view = View(flow, kept, current=target, error=exc, key=key, feedback="error",
+                done=[s for s in done if s.name != target.name])
+    view.override = flow.override.get(exc.code)
+    return _at(view, session)
+
+
+def _carry(flow: Flow, form, state: dict, current: Step) -> None:
+    """Keep values typed for later steps (they are checked again when their turn comes)."""
+    redo = form.get("redo")
+    for step in flow.steps:
+        value = clean_scan(form.get(step.name))
+        if step.name not in state and step is not current and step.name != redo and value \
+                and value not in (CONFIRM, CANCEL) and not step.quantity:
+            state[step.name] = value
+
+
+def _at(view: View, session) -> View:
+    if view.current is not None:
+        view.info = view.current.info(session, view.state)
+        if view.current.quantity and not view.prefill:
+            view.prefill = str(view.pending_qty)
+    return view
+
+
+def first_step(flow: Flow, session, state) -> Step:
+    return next(s for s in flow.steps if s.applies(session, state))
+
+
+def render_flow(view: View, status: int | None = None):
+    """The whole page, or only the flow region for htmx (422 when a step was refused)."""
+    template = "flows/_flow.html" if is_htmx() else "flows/page.html"
+    hidden = {k: v for k, v in view.state.items()
+              if view.current is None or k != view.current.name}
+    body = render_template(template, view=view, hidden=hidden, flow=view.flow,
+                           action=request.path)
+    return body, status or (422 if view.error else 200)

@@ -1,0 +1,40 @@
+"""The station: a named device (tablet), set once and remembered in a cookie."""
+
+import re
+
+from flask import Blueprint, current_app, flash, redirect, render_template, request, url_for
+from flask_login import login_required
+from flask_wtf import FlaskForm
+from wtforms import StringField
+from wtforms.validators import DataRequired, Length, Regexp
+
+bp = Blueprint("station", __name__)
+COOKIE = "lotline_station"
+NAME_RE = r"^[A-Za-z0-9][A-Za-z0-9 ._-]{0,31}$"
+
+
+def current_station() -> str:
+    name = request.cookies.get(COOKIE, "")
+    return name if re.match(NAME_RE, name) else ""
+
+
+class StationForm(FlaskForm):
+    name = StringField("Station name", validators=[
+        DataRequired(), Length(max=32),
+        Regexp(NAME_RE, message="1 to 32 letters, digits, spaces or . _ -")])
+
+
+@bp.route("/station", methods=["GET", "POST"])
+@login_required
+def station():
+    form = StationForm()
+    if form.validate_on_submit():
+        response = redirect(url_for("auth.home"))
+        response.set_cookie(COOKIE, form.name.data.strip(), max_age=5 * 365 * 24 * 3600,
+                            secure=current_app.config["SESSION_COOKIE_SECURE"],
+                            httponly=True, samesite="Lax")
+        flash(f"This device is station {form.name.data.strip()}.")
+        return response
+    if request.method == "GET":
+        form.name.data = current_station()
+    return render_template("station.html", form=form), 422 if request.method == "POST" else 200
