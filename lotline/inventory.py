@@ -17,7 +17,7 @@ import json
 import re
 from dataclasses import asdict, dataclass, field
 
-from sqlalchemy import select
+from sqlalchemy import select, update
 from sqlalchemy.exc import IntegrityError, OperationalError
 from sqlalchemy.orm import Session
 
@@ -26,6 +26,7 @@ from .db import is_postgres, write_transaction
 from .errors import Conflict, DomainError, NotFound, ValidationError
 from .items import find_item
 from .models import (
+    CountRequest,
     IdempotencyRecord,
     Inventory,
     Item,
@@ -35,6 +36,7 @@ from .models import (
     PurchaseOrder,
     PurchaseOrderLine,
     User,
+    utcnow,
 )
 
 MAX_QTY = 1_000_000
@@ -75,15 +77,18 @@ class Result:
     changes: list[Change] = field(default_factory=list)
     reference: str = ""
     replayed: bool = False
+    messages: list[str] = field(default_factory=list)
 
     def to_dict(self) -> dict:
         return {"operation": self.operation, "reference": self.reference,
-                "replayed": self.replayed, "changes": [asdict(c) for c in self.changes]}
+                "replayed": self.replayed, "changes": [asdict(c) for c in self.changes],
+                "messages": list(self.messages)}
 
     @classmethod
     def from_dict(cls, data: dict) -> Result:
         return cls(data["operation"], [Change(**c) for c in data["changes"]],
-                   data.get("reference", ""), replayed=True)
+                   data.get("reference", ""), replayed=True,
+                   messages=data.get("messages", []))
 
 
 # ---------------------------------------------------------------- input checks
@@ -255,7 +260,8 @@ def _fingerprint(params: dict) -> str:
     return hashlib.sha256(json.dumps(params, sort_keys=True, default=str).encode()).hexdigest()
 
 
-def _run(session: Session, operation: str, actor: Actor, key: str | None, params: dict, apply):
+def run_once(session: Session, operation: str, actor: Actor, key: str | None, params: dict,
+             apply):
     """Run ``apply()`` as one write transaction, at most once per idempotency key.
 
     A unique-key race (two stations creating the same new lot; a twin submission) or a
@@ -338,7 +344,7 @@ def put(session: Session, *, location, sku, lot, qty, actor: Actor, idempotency_
                          actor=actor, reference=reference, key=idempotency_key)
         return Result(kind, [change], reference)
 
-    return _run(session, kind, actor, idempotency_key, params, apply)
+    return run_once(session, kind, actor, idempotency_key, params, apply)
 
 
 def pull(session: Session, *, location, sku, lot, qty, actor: Actor, idempotency_key=None,
@@ -356,7 +362,7 @@ def pull(session: Session, *, location, sku, lot, qty, actor: Actor, idempotency
                          delta=-qty, actor=actor, reference=reference, key=idempotency_key)
         return Result("pull", [change], reference)
 
-    return _run(session, "pull", actor, idempotency_key, params, apply)
+    return run_once(session, "pull", actor, idempotency_key, params, apply)
 
 
 def move(session: Session, *, from_location, to_location, sku, lot, qty, actor: Actor,
@@ -384,7 +390,7 @@ def move(session: Session, *, from_location, to_location, sku, lot, qty, actor: 
                        key=idempotency_key)
         return Result("move", [out, into], f"{src_code} → {dst_code}")
 
-    return _run(session, "move", actor, idempotency_key, params, apply)
+    return run_once(session, "move", actor, idempotency_key, params, apply)
 
 
 def cycle_count(session: Session, *, location, sku, lot, qty, actor: Actor,
@@ -418,9 +424,12 @@ def cycle_count(session: Session, *, location, sku, lot, qty, actor: Actor,
         changes.append(_adjust(session, kind="cycle-count", location=loc, item=item,
                                lot=new_lot, delta=qty - before, actor=actor, reference="",
                                key=idempotency_key, set_lot=True))
+        session.execute(update(CountRequest).where(
+            CountRequest.location_id == loc.id, CountRequest.item_id == item.id,
+            CountRequest.resolved_at.is_(None)).values(resolved_at=utcnow()))
         return Result("cycle-count", changes)
 
-    return _run(session, "cycle-count", actor, idempotency_key, params, apply)
+    return run_once(session, "cycle-count", actor, idempotency_key, params, apply)
 
 
 def putaway(session: Session, *, po_number, location, sku, lot, qty, actor: Actor,
@@ -457,7 +466,7 @@ def putaway(session: Session, *, po_number, location, sku, lot, qty, actor: Acto
                          key=idempotency_key)
         return Result("putaway", [change], line.purchase_order.number)
 
-    return _run(session, "putaway", actor, idempotency_key, params, apply)
+    return run_once(session, "putaway", actor, idempotency_key, params, apply)
 
 
 # ---------------------------------------------------------------- purchase orders
@@ -511,12 +520,52 @@ def create_purchase_order(session: Session, number, vendor: str,
 
 # ---------------------------------------------------------------- queries
 
-def needs_cycle_count(session: Session) -> list[Inventory]:
-    """Stock of lot-tracked items with no lot: it cannot be picked until it is counted."""
-    return list(session.scalars(
-        select(Inventory).join(Item).join(Location)
-        .where(Item.require_lot, Inventory.lot_id.is_(None), Inventory.qty > 0)
-        .order_by(Location.code, Item.sku)))
+@dataclass
+class NeedsCount:
+    location: Location
+    item: Item
+    qty: int
+    reason: str
+
+
+def request_count(session: Session, location_id: int, item_id: int, reason: str) -> None:
+    """Put a (location, item) on the Needs cycle count list (once while it is open)."""
+    open_request = session.scalar(select(CountRequest.id).where(
+        CountRequest.location_id == location_id, CountRequest.item_id == item_id,
+        CountRequest.resolved_at.is_(None)))
+    if open_request is None:
+        session.add(CountRequest(location_id=location_id, item_id=item_id, reason=reason[:200]))
+        session.flush()
+
+
+def count_requested(session: Session, location_id: int, item_id: int) -> bool:
+    return session.scalar(select(CountRequest.id).where(
+        CountRequest.location_id == location_id, CountRequest.item_id == item_id,
+        CountRequest.resolved_at.is_(None)).limit(1)) is not None
+
+
+def needs_cycle_count(session: Session) -> list[NeedsCount]:
+    """What must be counted: lot-tracked stock with no lot (it cannot be picked until it is
+    counted), and every location whose record was put in doubt (a short pick, a lot
+    recorded at pack that differs from the lot picked there)."""
+    rows: dict[tuple[int, int], NeedsCount] = {}
+    lotless = session.scalars(
+        select(Inventory).join(Item).where(Item.require_lot, Inventory.lot_id.is_(None),
+                                           Inventory.qty > 0))
+    for inv in lotless:
+        rows[(inv.location_id, inv.item_id)] = NeedsCount(
+            inv.location, inv.item, inv.qty, "Lot tracking is on but this stock has no lot.")
+    requests = session.scalars(select(CountRequest).where(CountRequest.resolved_at.is_(None))
+                               .order_by(CountRequest.id))
+    for req in requests:
+        key = (req.location_id, req.item_id)
+        if key in rows:
+            rows[key].reason += " " + req.reason
+            continue
+        inv = session.scalar(select(Inventory).where(Inventory.location_id == req.location_id,
+                                                     Inventory.item_id == req.item_id))
+        rows[key] = NeedsCount(req.location, req.item, inv.qty if inv else 0, req.reason)
+    return sorted(rows.values(), key=lambda r: (r.location.code, r.item.sku))
 
 
 def query_inventory(session: Session, *, sku=None, location=None, lot=None,

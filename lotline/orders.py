@@ -1,0 +1,172 @@
+"""Customer orders: created by API, CSV upload or screen; their status follows pick and pack."""
+
+from __future__ import annotations
+
+import csv
+import io
+import re
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from .errors import Conflict, DomainError, NotFound, ValidationError
+from .inventory import clean_qty
+from .items import find_item
+from .models import ORDER_STATUSES, Order, OrderLine, utcnow
+
+NUMBER_RE = re.compile(r"^[A-Z0-9][A-Z0-9._/-]{0,31}$")
+
+
+def clean_number(value) -> str:
+    number = str(value or "").strip().upper()
+    if not NUMBER_RE.match(number):
+        raise ValidationError("An order number has 1 to 32 letters, digits or . _ / -.",
+                              field="number")
+    return number
+
+
+def create_order(session: Session, number, customer, lines: list[dict], customer_ref: str = "",
+                 ship_to: str = "") -> Order:
+    number = clean_number(number)
+    customer = str(customer or "").strip()
+    if not customer or len(customer) > 100:
+        raise ValidationError("The customer's name has 1 to 100 characters.", field="customer")
+    if len(str(customer_ref or "")) > 64 or len(str(ship_to or "")) > 300:
+        raise ValidationError("Customer reference ≤ 64 and ship-to ≤ 300 characters.",
+                              field="customer_ref")
+    if session.scalar(select(Order.id).where(Order.number == number)):
+        raise Conflict(f"Order {number} already exists.", field="number")
+    if not lines:
+        raise ValidationError("An order needs at least one line.", field="lines")
+    order = Order(number=number, customer_name=customer, customer_ref=str(customer_ref or ""),
+                  ship_to=str(ship_to or ""), status="open")
+    session.add(order)
+    seen = set()
+    for n, entry in enumerate(lines, start=1):
+        try:
+            item = find_item(session, entry.get("sku"))
+            qty = clean_qty(entry.get("qty"))
+        except DomainError as exc:
+            raise ValidationError(f"Line {n}: {exc.message}", field="lines") from exc
+        if item.id in seen:
+            raise ValidationError(f"Line {n}: {item.sku} is on the order twice; add the "
+                                  f"quantities into one line.", field="lines")
+        seen.add(item.id)
+        order.lines.append(OrderLine(item_id=item.id, qty=qty, qty_picked=0, qty_short=0,
+                                     qty_packed=0))
+    session.flush()
+    return order
+
+
+def import_csv(session: Session, text: str) -> list[Order]:
+    """Orders from CSV, one row per line: order,customer,sku,qty[,customer_ref,ship_to].
+    All or nothing."""
+    reader = csv.DictReader(io.StringIO(text))
+    need = {"order", "customer", "sku", "qty"}
+    header = {(f or "").strip().lower() for f in reader.fieldnames or []}
+    if not need <= header:
+        raise ValidationError("The CSV needs the columns order, customer, sku, qty "
+                              "(and optionally customer_ref, ship_to).", field="file")
+    grouped: dict[str, dict] = {}
+    for n, row in enumerate(reader, start=2):
+        row = {(k or "").strip().lower(): (v or "").strip() for k, v in row.items()}
+        if not any(row.values()):
+            continue
+        try:
+            number = clean_number(row["order"])
+        except ValidationError as exc:
+            raise ValidationError(f"Line {n}: {exc.message}", field="file") from exc
+        entry = grouped.setdefault(number, {"customer": row["customer"], "lines": [],
+                                            "customer_ref": row.get("customer_ref", ""),
+                                            "ship_to": row.get("ship_to", ""), "first": n})
+        entry["lines"].append({"sku": row["sku"], "qty": row["qty"]})
+    if not grouped:
+        raise ValidationError("The CSV has no order lines in it.", field="file")
+    created = []
+    for number, entry in grouped.items():
+        try:
+            created.append(create_order(session, number, entry["customer"], entry["lines"],
+                                        entry["customer_ref"], entry["ship_to"]))
+        except DomainError as exc:
+            raise ValidationError(f"Order {number} (from line {entry['first']}): {exc.message}",
+                                  field="file") from exc
+    return created
+
+
+def get_order(session: Session, number) -> Order:
+    number = str(number or "").strip().upper()
+    order = session.scalar(select(Order).where(Order.number == number))
+    if order is None:
+        raise NotFound(f"No order {number}. Scan the order's barcode again.",
+                       code="unknown_order")
+    return order
+
+
+def lock_order(session: Session, number) -> Order:
+    """The order, locked for this transaction on PostgreSQL (SQLite's write lock covers it),
+    so two stations picking or packing it cannot lose each other's counts."""
+    from . import inventory
+    from .db import is_postgres
+
+    order = get_order(session, number)
+    if inventory.LOCKING and is_postgres(session):
+        session.execute(select(Order.id).where(Order.id == order.id).with_for_update())
+        session.refresh(order)
+        for line in order.lines:
+            session.refresh(line)
+    return order
+
+
+def list_orders(session: Session, status: str | None = None, limit: int = 200) -> list[Order]:
+    query = select(Order).order_by(Order.id.desc()).limit(limit)
+    if status:
+        if status not in ORDER_STATUSES:
+            raise ValidationError(f"Status is one of {', '.join(ORDER_STATUSES)}.",
+                                  field="status")
+        query = query.where(Order.status == status)
+    return list(session.scalars(query))
+
+
+def refresh_status(order: Order) -> None:
+    """Derive open → picking → picked → packing → packed from the lines."""
+    if order.status in ("cancelled", "shipped"):
+        return
+    lines = order.lines
+    if all(line.qty_packed >= line.qty - line.qty_short for line in lines) and \
+            any(line.qty_packed for line in lines) and order.status in ("packing", "packed"):
+        order.status = "packed"
+    elif any(line.qty_packed for line in lines):
+        order.status = "packing"
+    elif all(line.to_pick == 0 for line in lines):
+        order.status = "picked"
+    elif any(line.qty_picked or line.qty_short for line in lines):
+        order.status = "picking"
+    else:
+        order.status = "open"
+
+
+def cancel_order(session: Session, order: Order) -> Order:
+    if order.status in ("packed", "shipped"):
+        raise DomainError("order_closed", f"Order {order.number} is {order.status}; it can no "
+                          f"longer be cancelled.")
+    order.status = "cancelled"
+    session.flush()
+    return order
+
+
+def ship_order(session: Session, order: Order) -> Order:
+    if order.status != "packed":
+        raise DomainError("order_not_packed", f"Order {order.number} is {order.status}; only "
+                          f"a packed order ships.")
+    if any(c.status == "open" for c in order.cartons):
+        raise DomainError("carton_open", "Close the open carton before shipping.")
+    order.status = "shipped"
+    order.shipped_at = utcnow()
+    session.flush()
+    return order
+
+
+def check_workable(order: Order) -> None:
+    if order.status in ("cancelled", "shipped"):
+        raise DomainError("order_closed", f"Order {order.number} is {order.status}.",
+                          field="order")

@@ -1,0 +1,178 @@
+"""The pack station: lot and serial recording (spec: Lot Recording; PRODUCT.md rules 6–7).
+
+Recorded lots are not tied to inventory and need not match the picked lot: a mismatch never
+blocks. It is stored on the pack line, flagged for the supervisor, and the location it was
+picked from goes on the Needs cycle count list, because its lot on record is now in doubt.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from . import orders as orders_domain
+from . import settings as settings_domain
+from .errors import DomainError, ValidationError
+from .inventory import Actor, Result, clean_lot, clean_qty, request_count, run_once
+from .items import find_item
+from .models import Carton, Item, Order, OrderLine, PackLine, PickLine, utcnow
+
+SERIAL_MAX = 64
+
+
+@dataclass
+class PackNeeds:
+    """What a pack line of this item must carry, under the setting as it is now."""
+
+    lot: bool
+    serial: bool
+
+
+def needs(session: Session, item: Item) -> PackNeeds:
+    on = settings_domain.get_setting(session, settings_domain.REQUIRE_LOT_SERIAL_AT_PACK)
+    return PackNeeds(lot=on and item.lot_recorded_at_pack(), serial=on and item.require_serial)
+
+
+def order_line(session: Session, order: Order, scan) -> OrderLine:
+    item = find_item(session, scan)
+    line = next((ln for ln in order.lines if ln.item_id == item.id), None)
+    if line is None:
+        raise DomainError("not_on_order", f"{item.sku} is not on order {order.number}. "
+                          f"Put it aside and scan an item from the order.", field="sku")
+    return line
+
+
+def packable(line: OrderLine) -> int:
+    return line.qty - line.qty_short - line.qty_packed
+
+
+def check_room(line: OrderLine, qty: int) -> None:
+    if qty > packable(line):
+        left = packable(line)
+        raise DomainError("over_pack", f"Order {line.order.number} needs {left} more of "
+                          f"{line.item.sku}; this would pack {qty}. Put the extra aside.",
+                          field="sku" if left == 0 else "qty")
+
+
+def clean_serial(value) -> str | None:
+    if value is None or not str(value).strip():
+        return None
+    serial = str(value).strip()
+    if len(serial) > SERIAL_MAX or not serial.isprintable() or " " in serial:
+        raise ValidationError("A serial has 1 to 64 printable characters and no spaces.",
+                              field="serial")
+    return serial
+
+
+def check_serial(session: Session, item: Item, serial: str) -> None:
+    taken = session.scalar(select(PackLine.id).where(PackLine.item_id == item.id,
+                                                     PackLine.serial == serial))
+    if taken:
+        raise DomainError("duplicate_serial", f"Serial {serial} of {item.sku} is already "
+                          f"packed. Scan the serial of the unit in your hand.", field="serial")
+
+
+def picked_lots(session: Session, line: OrderLine) -> dict[str, list[int]]:
+    """Lot number -> locations it was picked from, for this order line."""
+    out: dict[str, list[int]] = {}
+    for pick in session.scalars(select(PickLine).where(PickLine.order_line_id == line.id,
+                                                       PickLine.qty > 0)):
+        if pick.lot is not None:
+            out.setdefault(pick.lot.number, []).append(pick.location_id)
+    return out
+
+
+def open_carton(session: Session, order: Order, station: str = "") -> Carton:
+    carton = next((c for c in order.cartons if c.status == "open"), None)
+    if carton is None:
+        number = (session.scalar(select(func.max(Carton.number))
+                                 .where(Carton.order_id == order.id)) or 0) + 1
+        carton = Carton(order_id=order.id, number=number, status="open", station=station[:64])
+        session.add(carton)
+        order.cartons.append(carton)
+        session.flush()
+    return carton
+
+
+def pack(session: Session, *, order_number, sku, actor: Actor, qty=1, lot=None, serial=None,
+         idempotency_key=None) -> Result:
+    """Pack ``qty`` of an item into the order's open carton, recording lot and serial."""
+    qty = clean_qty(qty)
+    params = {"order": order_number, "sku": sku, "qty": qty, "lot": lot, "serial": serial}
+
+    def apply():
+        order = orders_domain.lock_order(session, order_number)
+        orders_domain.check_workable(order)
+        line = order_line(session, order, sku)
+        item = line.item
+        need = needs(session, item)
+        check_room(line, qty)
+        lot_number = clean_lot(lot)
+        serial_number = clean_serial(serial)
+        if need.lot and lot_number is None:
+            raise DomainError("lot_required", f"Scan the lot of {item.sku} for this pack line.",
+                              field="lot")
+        if need.serial and serial_number is None:
+            raise DomainError("serial_required", f"Scan the serial of this {item.sku}.",
+                              field="serial")
+        if serial_number is not None:
+            if qty != 1:
+                raise ValidationError("A serial is recorded one unit at a time.", field="qty")
+            check_serial(session, item, serial_number)
+        picked = picked_lots(session, line)
+        mismatch = bool(lot_number and picked and lot_number not in picked)
+        carton = open_carton(session, order, actor.station)
+        session.add(PackLine(carton_id=carton.id, order_line_id=line.id, item_id=item.id,
+                             qty=qty, recorded_lot=lot_number, serial=serial_number,
+                             picked_lots=", ".join(sorted(picked))[:200], lot_mismatch=mismatch,
+                             user_id=actor.user_id, station=actor.station[:64]))
+        line.qty_packed += qty
+        if order.status in ("open", "picking", "picked"):
+            order.status = "packing"
+        orders_domain.refresh_status(order)
+        messages = [_packed_text(item, qty, lot_number, serial_number, carton, line)]
+        if mismatch:
+            for picked_lot, locations in picked.items():
+                for location_id in set(locations):
+                    request_count(session, location_id, item.id,
+                                  f"Lot {lot_number} was recorded at pack for {order.number}; "
+                                  f"lot {picked_lot} was picked here.")
+            messages.append(f"⚠ Lot {lot_number} is not the lot picked "
+                            f"({', '.join(sorted(picked))}). Recorded as packed and flagged "
+                            f"for a supervisor.")
+        if order.status == "packed":
+            messages.append(f"Order {order.number} is completely packed. Close the carton.")
+        session.flush()
+        return Result("pack", [], order.number, messages=messages)
+
+    return run_once(session, "pack", actor, idempotency_key, params, apply)
+
+
+def _packed_text(item, qty, lot, serial, carton, line) -> str:
+    extra = "".join([f" · lot {lot}" if lot else "", f" · serial {serial}" if serial else ""])
+    return (f"Packed {qty} × {item.sku}{extra} into carton {carton.number} "
+            f"({line.qty_packed} of {line.qty - line.qty_short})")
+
+
+def close_carton(session: Session, *, order_number, weight_grams=None) -> Carton:
+    order = orders_domain.get_order(session, order_number)
+    carton = next((c for c in order.cartons if c.status == "open"), None)
+    if carton is None:
+        raise DomainError("no_open_carton", f"Order {order.number} has no open carton.")
+    if not carton.lines:
+        raise DomainError("carton_empty", f"Carton {carton.number} is empty; pack something "
+                          f"into it first.")
+    if weight_grams not in (None, ""):
+        try:
+            weight = int(str(weight_grams).strip())
+        except ValueError:
+            raise ValidationError("Weight is a whole number of grams.", field="weight") from None
+        if not 0 < weight <= 1_000_000:
+            raise ValidationError("Weight is 1 to 1,000,000 grams.", field="weight")
+        carton.weight_grams = weight
+    carton.status = "closed"
+    carton.closed_at = utcnow()
+    session.flush()
+    return carton

@@ -1,0 +1,173 @@
+"""Picking with the lot assumed (spec: "Picking operations … assume the Lot number").
+
+The picker is directed to a location, scans it and the item, and confirms a quantity; no
+lot is scanned: the lot is copied from the inventory record onto the pick line. Stock of a
+lot-tracked item without a lot blocks the pick (cycle count it first); a location whose
+record was put in doubt (short found there) is not suggested again until it is counted.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from . import orders as orders_domain
+from .errors import DomainError
+from .inventory import (
+    Actor,
+    Change,
+    Result,
+    _adjust,
+    _lock,
+    clean_qty,
+    count_requested,
+    request_count,
+    run_once,
+)
+from .items import find_item
+from .models import Inventory, Location, Lot, OrderLine, PickLine
+
+
+@dataclass
+class PickTask:
+    line: OrderLine
+    location: Location | None  # None: no stock anywhere for what is left
+    lot: Lot | None
+    available: int
+    qty: int
+    blocked: str | None = None
+
+    @property
+    def text(self) -> str:
+        sku = self.line.item.sku
+        if self.location is None:
+            return f"No stock left for {sku}: {self.line.to_pick} will be short."
+        lot = f" · lot {self.lot.number}" if self.lot else ""
+        return f"Go to {self.location.code}: pick {self.qty} × {sku}{lot}"
+
+
+def _candidates(session: Session, line: OrderLine, skip: set[str]) -> list[PickTask]:
+    rows = session.execute(
+        select(Inventory, Location, Lot)
+        .join(Location, Location.id == Inventory.location_id)
+        .outerjoin(Lot, Lot.id == Inventory.lot_id)
+        .where(Inventory.item_id == line.item_id, Inventory.qty > 0, Location.active))
+    tasks = []
+    for inv, loc, lot in rows:
+        if loc.code in skip or count_requested(session, loc.id, line.item_id):
+            continue
+        blocked = None
+        if line.item.require_lot and lot is None:
+            blocked = (f"{loc.code} holds {line.item.sku} without a lot. Cycle count "
+                       f"{loc.code} first, or skip to another location.")
+        tasks.append(PickTask(line, loc, lot, inv.qty, min(inv.qty, line.to_pick), blocked))
+    # Unblocked first; earliest expiry first (FEFO); then the fewest trips; then by code.
+    far = dt.date.max
+    tasks.sort(key=lambda t: (t.blocked is not None, (t.lot.expiry if t.lot else None) or far,
+                              -t.qty, t.location.code))
+    return tasks
+
+
+def next_task(session: Session, order, skip: set[str] | frozenset = frozenset()) -> PickTask | None:
+    """Where to go next for the first line with something left to pick; None when done."""
+    for line in order.lines:
+        if line.to_pick <= 0:
+            continue
+        found = _candidates(session, line, set(skip))
+        return found[0] if found else PickTask(line, None, None, 0, 0)
+    return None
+
+
+def pick(session: Session, *, order_number, location, sku, qty, actor: Actor,
+         idempotency_key=None, found_short: bool = False) -> Result:
+    """Pick ``qty`` at ``location``; the lot is the location's. ``found_short``: the shelf
+    held fewer than its record, so the location goes on the Needs cycle count list."""
+    qty = clean_qty(qty, allow_zero=found_short)
+    params = {"order": order_number, "location": location, "sku": sku, "qty": qty,
+              "short": found_short}
+
+    def apply():
+        loc = _lock(session, [location])[str(location).strip().upper()]
+        order = orders_domain.lock_order(session, order_number)
+        orders_domain.check_workable(order)
+        item = find_item(session, sku)
+        line = next((ln for ln in order.lines if ln.item_id == item.id), None)
+        if line is None:
+            raise DomainError("not_on_order", f"{item.sku} is not on order {order.number}.",
+                              field="sku")
+        if qty > line.to_pick:
+            raise DomainError("over_pick", f"Order {order.number} needs {line.to_pick} more "
+                              f"of {item.sku}; you picked {qty}.", field="qty")
+        inv = session.scalar(select(Inventory).where(Inventory.location_id == loc.id,
+                                                     Inventory.item_id == item.id))
+        if inv is None or inv.qty == 0:
+            raise DomainError("insufficient_quantity", f"{loc.code} holds no {item.sku}. "
+                              f"Skip to another location.", field="location")
+        if item.require_lot and inv.lot_id is None:
+            raise DomainError("pick_blocked", f"{loc.code} holds {item.sku} without a lot, so "
+                              f"its lot cannot be assumed. Cycle count {loc.code} first, or "
+                              f"skip to another location.", field="location")
+        if qty > inv.qty:
+            raise DomainError("insufficient_quantity", f"{loc.code} holds only {inv.qty} of "
+                              f"{item.sku}.", field="qty", available=inv.qty)
+        lot = inv.lot
+        on_record = inv.qty
+        expected = min(on_record, line.to_pick)
+        changes: list[Change] = []
+        messages = []
+        if qty:
+            changes.append(_adjust(session, kind="pick", location=loc, item=item, lot=lot,
+                                   delta=-qty, actor=actor, reference=order.number,
+                                   key=idempotency_key))
+        if found_short:
+            if qty >= expected:
+                raise DomainError("not_short", f"{qty} is the full {expected}; confirm it as "
+                                  f"a normal pick.", field="qty")
+            request_count(session, loc.id, item.id,
+                          f"Short pick for {order.number}: record said {on_record}, "
+                          f"picker found {qty}.")
+            messages.append(f"Short at {loc.code}: found {qty} of {expected}. "
+                            f"{loc.code} is on the Needs cycle count list.")
+        if qty:
+            session.add(PickLine(order_line_id=line.id, item_id=item.id, location_id=loc.id,
+                                 lot_id=lot.id if lot else None, qty=qty, qty_short=0,
+                                 user_id=actor.user_id, station=actor.station[:64]))
+            line.qty_picked += qty
+        orders_domain.refresh_status(order)
+        session.flush()
+        return Result("pick", changes, order.number, messages=messages)
+
+    return run_once(session, "pick", actor, idempotency_key, params, apply)
+
+
+def short_line(session: Session, *, order_number, sku, actor: Actor,
+               idempotency_key=None) -> Result:
+    """Record that what is left of a line cannot be picked (no stock anywhere)."""
+    params = {"order": order_number, "sku": sku}
+
+    def apply():
+        order = orders_domain.lock_order(session, order_number)
+        orders_domain.check_workable(order)
+        item = find_item(session, sku)
+        line = next((ln for ln in order.lines if ln.item_id == item.id), None)
+        if line is None:
+            raise DomainError("not_on_order", f"{item.sku} is not on order {order.number}.")
+        left = line.to_pick
+        if left <= 0:
+            raise DomainError("nothing_to_short", f"{item.sku} is fully picked.")
+        if any(t.blocked is None for t in _candidates(session, line, set())):
+            raise DomainError("stock_available", f"There is still {item.sku} to pick; "
+                              f"go to the suggested location.")
+        session.add(PickLine(order_line_id=line.id, item_id=item.id, location_id=None,
+                             lot_id=None, qty=0, qty_short=left, user_id=actor.user_id,
+                             station=actor.station[:64]))
+        line.qty_short += left
+        orders_domain.refresh_status(order)
+        session.flush()
+        return Result("short", [], order.number,
+                      messages=[f"{item.sku}: {left} short on order {order.number}."])
+
+    return run_once(session, "short", actor, idempotency_key, params, apply)
