@@ -51,7 +51,7 @@ def roles_required(*roles: str):
 
 
 def register_blueprints(app: Flask) -> None:
-    from . import admin, auth, inventory, items, locations, purchasing, station
+    from . import admin, auth, inventory, items, locations, packing, picking, purchasing, station
     from .api import api
 
     app.register_blueprint(auth.bp)
@@ -61,4 +61,6 @@ def register_blueprints(app: Flask) -> None:
     app.register_blueprint(admin.bp)
     app.register_blueprint(inventory.bp)
     app.register_blueprint(station.bp)
+    app.register_blueprint(picking.bp)
+    app.register_blueprint(packing.bp)
     app.register_blueprint(api)

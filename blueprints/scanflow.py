@@ -44,6 +44,7 @@ class Step:
     applies: Callable[[Session, dict], bool] = lambda session, state: True
     info: Callable[[Session, dict], str | None] = lambda session, state: None
     quantity: bool = False  # a number, default 1; a repeated item scan adds one
+    default: Callable[[Session, dict], int | None] = lambda session, state: None
 
 
 @dataclass
@@ -56,6 +57,9 @@ class Flow:
     done_word: str = "Done"
     redo_on: dict[str, str] = field(default_factory=dict)  # error code -> step to clear
     override: dict[str, str] = field(default_factory=dict)  # error code -> option name
+    keep: tuple[str, ...] = ()  # steps that stay accepted after a commit (e.g. the order)
+    panel: str | None = None  # a template shown beside the step (e.g. the order's lines)
+    carry: tuple[str, ...] = ()  # extra hidden fields carried between scans
 
 
 @dataclass
@@ -72,6 +76,7 @@ class View:
     feedback: str | None = None
     override: str | None = None
     done: list[Step] = field(default_factory=list)
+    extra: dict = field(default_factory=dict)
 
 
 def clean_scan(raw) -> str:
@@ -92,6 +97,7 @@ def new_key() -> str:
 def advance(flow: Flow, session: Session, form, actor, options: dict | None = None) -> View:
     """Check every accepted value, find the current step, commit when all are in."""
     key = form.get("idem") or new_key()
+    extra = {name: form.get(name, "") for name in flow.carry}
     if form.get("cancel") or any(clean_scan(form.get(s.name)) == CANCEL for s in flow.steps):
         return View(flow, {}, key=new_key(), current=first_step(flow, session, {}))
     redo = form.get("redo")
@@ -101,7 +107,7 @@ def advance(flow: Flow, session: Session, form, actor, options: dict | None = No
         if not step.applies(session, state):
             continue
         raw = None if step.name == redo else clean_scan(form.get(step.name))
-        view = View(flow, state, current=step, key=key, done=done)
+        view = View(flow, state, current=step, key=key, done=done, extra=extra)
         if not raw:
             _carry(flow, form, state, step)
             return _at(view, session)
@@ -118,16 +124,18 @@ def advance(flow: Flow, session: Session, form, actor, options: dict | None = No
         try:
             state[step.name] = step.check(session, raw, state)
         except DomainError as exc:
-            return _refused(flow, session, form, state, done, step, exc, key)
+            return _refused(flow, session, form, state, done, step, exc, key, extra)
         done.append(step)
     try:
         result = flow.commit(session, state, actor, key, options or {})
     except DomainError as exc:
         target = _step_for(flow, exc, flow.steps[-1])
-        return _refused(flow, session, form, state, done, target, exc, key)
-    fresh = View(flow, {}, result=result, key=new_key(), feedback="success")
-    fresh.current = first_step(flow, session, {})
-    return fresh
+        return _refused(flow, session, form, state, done, target, exc, key, extra)
+    session.expire_all()
+    kept = {name: state[name] for name in flow.keep if name in state}
+    fresh = View(flow, kept, result=result, key=new_key(), feedback="success", extra=extra)
+    fresh.current = first_step(flow, session, kept)
+    return _at(fresh, session)
 
 
 def _is_item_scan(session, raw, state) -> bool:
@@ -144,13 +152,13 @@ def _step_for(flow: Flow, exc: DomainError, default: Step) -> Step:
     return next((s for s in flow.steps if s.name == name), default)
 
 
-def _refused(flow, session, form, state, done, step, exc, key) -> View:
+def _refused(flow, session, form, state, done, step, exc, key, extra) -> View:
     """Clear the step the refusal names (keep the others) and ask for it again."""
     target = _step_for(flow, exc, step)
     kept = {k: v for k, v in state.items() if k != target.name}
     _carry(flow, form, kept, target)
     view = View(flow, kept, current=target, error=exc, key=key, feedback="error",
-                done=[s for s in done if s.name != target.name])
+                done=[s for s in done if s.name != target.name], extra=extra)
     view.override = flow.override.get(exc.code)
     return _at(view, session)
 
@@ -169,19 +177,24 @@ def _at(view: View, session) -> View:
     if view.current is not None:
         view.info = view.current.info(session, view.state)
         if view.current.quantity and not view.prefill:
+            default = view.current.default(session, view.state)
+            if default is not None and view.pending_qty == 1:
+                view.pending_qty = default
             view.prefill = str(view.pending_qty)
     return view
 
 
 def first_step(flow: Flow, session, state) -> Step:
-    return next(s for s in flow.steps if s.applies(session, state))
+    """The first step that applies and has no accepted value yet."""
+    return next(s for s in flow.steps if s.name not in state and s.applies(session, state))
 
 
-def render_flow(view: View, status: int | None = None):
+def render_flow(view: View, status: int | None = None, **panel):
     """The whole page, or only the flow region for htmx (422 when a step was refused)."""
     template = "flows/_flow.html" if is_htmx() else "flows/page.html"
     hidden = {k: v for k, v in view.state.items()
               if view.current is None or k != view.current.name}
+    hidden.update({k: v for k, v in view.extra.items() if v})
     body = render_template(template, view=view, hidden=hidden, flow=view.flow,
-                           action=request.path)
+                           action=request.path, panel=panel)
     return body, status or (422 if view.error else 200)

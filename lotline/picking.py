@@ -81,6 +81,18 @@ def next_task(session: Session, order, skip: set[str] | frozenset = frozenset())
     return None
 
 
+def next_order_to_pick(session: Session):
+    """The oldest order that still has something to pick."""
+    from .models import Order
+
+    order = session.scalar(select(Order).where(Order.status.in_(("open", "picking")))
+                           .order_by(Order.id).limit(1))
+    if order is None:
+        raise DomainError("no_open_orders", "No orders are waiting to be picked.",
+                          field="order")
+    return order
+
+
 def pick(session: Session, *, order_number, location, sku, qty, actor: Actor,
          idempotency_key=None, found_short: bool = False) -> Result:
     """Pick ``qty`` at ``location``; the lot is the location's. ``found_short``: the shelf
