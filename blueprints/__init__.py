@@ -51,7 +51,18 @@ def roles_required(*roles: str):
 
 
 def register_blueprints(app: Flask) -> None:
-    from . import admin, auth, inventory, items, locations, packing, picking, purchasing, station
+    from . import (
+        admin,
+        auth,
+        inventory,
+        items,
+        locations,
+        orders,
+        packing,
+        picking,
+        purchasing,
+        station,
+    )
     from .api import api
 
     app.register_blueprint(auth.bp)
@@ -63,4 +74,5 @@ def register_blueprints(app: Flask) -> None:
     app.register_blueprint(station.bp)
     app.register_blueprint(picking.bp)
     app.register_blueprint(packing.bp)
+    app.register_blueprint(orders.bp)
     app.register_blueprint(api)

@@ -33,6 +33,20 @@ STOCK = [
 UNTRACKED_THEN_TRACKED = [("ICE-PACK-01", "D-01-01", 16), ("ICE-PACK-01", "D-01-02", 9)]
 
 
+DEMO_ORDERS = [
+    ("SO-5001", "Bayside Pharmacy", "BP-2231",
+     [{"sku": "VIT-C-500", "qty": 3}, {"sku": "THERM-DIG-01", "qty": 1},
+      {"sku": "GLOVE-NIT-M", "qty": 2}]),
+    ("SO-5002", "Hillcrest Clinic", "HC-88",
+     [{"sku": "OMEGA-3-90", "qty": 2}, {"sku": "ICE-PACK-01", "qty": 1}]),
+    ("SO-5003", "Riverside Care Home", "RCH-410",
+     [{"sku": "PARA-500-16", "qty": 4}, {"sku": "PULSE-OX-03", "qty": 2},
+      {"sku": "MASK-FFP2-20", "qty": 1}]),
+    ("SO-5004", "Northgate Dental", "ND-19",
+     [{"sku": "GAUZE-10X10", "qty": 2}, {"sku": "BP-CUFF-02", "qty": 1}]),
+]
+
+
 def seed_stock(session: Session) -> list[str]:
     codes = [f"{aisle}-{bay:02d}-{level:02d}" for aisle in "ABCD" for bay in (1, 2, 3)
              for level in (1, 2, 3, 4)]
@@ -58,8 +72,13 @@ def seed_stock(session: Session) -> list[str]:
     inventory.create_purchase_order(session, "PO-1001", "Northwind Health", [
         {"sku": "VIT-C-500", "qty": 48}, {"sku": "GLOVE-NIT-M", "qty": 20},
         {"sku": "IBU-200-24", "qty": 36}])
+    from . import orders
+
+    for number, customer, ref, lines in DEMO_ORDERS:
+        orders.create_order(session, number, customer, lines, customer_ref=ref,
+                            ship_to="1 Harbour Road, Portside")
     session.commit()
     total = len(codes) + 12
     return [f"{total} locations", f"{len(STOCK) + len(UNTRACKED_THEN_TRACKED)} stock records",
-            "purchase order PO-1001",
+            "purchase order PO-1001", f"{len(DEMO_ORDERS)} orders (SO-5001 …)",
             "ICE-PACK-01 has stock without a lot: see Needs cycle count"]

@@ -1,0 +1,126 @@
+"""Orders for supervisors: list by status, create on a screen or by CSV, see what was picked
+and packed (with lots, serials and mismatches), cancel, ship."""
+
+from __future__ import annotations
+
+from flask import abort, flash, redirect, render_template, request, url_for
+from flask_wtf import FlaskForm
+from flask_wtf.file import FileField, FileRequired
+from wtforms import StringField, TextAreaField
+from wtforms.validators import DataRequired, Length, Optional
+
+from lotline import orders as domain
+from lotline.errors import DomainError, ValidationError
+from lotline.extensions import db
+from lotline.models import ORDER_STATUSES, Order
+
+from . import is_htmx, role_blueprint
+
+bp = role_blueprint("orders", __name__, "supervisor", url_prefix="/orders")
+
+
+class OrderForm(FlaskForm):
+    number = StringField("Order number", validators=[DataRequired(), Length(max=32)])
+    customer = StringField("Customer", validators=[DataRequired(), Length(max=100)])
+    customer_ref = StringField("Customer reference", validators=[Optional(), Length(max=64)])
+    ship_to = TextAreaField("Ship to", validators=[Optional(), Length(max=300)])
+    lines = TextAreaField("Lines (one “SKU quantity” per line)",
+                          validators=[DataRequired(), Length(max=20000)])
+
+
+class UploadForm(FlaskForm):
+    file = FileField("Orders CSV", validators=[FileRequired()])
+
+
+def parse_lines(text: str) -> list[dict]:
+    """'SKU qty' per line (comma, tab or spaces between) into [{sku, qty}]."""
+    out = []
+    for n, raw in enumerate(text.splitlines(), start=1):
+        parts = raw.replace(",", " ").replace("\t", " ").split()
+        if not parts:
+            continue
+        if len(parts) != 2:
+            raise ValidationError(f"Line {n}: write the SKU and the quantity, e.g. "
+                                  f"“VIT-C-500 3”.", field="lines")
+        out.append({"sku": parts[0], "qty": parts[1]})
+    return out
+
+
+def _list(status=200, **extra):
+    wanted = request.args.get("status") or None
+    if wanted not in (None, *ORDER_STATUSES):
+        wanted = None
+    ctx = {"orders": domain.list_orders(db.session, wanted), "status": wanted,
+           "statuses": ORDER_STATUSES, "form": OrderForm(), "upload": UploadForm(),
+           "error": None}
+    ctx.update(extra)
+    template = "orders/_table.html" if is_htmx() else "orders/index.html"
+    return render_template(template, **ctx), status
+
+
+@bp.get("")
+def index():
+    return _list()
+
+
+@bp.post("/new")
+def new():
+    form = OrderForm()
+    if not form.validate_on_submit():
+        return _list(422, form=form, error="Fill in the order number, customer and lines.")
+    try:
+        order = domain.create_order(db.session, form.number.data, form.customer.data,
+                                    parse_lines(form.lines.data), form.customer_ref.data or "",
+                                    form.ship_to.data or "")
+        db.session.commit()
+    except DomainError as exc:
+        db.session.rollback()
+        return _list(exc.status, form=form, error=exc.message)
+    flash(f"Created order {order.number}.")
+    return redirect(url_for("orders.detail", number=order.number))
+
+
+@bp.post("/upload")
+def upload():
+    form = UploadForm()
+    if not form.validate_on_submit():
+        return _list(422, upload=form, error="Choose a CSV file to upload.")
+    try:
+        text = form.file.data.read().decode("utf-8-sig")
+        created = domain.import_csv(db.session, text)
+        db.session.commit()
+    except UnicodeDecodeError:
+        return _list(422, error="The file is not UTF-8 text. Save it as CSV (UTF-8).")
+    except DomainError as exc:
+        db.session.rollback()
+        return _list(exc.status, error=exc.message)
+    flash(f"Imported {len(created)} order(s): {', '.join(o.number for o in created)}.")
+    return redirect(url_for("orders.index"))
+
+
+def _order(number) -> Order:
+    order = db.session.scalar(db.select(Order).where(Order.number == number.upper()))
+    if order is None:
+        abort(404)
+    return order
+
+
+@bp.get("/<number>")
+def detail(number):
+    return render_template("orders/detail.html", order=_order(number), error=None)
+
+
+@bp.post("/<number>/<action>")
+def act(number, action):
+    order = _order(number)
+    actions = {"cancel": domain.cancel_order, "ship": domain.ship_order}
+    if action not in actions:
+        abort(404)
+    try:
+        actions[action](db.session, order)
+        db.session.commit()
+    except DomainError as exc:
+        db.session.rollback()
+        return render_template("orders/detail.html", order=order, error=exc.message), 422
+    flash(f"Order {order.number} is {order.status}.")
+    return redirect(url_for("orders.detail", number=order.number))
