@@ -112,7 +112,11 @@ def _to_location(session, raw, state):
         raise DomainError("validation_error", "That is the From location. Scan where it goes.",
                           field="to_location")
     item = find_item(session, state["sku"])
-    domain.check_destination(session, get_location(session, code), item, state.get("lot"))
+    try:
+        domain.check_destination(session, get_location(session, code), item, state.get("lot"))
+    except DomainError as exc:
+        exc.details["field"] = "to_location"  # the destination is what must change
+        raise
     return code
 
 
@@ -180,15 +184,14 @@ FLOWS = {
         Step("sku", "Item", "Scan the item", _put_item, info=_holding("location")),
         Step("lot", "Lot", "Scan the lot", _put_lot, applies=_tracks_lot),
         QTY,
-    ], _put_commit, "Put away", redo_on={"location_holds_other_lot": "location",
-                                         "needs_cycle_count": "location"}),
+    ], _put_commit, "Put away"),
     "pull": Flow("pull", "Pull", "inventory.pull", [
         LOCATION,
         Step("sku", "Item", "Scan the item", _source_item("location")),
         Step("lot", "Lot", "Scan the lot to verify it", _source_lot("location"),
              applies=_tracks_lot, info=_holding("location")),
         Step("qty", "Quantity", QTY.prompt, _qty, quantity=True, info=_holding("location")),
-    ], _pull_commit, "Pulled", redo_on={"needs_cycle_count": "location"}),
+    ], _pull_commit, "Pulled"),
     "move": Flow("move", "Move", "inventory.move", [
         Step("from_location", "From location", "Scan the location to move from", _location),
         Step("sku", "Item", "Scan the item", _source_item("from_location")),
@@ -197,7 +200,9 @@ FLOWS = {
         Step("qty", "Quantity", QTY.prompt, _qty, quantity=True,
              info=_holding("from_location")),
         Step("to_location", "To location", "Scan the location to move to", _to_location),
-    ], _move_commit, "Moved", redo_on={"needs_cycle_count": "from_location"}),
+    ], _move_commit, "Moved", redo_on={"needs_cycle_count": "from_location",
+                                       "insufficient_quantity": "from_location",
+                                       "location_holds_other_lot": "to_location"}),
     "count": Flow("count", "Cycle Count", "inventory.count", [
         LOCATION,
         Step("sku", "Item", "Scan the item", _item),
@@ -213,9 +218,7 @@ FLOWS = {
         Step("sku", "Item", "Scan the item", _po_item, info=_po_info),
         Step("lot", "Lot", "Scan the lot", _put_lot, applies=_tracks_lot),
         Step("qty", "Quantity", QTY.prompt, _qty, quantity=True, info=_po_info),
-    ], _receive_commit, "Received", redo_on={"location_holds_other_lot": "location",
-                                            "needs_cycle_count": "location"},
-        override={"over_receipt": "allow_over_receipt"}),
+    ], _receive_commit, "Received", override={"over_receipt": "allow_over_receipt"}),
 }
 
 

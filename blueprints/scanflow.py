@@ -116,7 +116,7 @@ def advance(flow: Flow, session: Session, form, actor, options: dict | None = No
                 str(form.get("qty_pending") or "1").isdigit() else 1
             if raw == CONFIRM:
                 raw = str(pending)
-            elif not raw.isdigit() and _is_item_scan(session, raw, state):
+            elif not _typed_number(raw) and _is_item_scan(session, raw, state):
                 view.pending_qty = pending + 1
                 view.prefill = str(pending + 1)
                 view.feedback = "success"
@@ -138,6 +138,11 @@ def advance(flow: Flow, session: Session, form, actor, options: dict | None = No
     return _at(fresh, session)
 
 
+def _typed_number(raw: str) -> bool:
+    """A quantity someone typed (at most 7 digits), not a GTIN (8 to 14 digits)."""
+    return raw.isdigit() and len(raw) <= 7
+
+
 def _is_item_scan(session, raw, state) -> bool:
     from lotline.items import find_item
 
@@ -148,8 +153,13 @@ def _is_item_scan(session, raw, state) -> bool:
 
 
 def _step_for(flow: Flow, exc: DomainError, default: Step) -> Step:
-    name = flow.redo_on.get(exc.code) or exc.details.get("field")
-    return next((s for s in flow.steps if s.name == name), default)
+    """The step a refusal sends the packer back to: the field it names when that is a step
+    of this flow, else the flow's rule for its code, else the step that was checked."""
+    names = {s.name: s for s in flow.steps}
+    field_name = exc.details.get("field")
+    if field_name in names:
+        return names[field_name]
+    return names.get(flow.redo_on.get(exc.code), default)
 
 
 def _refused(flow, session, form, state, done, step, exc, key, extra) -> View:

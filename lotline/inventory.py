@@ -161,7 +161,7 @@ def check_destination(session: Session, location: Location, item: Item, lot: str
     raise DomainError(
         "location_holds_other_lot",
         f"{location.code} holds lot {held} of {item.sku}. Put {lot} in another location.",
-        field="lot", held_lot=held)
+        field="location", held_lot=held)
 
 
 def verify_lot(session: Session, location: Location, item: Item, lot: str | None,
