@@ -10,11 +10,12 @@ from wtforms import StringField, TextAreaField
 from wtforms.validators import DataRequired, Length, Optional
 
 from lotline import orders as domain
-from lotline.errors import DomainError, ValidationError
+from lotline.errors import DomainError
 from lotline.extensions import db
 from lotline.models import ORDER_STATUSES, Order
 
 from . import is_htmx, role_blueprint
+from .lines import LinesError, box_line, parse_lines
 
 bp = role_blueprint("orders", __name__, "supervisor", url_prefix="/orders")
 
@@ -30,20 +31,6 @@ class OrderForm(FlaskForm):
 
 class UploadForm(FlaskForm):
     file = FileField("Orders CSV", validators=[FileRequired()])
-
-
-def parse_lines(text: str) -> list[dict]:
-    """'SKU qty' per line (comma, tab or spaces between) into [{sku, qty}]."""
-    out = []
-    for n, raw in enumerate(text.splitlines(), start=1):
-        parts = raw.replace(",", " ").replace("\t", " ").split()
-        if not parts:
-            continue
-        if len(parts) != 2:
-            raise ValidationError(f"Line {n}: write the SKU and the quantity, e.g. "
-                                  f"“VIT-C-500 3”.", field="lines")
-        out.append({"sku": parts[0], "qty": parts[1]})
-    return out
 
 
 def _list(status=200, **extra):
@@ -69,13 +56,17 @@ def new():
     if not form.validate_on_submit():
         return _list(422, form=form, error="Fill in the order number, customer and lines.")
     try:
+        entries, numbers = parse_lines(form.lines.data)
+    except LinesError as exc:
+        return _list(422, form=form, error=str(exc))
+    try:
         order = domain.create_order(db.session, form.number.data, form.customer.data,
-                                    parse_lines(form.lines.data), form.customer_ref.data or "",
+                                    entries, form.customer_ref.data or "",
                                     form.ship_to.data or "")
         db.session.commit()
     except DomainError as exc:
         db.session.rollback()
-        return _list(exc.status, form=form, error=exc.message)
+        return _list(exc.status, form=form, error=box_line(exc.message, numbers))
     flash(f"Created order {order.number}.")
     return redirect(url_for("orders.detail", number=order.number))
 

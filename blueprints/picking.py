@@ -40,10 +40,7 @@ def _skip(state_or_form) -> set[str]:
 def _order(session, raw, state):
     order = orders_domain.get_order(session, raw)
     orders_domain.check_workable(order)
-    if domain.next_task(session, order) is None:
-        raise DomainError("nothing_to_pick", f"Order {order.number} has nothing left to pick.",
-                          field="order")
-    return order.number
+    return order.number  # a fully picked order is shown as picked (see index)
 
 
 def _location(session, raw, state):
@@ -155,5 +152,10 @@ def index():
         view.result, view.feedback = result, "success"
     if error is not None:
         view.error, view.feedback = error, "error"
+    panel = _panel(view)
+    if panel["order"] is not None and panel["task"] is None:
+        # This order is done: show it as picked and ask for the next one (skips reset).
+        view.state, view.extra = {}, {}
+        view.current = first_step(FLOW, db.session, {})
     db.session.rollback()
-    return render_flow(view, **_panel(view))
+    return render_flow(view, **panel)

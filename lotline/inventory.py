@@ -158,6 +158,17 @@ def check_destination(session: Session, location: Location, item: Item, lot: str
             f"{location.code} holds {inv.qty} of {item.sku} without a lot. "
             f"Cycle count {location.code} first, or put the lot in another location.",
             field="location")
+    if held is None:
+        raise DomainError(
+            "location_holds_other_lot",
+            f"{location.code} holds {item.sku} without a lot; lot {lot} cannot join it. "
+            f"Put it in another location.", field="location", held_lot=None)
+    if lot is None:  # tracking was switched off while a lot was still on record here
+        raise DomainError(
+            "location_holds_other_lot",
+            f"{location.code} holds lot {held} of {item.sku}. Cycle count {location.code} to "
+            f"clear its lot, or put {item.sku} in another location.",
+            field="location", held_lot=held)
     raise DomainError(
         "location_holds_other_lot",
         f"{location.code} holds lot {held} of {item.sku}. Put {lot} in another location.",
@@ -195,10 +206,19 @@ def verify_lot(session: Session, location: Location, item: Item, lot: str | None
 
 # ---------------------------------------------------------------- the transaction frame
 
+def _code(value) -> str:
+    """A scanned location code as stored (upper case); nothing scanned is the empty string."""
+    return str(value if value is not None else "").strip().upper()
+
+
+def _sku(value) -> str:
+    return str(value if value is not None else "").strip()
+
+
 def _lock(session: Session, codes: list[str]) -> dict[str, Location]:
     """Lock the locations (sorted, so two moves cannot deadlock) and return them by code."""
     found = {}
-    for code in sorted({str(c).strip().upper() for c in codes}):
+    for code in sorted({_code(c) for c in codes}):
         found[code] = active_location(session, code)
     if LOCKING and is_postgres(session):
         ids = sorted(loc.id for loc in found.values())
@@ -332,10 +352,11 @@ def put(session: Session, *, location, sku, lot, qty, actor: Actor, idempotency_
         expiry: dt.date | None = None, reference: str = "", kind: str = "put") -> Result:
     """Add stock to a location (rule 3); a lot-tracked item needs its lot (rule 2 applies)."""
     qty = clean_qty(qty)
-    params = {"location": location, "sku": sku, "lot": lot, "qty": qty, "ref": reference}
+    params = {"location": _code(location), "sku": _sku(sku), "lot": lot, "qty": qty,
+              "ref": reference, "expiry": expiry}
 
     def apply():
-        loc = _lock(session, [location])[str(location).strip().upper()]
+        loc = _lock(session, [location])[_code(location)]
         item = find_item(session, sku)
         lot_number = required_lot(item, lot)
         check_destination(session, loc, item, lot_number)
@@ -351,10 +372,10 @@ def pull(session: Session, *, location, sku, lot, qty, actor: Actor, idempotency
          reference: str = "") -> Result:
     """Remove stock: the scanned lot must match the location's lot (rule 4)."""
     qty = clean_qty(qty)
-    params = {"location": location, "sku": sku, "lot": lot, "qty": qty}
+    params = {"location": _code(location), "sku": _sku(sku), "lot": lot, "qty": qty}
 
     def apply():
-        loc = _lock(session, [location])[str(location).strip().upper()]
+        loc = _lock(session, [location])[_code(location)]
         item = find_item(session, sku)
         lot_number = required_lot(item, lot)
         inv = verify_lot(session, loc, item, lot_number, qty)
@@ -369,20 +390,20 @@ def move(session: Session, *, from_location, to_location, sku, lot, qty, actor: 
          idempotency_key=None) -> Result:
     """Move stock: verify the lot at the source (rule 4), rule 2 at the destination."""
     qty = clean_qty(qty)
-    src_code = str(from_location or "").strip().upper()
-    dst_code = str(to_location or "").strip().upper()
+    src_code = _code(from_location)
+    dst_code = _code(to_location)
     if src_code == dst_code:
         raise ValidationError("From and To are the same location. Scan another To location.",
                               field="to_location")
-    params = {"from": src_code, "to": dst_code, "sku": sku, "lot": lot, "qty": qty}
+    params = {"from": src_code, "to": dst_code, "sku": _sku(sku), "lot": lot, "qty": qty}
 
     def apply():
         locs = _lock(session, [src_code, dst_code])
         item = find_item(session, sku)
         lot_number = required_lot(item, lot)
         inv = verify_lot(session, locs[src_code], item, lot_number, qty)
-        lot_row = inv.lot
-        check_destination(session, locs[dst_code], item, lot_number)
+        lot_row = inv.lot  # what moves is the source's lot, whatever was scanned
+        check_destination(session, locs[dst_code], item, lot_row.number if lot_row else None)
         out = _adjust(session, kind="move-out", location=locs[src_code], item=item, lot=lot_row,
                       delta=-qty, actor=actor, reference=dst_code, key=idempotency_key)
         into = _adjust(session, kind="move-in", location=locs[dst_code], item=item,
@@ -397,10 +418,10 @@ def cycle_count(session: Session, *, location, sku, lot, qty, actor: Actor,
                 idempotency_key=None) -> Result:
     """Set the counted quantity (and lot). The way lots are added to lot-less stock (rule 5)."""
     qty = clean_qty(qty, allow_zero=True)
-    params = {"location": location, "sku": sku, "lot": lot, "qty": qty}
+    params = {"location": _code(location), "sku": _sku(sku), "lot": lot, "qty": qty}
 
     def apply():
-        loc = _lock(session, [location])[str(location).strip().upper()]
+        loc = _lock(session, [location])[_code(location)]
         item = find_item(session, sku)
         lot_number = clean_lot(lot)
         if qty > 0:
@@ -437,14 +458,14 @@ def putaway(session: Session, *, po_number, location, sku, lot, qty, actor: Acto
             expiry: dt.date | None = None) -> Result:
     """PO Putaway: receive against a purchase order line, then put (rules 2 and 3)."""
     qty = clean_qty(qty)
-    params = {"po": po_number, "location": location, "sku": sku, "lot": lot, "qty": qty,
-              "over": allow_over_receipt}
+    params = {"po": _code(po_number), "location": _code(location), "sku": _sku(sku),
+              "lot": lot, "qty": qty, "over": allow_over_receipt, "expiry": expiry}
     if allow_over_receipt and not (actor.user and actor.user.has_role("supervisor")):
         raise DomainError("forbidden", "Only a supervisor may receive more than ordered.",
                           status=403)
 
     def apply():
-        loc = _lock(session, [location])[str(location).strip().upper()]
+        loc = _lock(session, [location])[_code(location)]
         item = find_item(session, sku)
         line = purchase_order_line(session, po_number, item)
         if is_postgres(session) and LOCKING:
@@ -504,7 +525,11 @@ def create_purchase_order(session: Session, number, vendor: str,
     session.add(po)
     seen = set()
     for n, entry in enumerate(lines, start=1):
-        item = find_item(session, entry.get("sku"))
+        try:
+            item = find_item(session, entry.get("sku"))
+        except DomainError as exc:
+            raise NotFound(f"Line {n}: No item with SKU or GTIN {entry.get('sku')}.",
+                           code="unknown_item", field="lines") from exc
         if item.id in seen:
             raise ValidationError(f"Line {n}: {item.sku} is on the order twice; add the "
                                   f"quantities into one line.", field="lines")
@@ -519,6 +544,15 @@ def create_purchase_order(session: Session, number, vendor: str,
 
 
 # ---------------------------------------------------------------- queries
+
+def list_purchase_orders(session: Session) -> list[PurchaseOrder]:
+    """Every purchase order, newest first, with its lines and their items loaded."""
+    from sqlalchemy.orm import selectinload
+
+    return list(session.scalars(
+        select(PurchaseOrder).order_by(PurchaseOrder.id.desc())
+        .options(selectinload(PurchaseOrder.lines).selectinload(PurchaseOrderLine.item))))
+
 
 @dataclass
 class NeedsCount:

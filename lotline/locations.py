@@ -6,7 +6,7 @@ import csv
 import io
 import re
 
-from sqlalchemy import func, select
+from sqlalchemy import func, or_, select
 from sqlalchemy.orm import Session
 
 from .errors import Conflict, NotFound, ValidationError
@@ -40,7 +40,10 @@ def create_location(session: Session, code, zone: str = "", type: str = "storage
 
 
 def get_location(session: Session, code) -> Location:
-    code = str(code or "").strip().upper()
+    code = str(code if code is not None else "").strip().upper()
+    if not code:
+        raise NotFound("No location was scanned. Scan the location's label.",
+                       code="unknown_location")
     location = session.scalar(select(Location).where(Location.code == code))
     if location is None:
         raise NotFound(f"No location {code}. Scan the location's label again.",
@@ -62,7 +65,13 @@ def set_active(session: Session, location: Location, active: bool) -> Location:
 
 def import_csv(session: Session, text: str) -> int:
     """Create locations from CSV (header ``code,zone,type``). All or nothing; returns the count."""
-    reader = csv.DictReader(io.StringIO(text))
+    try:
+        return _import_rows(session, csv.DictReader(io.StringIO(text)))
+    except csv.Error as exc:
+        raise ValidationError(f"The file is not readable CSV: {exc}.", field="file") from exc
+
+
+def _import_rows(session: Session, reader: csv.DictReader) -> int:
     if not reader.fieldnames or "code" not in [f.strip().lower() for f in reader.fieldnames]:
         raise ValidationError("The CSV needs a header row with at least a 'code' column "
                               "(and optionally 'zone' and 'type').", field="file")
@@ -89,7 +98,18 @@ def import_csv(session: Session, text: str) -> int:
 def list_locations(session: Session, q: str = "", include_inactive: bool = True):
     query = select(Location).order_by(Location.code)
     if q:
-        query = query.where(Location.code.like(f"%{q.strip().upper()}%"))
+        text = q.strip().upper().replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+        query = query.where(or_(Location.code.like(f"%{text}%", escape="\\"),
+                                func.upper(Location.zone).like(f"%{text}%", escape="\\")))
     if not include_inactive:
         query = query.where(Location.active)
     return list(session.scalars(query))
+
+
+def stock_held(session: Session, location_ids: list[int] | None = None) -> dict[int, tuple]:
+    """Per location id: (items held, units held), counting only stock on hand."""
+    query = (select(Inventory.location_id, func.count(), func.sum(Inventory.qty))
+             .where(Inventory.qty > 0).group_by(Inventory.location_id))
+    if location_ids is not None:
+        query = query.where(Inventory.location_id.in_(location_ids))
+    return {loc_id: (items, int(units)) for loc_id, items, units in session.execute(query)}

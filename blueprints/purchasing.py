@@ -1,0 +1,74 @@
+"""Purchase orders: the list (status; ordered, received, remaining per line) and New PO."""
+
+from flask import flash, redirect, render_template, url_for
+from flask_wtf import FlaskForm
+from wtforms import StringField, TextAreaField
+from wtforms.validators import DataRequired, Length, Optional
+
+from lotline import inventory as domain
+from lotline.errors import DomainError
+from lotline.extensions import db
+
+from . import is_htmx, role_blueprint
+from .lines import LinesError, box_line, parse_lines
+
+bp = role_blueprint("purchasing", __name__, "supervisor", url_prefix="/purchase-orders")
+
+FIELD_ERRORS = "The purchase order was not created. Check the field marked below."
+
+
+class PurchaseOrderForm(FlaskForm):
+    number = StringField("PO number", validators=[DataRequired(), Length(max=32)])
+    vendor = StringField("Vendor", validators=[Optional(), Length(max=100)])
+    lines = TextAreaField("Lines", validators=[
+        DataRequired("Add at least one line: the SKU, a space, the quantity."),
+        Length(max=20_000)],
+                          description="One line per item: the SKU, a space, the quantity.")
+
+
+def _render(template: str, status=200, **extra):
+    ctx = {"form": PurchaseOrderForm(formdata=None), "created": None, "error": None,
+           "oob": False}
+    ctx.update(extra)
+    if template != "purchasing/_new.html" or ctx["oob"]:  # the form alone needs no list
+        ctx["orders"] = domain.list_purchase_orders(db.session)
+    return render_template(template, **ctx), status
+
+
+@bp.get("")
+def index():
+    return _render("purchasing/_list.html" if is_htmx() else "purchasing/index.html")
+
+
+@bp.post("/new")
+def create():
+    form = PurchaseOrderForm()
+    if not form.validate_on_submit():
+        return _refused(form, FIELD_ERRORS, 422)
+    try:
+        entries, numbers = parse_lines(form.lines.data)
+    except LinesError as exc:
+        form.lines.errors = [*form.lines.errors, str(exc)]
+        return _refused(form, FIELD_ERRORS, 422)
+    try:
+        po = domain.create_purchase_order(db.session, form.number.data, form.vendor.data,
+                                          entries)
+        db.session.commit()
+    except DomainError as exc:
+        db.session.rollback()
+        message = box_line(exc.message, numbers)
+        name = exc.details.get("field") or ("lines" if exc.code == "unknown_item" else "")
+        field = getattr(form, name, None)
+        if field is None:
+            return _refused(form, message, exc.status)
+        field.errors = [*field.errors, message]
+        return _refused(form, FIELD_ERRORS, exc.status)
+    if not is_htmx():
+        flash(f"Created purchase order {po.number}.")
+        return redirect(url_for("purchasing.index"))
+    return _render("purchasing/_new.html", created=po, oob=True)
+
+
+def _refused(form, message, status):
+    template = "purchasing/_new.html" if is_htmx() else "purchasing/index.html"
+    return _render(template, status, form=form, error=message)

@@ -1,0 +1,322 @@
+"""Concurrent stations: rule 2 holds, nothing goes below zero, ledger and inventory agree.
+
+Every thread is a station with its own app context, so its own session and connection,
+against whichever database the ``app`` fixture gives (a SQLite file by default,
+PostgreSQL under TEST_DATABASE_URL). A companion test switches ``LOCKING`` off on
+PostgreSQL and shows that the same checks then fail, so a pass here means something.
+"""
+
+from __future__ import annotations
+
+import random
+import threading
+import time
+from collections import defaultdict
+
+import pytest
+from sqlalchemy import func, select
+
+from lotline import inventory
+from lotline import locations as locations_domain
+from lotline.errors import DomainError
+from lotline.extensions import db
+from lotline.models import IdempotencyRecord, Inventory, Item, LedgerEntry, Location, Lot, User
+from tests.conftest import make_item, make_user
+from tests.conftest import test_database_url as database_url
+
+ON_POSTGRES = (database_url() or "").startswith("postgresql")
+ITEMS = {"LOT-A": True, "LOT-B": True, "PLAIN-C": False}  # sku -> require_lot
+LOCATIONS = ["C-1", "C-2", "C-3", "C-4"]
+LOTS = ["L1", "L2", "L3"]
+STATIONS = 8
+DURATION = 3.0  # seconds of random traffic
+# Refusals a correct domain gives to this traffic; anything else is a bug.
+EXPECTED_REFUSALS = {"lot_mismatch", "insufficient_quantity", "location_holds_other_lot"}
+
+
+def make_world() -> int:
+    user = make_user("station", "packer")
+    for sku, tracked in ITEMS.items():
+        make_item(sku, require_lot=tracked)
+    for code in LOCATIONS:
+        locations_domain.create_location(db.session, code)
+    db.session.commit()
+    return user.id
+
+
+def run_stations(app, count, work):
+    """Run ``work(n)`` in ``count`` threads, each inside its own app context; join them."""
+    crashed = []
+
+    def body(n):
+        try:
+            with app.app_context():
+                work(n)
+        except BaseException as exc:  # noqa: BLE001 - reported to the test, not the thread
+            crashed.append(repr(exc))
+
+    threads = [threading.Thread(target=body, args=(n,), name=f"station-{n}")
+               for n in range(count)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(timeout=60)
+    assert not any(t.is_alive() for t in threads), "a station hung"
+    assert crashed == []
+
+
+# ---------------------------------------------------------------- the checks
+
+
+def invariant_problems(outcomes: dict | None = None) -> list[str]:
+    """Everything that must hold after any interleaving; [] when all is well.
+
+    ``outcomes`` maps each call's idempotency key to its Result (success) or its refusal
+    code (str): every success's ledger rows must exist as reported, a refusal has none.
+    """
+    db.session.rollback()
+    problems = []
+    per_row = db.session.execute(
+        select(Inventory.location_id, Inventory.item_id, func.count(),
+               func.count(func.distinct(Inventory.lot_id)))
+        .group_by(Inventory.location_id, Inventory.item_id)
+        .having(func.count() > 1)).all()
+    problems += [f"more than one inventory row/lot at {tuple(r)}" for r in per_row]
+    rows = db.session.execute(
+        select(Location.code, Item.sku, Item.require_lot, Inventory.lot_id, Inventory.qty)
+        .select_from(Inventory).join(Location).join(Item)).all()
+    stock = {}
+    for code, sku, tracked, lot_id, qty in rows:
+        stock[(code, sku)] = qty
+        if qty < 0:
+            problems.append(f"negative quantity {qty} at {code}/{sku}")
+        if qty == 0:
+            problems.append(f"an empty inventory row survived at {code}/{sku}")
+        if tracked and lot_id is None:
+            problems.append(f"{code}/{sku} is a lot item's stock without a lot")
+    problems += [f"ledger and inventory disagree: {m}"
+                 for m in inventory.ledger_mismatches(db.session)]
+
+    # The ledger read in order, per location+item, must be a chain: each row's qty_after is
+    # the previous one plus its delta, and a lot only changes once the location was empty.
+    ledger = db.session.execute(
+        select(LedgerEntry.id, Location.code, Item.sku, Lot.number, LedgerEntry.delta,
+               LedgerEntry.qty_after, LedgerEntry.idempotency_key)
+        .select_from(LedgerEntry).join(Location).join(Item)
+        .outerjoin(Lot, Lot.id == LedgerEntry.lot_id).order_by(LedgerEntry.id)).all()
+    chain = defaultdict(lambda: (0, None))
+    by_key = defaultdict(list)
+    for _id, code, sku, lot, delta, after, key in ledger:
+        qty, held = chain[(code, sku)]
+        if qty + delta != after:
+            problems.append(f"ledger row {_id} at {code}/{sku}: {qty} {delta:+} != {after}")
+        if qty > 0 and lot != held:
+            problems.append(f"ledger row {_id} put lot {lot} into {code}/{sku} holding {held}")
+        chain[(code, sku)] = (after, lot if after else None)
+        by_key[key].append((code, sku, lot, delta, after))
+    for place, (qty, _lot) in chain.items():
+        if stock.get(place, 0) != qty:
+            problems.append(f"{place}: inventory {stock.get(place, 0)}, ledger ends at {qty}")
+
+    if outcomes is not None:
+        recorded = set(db.session.scalars(select(IdempotencyRecord.key)))
+        for key, outcome in outcomes.items():
+            if isinstance(outcome, inventory.Result):
+                wanted = [(c.location, c.sku, c.lot, c.after - c.before, c.after)
+                          for c in outcome.changes]
+                if by_key.get(key) != wanted:
+                    problems.append(f"{key}: reported {wanted}, ledger has {by_key.get(key)}")
+                if not any(r.endswith(f":{key}") for r in recorded):
+                    problems.append(f"{key}: applied but its idempotency record is missing")
+            elif by_key.get(key):
+                problems.append(f"{key}: refused ({outcome}) but wrote {by_key[key]}")
+    db.session.rollback()
+    return problems
+
+
+# ---------------------------------------------------------------- random traffic
+
+
+def random_call(rng: random.Random, peek):
+    """(operation name, keyword arguments) of one plausible scan.
+
+    ``peek(location, sku)`` is the lot there as of a moment ago; scans mostly carry it (the
+    product on the shelf), sometimes another lot, so calls both apply and are refused, and
+    the peeked lot is often stale by the time the call runs.
+    """
+    sku = rng.choice(list(ITEMS))
+    loc, other = rng.sample(LOCATIONS, 2)
+    op = rng.choices(["put", "pull", "move", "cycle_count"], weights=[35, 25, 25, 15])[0]
+    lot = None
+    if ITEMS[sku]:
+        lot = rng.choice(LOTS)
+        if rng.random() < 0.7:
+            lot = peek(loc, sku) or lot
+    if op == "move":
+        return op, dict(from_location=loc, to_location=other, sku=sku, lot=lot,
+                        qty=rng.randint(1, 5))
+    qty = rng.randint(0, 8) if op == "cycle_count" else rng.randint(1, 5)
+    return op, dict(location=loc, sku=sku, lot=lot, qty=qty)
+
+
+def peek(location, sku):
+    lot = db.session.scalar(
+        select(Lot.number).select_from(Inventory).join(Location).join(Item)
+        .join(Lot, Lot.id == Inventory.lot_id)
+        .where(Location.code == location, Item.sku == sku))
+    db.session.rollback()
+    return lot
+
+
+def test_random_concurrent_traffic_keeps_every_rule(app):
+    user_id = make_world()
+    deadline = time.monotonic() + DURATION
+    logs = [[] for _ in range(STATIONS)]
+
+    def station(n):
+        rng = random.Random(1000 + n)
+        actor = inventory.Actor(db.session.get(User, user_id), f"station-{n}")
+        i = 0
+        while time.monotonic() < deadline:
+            i += 1
+            key = f"st{n}-{i:06d}"
+            op, kwargs = random_call(rng, peek)
+            try:
+                result = getattr(inventory, op)(db.session, actor=actor, idempotency_key=key,
+                                                **kwargs)
+            except DomainError as exc:
+                logs[n].append((key, op, kwargs, exc.code))
+            except Exception as exc:  # noqa: BLE001 - a crash is a finding, not a refusal
+                db.session.rollback()
+                logs[n].append((key, op, kwargs, f"CRASH {exc!r}"))
+            else:
+                logs[n].append((key, op, kwargs, result))
+
+    run_stations(app, STATIONS, station)
+
+    calls = [entry for log in logs for entry in log]
+    outcomes = {key: outcome for key, _op, _kw, outcome in calls}
+    unexpected = [c for c in calls if isinstance(c[3], str) and c[3] not in EXPECTED_REFUSALS]
+    assert unexpected == []
+    assert invariant_problems(outcomes) == []
+    assert inventory.ledger_mismatches(db.session) == []
+
+    # The run really raced: every kind of call both applied and was refused, many times.
+    applied = [c for c in calls if isinstance(c[3], inventory.Result)]
+    assert not any(c[3].replayed for c in applied)
+    assert {c[1] for c in applied} == {"put", "pull", "move", "cycle_count"}
+    assert len(applied) >= 40 and len(calls) - len(applied) >= 10, (len(applied), len(calls))
+    records = db.session.scalar(select(func.count()).select_from(IdempotencyRecord))
+    assert records == len(applied)
+
+
+# ---------------------------------------------------------------- the same scan, five times at once
+
+
+TWINS = 5
+
+
+@pytest.mark.parametrize("op, kwargs, after", [
+    ("put", dict(location="C-1", sku="LOT-A", lot="L1", qty=3), {"C-1": 13}),
+    ("pull", dict(location="C-1", sku="LOT-A", lot="L1", qty=3), {"C-1": 7}),
+    ("move", dict(from_location="C-1", to_location="C-2", sku="LOT-A", lot="L1", qty=3),
+     {"C-1": 7, "C-2": 3}),
+    ("cycle_count", dict(location="C-1", sku="LOT-A", lot="L2", qty=4), {"C-1": 4}),
+])
+def test_a_submission_sent_by_five_threads_at_once_applies_once(app, op, kwargs, after):
+    user_id = make_world()
+    seed = inventory.Actor(db.session.get(User, user_id), "seed")
+    inventory.put(db.session, location="C-1", sku="LOT-A", lot="L1", qty=10, actor=seed)
+    key = f"twin-{op}-0001"
+    barrier = threading.Barrier(TWINS, timeout=10)
+    results: list = [None] * TWINS
+
+    def tablet(n):
+        actor = inventory.Actor(db.session.get(User, user_id), f"tablet-{n}")
+        db.session.commit()  # connected and idle: the barrier releases them together
+        barrier.wait()
+        try:
+            results[n] = getattr(inventory, op)(db.session, actor=actor, idempotency_key=key,
+                                                **kwargs)
+        except Exception as exc:  # noqa: BLE001 - collected for the assertion below
+            results[n] = exc
+
+    run_stations(app, TWINS, tablet)
+
+    assert all(isinstance(r, inventory.Result) for r in results), results
+    assert sum(not r.replayed for r in results) == 1
+    assert all(r.changes == results[0].changes for r in results)
+    rows = db.session.scalars(select(LedgerEntry).where(LedgerEntry.idempotency_key == key)).all()
+    assert len(rows) == len(results[0].changes)
+    stock = dict(db.session.execute(
+        select(Location.code, Inventory.qty).join(Location).where(
+            Inventory.item_id == select(Item.id).where(Item.sku == "LOT-A").scalar_subquery())
+    ).all())
+    assert stock == after
+    assert db.session.scalar(select(func.count()).select_from(IdempotencyRecord)) == 1
+    assert invariant_problems() == []
+
+
+# ---------------------------------------------------------------- proof that the checks can fail
+
+
+def race_puts_to_one_row(app, monkeypatch, *, barrier_timeout: float, stations: int = 6):
+    """``stations`` puts of the same lot to the same location, every read before any write.
+
+    A hook after the rule-2 read (``check_destination``, which loads the inventory row)
+    waits until all stations have read it. With row locks the first station holds the
+    location until the barrier times out, so the others read after it: no update is lost.
+    Without them every station computes its new quantity from the same stale read.
+    Returns (final quantity, quantity if every put counted, invariant problems).
+    """
+    user_id = make_world()
+    seed = inventory.Actor(db.session.get(User, user_id), "seed")
+    inventory.put(db.session, location="C-1", sku="LOT-A", lot="L1", qty=10, actor=seed)
+    barrier = threading.Barrier(stations, timeout=barrier_timeout)
+    original = inventory.check_destination
+
+    def read_then_wait(session, location, item, lot):
+        original(session, location, item, lot)
+        try:
+            barrier.wait()
+        except threading.BrokenBarrierError:
+            pass
+
+    monkeypatch.setattr(inventory, "check_destination", read_then_wait)
+    deltas = [n + 1 for n in range(stations)]
+    failures = []
+
+    def station(n):
+        actor = inventory.Actor(db.session.get(User, user_id), f"station-{n}")
+        db.session.commit()
+        try:
+            inventory.put(db.session, location="C-1", sku="LOT-A", lot="L1", qty=deltas[n],
+                          actor=actor)
+        except Exception as exc:  # noqa: BLE001 - collected for the assertion
+            failures.append(repr(exc))
+
+    run_stations(app, stations, station)
+    monkeypatch.setattr(inventory, "check_destination", original)
+    assert failures == []
+    db.session.rollback()
+    final = db.session.scalar(select(Inventory.qty))
+    return final, 10 + sum(deltas), invariant_problems()
+
+
+def test_racing_puts_to_one_row_all_count_with_locking(app, monkeypatch):
+    """The control for the companion below: the same race, locks on (both databases)."""
+    assert inventory.LOCKING is True
+    final, expected, problems = race_puts_to_one_row(app, monkeypatch, barrier_timeout=0.3)
+    assert problems == []
+    assert final == expected
+
+
+@pytest.mark.skipif(not ON_POSTGRES, reason=(
+    "On SQLite, BEGIN IMMEDIATE serialises writers whatever LOCKING says, so the "
+    "no-locking companion only applies to PostgreSQL."))
+def test_without_locking_postgres_loses_updates(app, monkeypatch):
+    monkeypatch.setattr(inventory, "LOCKING", False)
+    final, expected, problems = race_puts_to_one_row(app, monkeypatch, barrier_timeout=10)
+    assert final != expected  # updates were lost ...
+    assert any("ledger and inventory disagree" in p for p in problems)  # ... and it shows
+    assert inventory.ledger_mismatches(db.session) != []
