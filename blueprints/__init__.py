@@ -57,6 +57,7 @@ def register_blueprints(app: Flask) -> None:
         inventory,
         items,
         locations,
+        lots,
         orders,
         packing,
         picking,
@@ -75,4 +76,5 @@ def register_blueprints(app: Flask) -> None:
     app.register_blueprint(picking.bp)
     app.register_blueprint(packing.bp)
     app.register_blueprint(orders.bp)
+    app.register_blueprint(lots.bp)
     app.register_blueprint(api)

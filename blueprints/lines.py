@@ -33,7 +33,7 @@ def parse_lines(text: str) -> tuple[list[dict], list[int]]:
         entries.append({"sku": sku, "qty": int(qty)})
         numbers.append(n)
     if len(entries) > MAX_LINES:
-        raise LinesError(f"A purchase order has at most {MAX_LINES} lines.")
+        raise LinesError(f"A form takes at most {MAX_LINES} lines.")
     return entries, numbers
 
 

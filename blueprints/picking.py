@@ -33,8 +33,12 @@ from .station import current_station
 bp = role_blueprint("picking", __name__, "packer", url_prefix="/pick")
 
 
-def _skip(state_or_form) -> set[str]:
-    return {c for c in str(state_or_form.get("skip") or "").split(",") if c}
+def _skip(values, order) -> set[str]:
+    """Locations skipped for this order ("ORDER|A-01,B-02"); another order's skips don't count."""
+    owner, _, codes = str(values.get("skip") or "").partition("|")
+    if not order or owner != order:
+        return set()
+    return {c for c in codes.split(",") if c}
 
 
 def _order(session, raw, state):
@@ -113,7 +117,8 @@ def _panel(view: View) -> dict:
     if not number:
         return {"order": None, "task": None}
     order = orders_domain.get_order(db.session, number)
-    return {"order": order, "task": domain.next_task(db.session, order, _skip(view.extra))}
+    return {"order": order,
+            "task": domain.next_task(db.session, order, _skip(view.extra, order.number))}
 
 
 def _without(form, *names) -> MultiDict:
@@ -135,7 +140,9 @@ def index():
         if form.get("next_order"):
             form["order"] = domain.next_order_to_pick(db.session).number
         if form.get("skip_location"):
-            form["skip"] = ",".join(sorted(_skip(form) | {form["skip_location"]}))
+            order = str(form.get("order") or "").strip().upper()
+            codes = sorted(_skip(form, order) | {form["skip_location"]})
+            form["skip"] = f"{order}|{','.join(codes)}"
             form = _without(form, "location", "sku", "qty")
         if form.get("short_line"):
             result = domain.short_line(db.session, order_number=form.get("order"),

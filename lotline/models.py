@@ -26,7 +26,7 @@ ROLES = ("packer", "supervisor", "admin")
 LOT_AT_PACK_MODES = ("follow", "always", "never")
 LOCATION_TYPES = ("receiving", "storage", "pack")
 LEDGER_TYPES = (
-    "putaway", "put", "pull", "move-out", "move-in", "cycle-count", "pick",
+    "putaway", "put", "pull", "move-out", "move-in", "cycle-count", "pick", "hold", "release",
 )
 ORDER_STATUSES = ("open", "picking", "picked", "packing", "packed", "shipped", "cancelled")
 CARTON_STATUSES = ("open", "closed")
@@ -162,6 +162,26 @@ class Lot(db.Model):
     created_at: Mapped[dt.datetime] = mapped_column(DateTime, default=utcnow)
 
     item: Mapped[Item] = relationship()
+
+
+class LotHold(db.Model):
+    """A hold on a lot (a recall, a quality check): held lots are not picked until released."""
+
+    __tablename__ = "lot_hold"
+    __table_args__ = (Index("ix_lot_hold_lot_open", "lot_id", "released_at"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    lot_id: Mapped[int] = mapped_column(ForeignKey("lot.id"))
+    reason: Mapped[str] = mapped_column(String(200))
+    held_by_id: Mapped[int | None] = mapped_column(ForeignKey("user_account.id"))
+    held_at: Mapped[dt.datetime] = mapped_column(DateTime, default=utcnow)
+    released_by_id: Mapped[int | None] = mapped_column(ForeignKey("user_account.id"))
+    released_at: Mapped[dt.datetime | None] = mapped_column(DateTime)
+    release_note: Mapped[str] = mapped_column(String(200), default="")
+
+    lot: Mapped[Lot] = relationship()
+    held_by: Mapped[User | None] = relationship(foreign_keys=[held_by_id])
+    released_by: Mapped[User | None] = relationship(foreign_keys=[released_by_id])
 
 
 class Inventory(db.Model):
@@ -433,7 +453,7 @@ class PackLine(db.Model):
 
 
 __all__ = [
-    "Carton", "CountRequest", "Order", "OrderLine", "PackLine", "PickLine",
+    "LotHold", "Carton", "CountRequest", "Order", "OrderLine", "PackLine", "PickLine",
     "ApiToken", "IdempotencyRecord", "Inventory", "Item", "LedgerEntry", "Location",
     "LoginThrottle", "Lot", "PurchaseOrder", "PurchaseOrderLine", "Setting", "SettingChange",
     "User", "func",

@@ -9,7 +9,7 @@ record was put in doubt (short found there) is not suggested again until it is c
 from __future__ import annotations
 
 import datetime as dt
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -28,6 +28,7 @@ from .inventory import (
     run_once,
 )
 from .items import find_item
+from .lots import held_lot_ids
 from .models import Inventory, Location, Lot, OrderLine, PickLine
 
 
@@ -39,6 +40,7 @@ class PickTask:
     available: int
     qty: int
     blocked: str | None = None
+    held: list[str] = field(default_factory=list)  # why held stock was passed over
 
     @property
     def text(self) -> str:
@@ -56,9 +58,13 @@ def _candidates(session: Session, line: OrderLine, skip: set[str]) -> list[PickT
         .outerjoin(Lot, Lot.id == Inventory.lot_id)
         .where(Inventory.item_id == line.item_id, Inventory.qty > 0, Location.active))
     tasks = []
+    rows = list(rows)
+    holds = held_lot_ids(session, [lot.id for _, _, lot in rows if lot is not None])
     for inv, loc, lot in rows:
         if loc.code in skip or count_requested(session, loc.id, line.item_id):
             continue
+        if lot is not None and lot.id in holds:
+            continue  # a held lot is never suggested; next_task says so
         blocked = None
         if line.item.require_lot and lot is None:
             blocked = (f"{loc.code} holds {line.item.sku} without a lot. Cycle count "
@@ -71,13 +77,33 @@ def _candidates(session: Session, line: OrderLine, skip: set[str]) -> list[PickT
     return tasks
 
 
+def _skip_notes(session: Session, line: OrderLine) -> list[str]:
+    """Why stock of this line's item was passed over: a held lot, or a record in doubt."""
+    rows = session.execute(
+        select(Location.id, Location.code, Lot.id, Lot.number)
+        .join(Inventory, Inventory.location_id == Location.id)
+        .outerjoin(Lot, Lot.id == Inventory.lot_id)
+        .where(Inventory.item_id == line.item_id, Inventory.qty > 0)
+        .order_by(Location.code)).all()
+    holds = held_lot_ids(session, [lot_id for _, _, lot_id, _ in rows if lot_id])
+    notes = []
+    for loc_id, code, lot_id, number in rows:
+        if lot_id in holds:
+            notes.append(f"Skipped {code}: lot {number} is on hold ({holds[lot_id].reason}).")
+        elif count_requested(session, loc_id, line.item_id):
+            notes.append(f"Skipped {code}: its record is in doubt until it is cycle counted.")
+    return notes
+
+
 def next_task(session: Session, order, skip: set[str] | frozenset = frozenset()) -> PickTask | None:
     """Where to go next for the first line with something left to pick; None when done."""
     for line in order.lines:
         if line.to_pick <= 0:
             continue
         found = _candidates(session, line, set(skip))
-        return found[0] if found else PickTask(line, None, None, 0, 0)
+        task = found[0] if found else PickTask(line, None, None, 0, 0)
+        task.held = _skip_notes(session, line)
+        return task
     return None
 
 
@@ -122,6 +148,11 @@ def pick(session: Session, *, order_number, location, sku, qty, actor: Actor,
             raise DomainError("pick_blocked", f"{loc.code} holds {item.sku} without a lot, so "
                               f"its lot cannot be assumed. Cycle count {loc.code} first, or "
                               f"skip to another location.", field="location")
+        if inv.lot_id is not None and inv.lot_id in held_lot_ids(session, [inv.lot_id]):
+            hold = held_lot_ids(session, [inv.lot_id])[inv.lot_id]
+            raise DomainError("lot_on_hold", f"Lot {inv.lot.number} at {loc.code} is on hold "
+                              f"({hold.reason}). Do not pick it; skip to another location.",
+                              field="location")
         if qty > inv.qty:
             raise DomainError("insufficient_quantity", f"{loc.code} holds only {inv.qty} of "
                               f"{item.sku}.", field="qty", available=inv.qty)
@@ -170,7 +201,7 @@ def short_line(session: Session, *, order_number, sku, actor: Actor,
         left = line.to_pick
         if left <= 0:
             raise DomainError("nothing_to_short", f"{item.sku} is fully picked.")
-        if any(t.blocked is None for t in _candidates(session, line, set())):
+        if any(t.blocked is None for t in _candidates(session, line, set())):  # held excluded
             raise DomainError("stock_available", f"There is still {item.sku} to pick; "
                               f"go to the suggested location.")
         session.add(PickLine(order_line_id=line.id, item_id=item.id, location_id=None,

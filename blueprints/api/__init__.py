@@ -106,4 +106,4 @@ def extra_schemas() -> dict:
     return dict(EXTRA_SCHEMAS)
 
 
-from . import inventory, items, openapi, orders, settings  # noqa: E402, F401  (registers routes)
+from . import inventory, items, lots, openapi, orders, settings  # noqa: E402, F401  (registers routes)

@@ -1,0 +1,211 @@
+"""Traceability: where a lot is now, where it went, its history, and holds (recalls).
+
+Every question here is answered from indexed columns: lot.number, inventory.lot_id,
+pick_line.lot_id, pack_line.recorded_lot and ledger_entry.lot_id.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass, field
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session, selectinload
+
+from .db import write_transaction
+from .errors import DomainError, NotFound, ValidationError
+from .inventory import Actor, clean_lot
+from .items import find_item
+from .models import (
+    Carton,
+    Inventory,
+    Item,
+    LedgerEntry,
+    Location,
+    Lot,
+    LotHold,
+    Order,
+    OrderLine,
+    PackLine,
+    PickLine,
+    utcnow,
+)
+
+
+@dataclass
+class OnHand:
+    location: str
+    sku: str
+    lot: str
+    expiry: dt.date | None
+    qty: int
+
+
+@dataclass
+class Shipment:
+    """One lot going to one customer, from a pick (tracked) or a pack line (recorded)."""
+
+    source: str  # "picked" or "recorded at pack"
+    order: str
+    customer: str
+    customer_ref: str
+    status: str
+    shipped_at: dt.datetime | None
+    sku: str
+    lot: str
+    qty: int
+    mismatch: bool = False
+    note: str = ""
+
+
+@dataclass
+class Trace:
+    number: str
+    lots: list[Lot]
+    on_hand: list[OnHand] = field(default_factory=list)
+    shipments: list[Shipment] = field(default_factory=list)
+    history: list[LedgerEntry] = field(default_factory=list)
+    holds: list[LotHold] = field(default_factory=list)
+
+    @property
+    def held(self) -> bool:
+        return any(h.released_at is None for h in self.holds)
+
+    @property
+    def on_hand_qty(self) -> int:
+        return sum(r.qty for r in self.on_hand)
+
+    def customers(self) -> list[tuple[str, str, int, list[str]]]:
+        """(customer, reference, quantity, orders) for the recall letter, one per customer.
+        Per order the lot recorded at pack counts when there is one, else the lot picked."""
+        per_order: dict[str, dict] = {}
+        for s in self.shipments:
+            entry = per_order.setdefault(s.order, {"customer": (s.customer, s.customer_ref),
+                                                   "picked": 0, "recorded": 0})
+            entry["recorded" if s.source == "recorded at pack" else "picked"] += s.qty
+        grouped: dict[tuple[str, str], list] = {}
+        for order, entry in per_order.items():
+            qty = entry["recorded"] or entry["picked"]
+            bucket = grouped.setdefault(entry["customer"], [0, []])
+            bucket[0] += qty
+            bucket[1].append(order)
+        return [(c, ref, qty, sorted(orders)) for (c, ref), (qty, orders) in
+                sorted(grouped.items())]
+
+
+def find_lots(session: Session, number, sku=None) -> list[Lot]:
+    number = clean_lot(number)
+    if number is None:
+        raise ValidationError("Scan or type a lot number.", field="lot")
+    query = select(Lot).where(Lot.number == number).options(selectinload(Lot.item))
+    if sku:
+        query = query.where(Lot.item_id == find_item(session, sku).id)
+    return list(session.scalars(query.order_by(Lot.id)))
+
+
+def trace(session: Session, number, sku=None, history_limit: int = 200) -> Trace:
+    """Where lot ``number`` is now and where it went (optionally of one item only)."""
+    lots = find_lots(session, number, sku)
+    number = clean_lot(number)
+    item_id = find_item(session, sku).id if sku else None
+    result = Trace(number, lots)
+    lot_ids = [lot.id for lot in lots]
+    if lot_ids:
+        for inv, loc, lot, item in session.execute(
+                select(Inventory, Location, Lot, Item)
+                .join(Location, Location.id == Inventory.location_id)
+                .join(Lot, Lot.id == Inventory.lot_id).join(Item, Item.id == Inventory.item_id)
+                .where(Inventory.lot_id.in_(lot_ids)).order_by(Location.code)):
+            result.on_hand.append(OnHand(loc.code, item.sku, lot.number, lot.expiry, inv.qty))
+        for pick, order, item in session.execute(
+                select(PickLine, Order, Item)
+                .join(OrderLine, OrderLine.id == PickLine.order_line_id)
+                .join(Order, Order.id == OrderLine.order_id)
+                .join(Item, Item.id == PickLine.item_id)
+                .where(PickLine.lot_id.in_(lot_ids), PickLine.qty > 0)
+                .order_by(Order.number)):
+            result.shipments.append(Shipment(
+                "picked", order.number, order.customer_name, order.customer_ref, order.status,
+                order.shipped_at, item.sku, number, pick.qty,
+                note=f"picked from {pick.location.code}" if pick.location else ""))
+        result.history = list(session.scalars(
+            select(LedgerEntry).where(LedgerEntry.lot_id.in_(lot_ids))
+            .order_by(LedgerEntry.id.desc()).limit(history_limit)))
+        result.holds = list(session.scalars(
+            select(LotHold).where(LotHold.lot_id.in_(lot_ids)).order_by(LotHold.id.desc())))
+    packs = (select(PackLine, Order, Item).join(Carton, Carton.id == PackLine.carton_id)
+             .join(Order, Order.id == Carton.order_id).join(Item, Item.id == PackLine.item_id)
+             .where(PackLine.recorded_lot == number))
+    if item_id is not None:
+        packs = packs.where(PackLine.item_id == item_id)
+    for pack, order, item in session.execute(packs.order_by(Order.number)):
+        note = f"picked lot {pack.picked_lots}" if pack.lot_mismatch else ""
+        result.shipments.append(Shipment(
+            "recorded at pack", order.number, order.customer_name, order.customer_ref,
+            order.status, order.shipped_at, item.sku, number, pack.qty, pack.lot_mismatch,
+            note))
+    if not lots and not result.shipments:
+        raise NotFound(f"No lot {number} is known{' for ' + sku if sku else ''}. Check the "
+                       f"lot number on the label.", code="unknown_lot")
+    return result
+
+
+def held_lot_ids(session: Session, lot_ids: list[int]) -> dict[int, LotHold]:
+    if not lot_ids:
+        return {}
+    rows = session.scalars(select(LotHold).where(LotHold.lot_id.in_(lot_ids),
+                                                 LotHold.released_at.is_(None)))
+    return {h.lot_id: h for h in rows}
+
+
+def _ledger_marks(session: Session, lot: Lot, kind: str, actor: Actor, note: str) -> None:
+    """A zero-quantity ledger row per location holding the lot: who held or released it, why."""
+    for inv in session.scalars(select(Inventory).where(Inventory.lot_id == lot.id)):
+        session.add(LedgerEntry(type=kind, item_id=lot.item_id, location_id=inv.location_id,
+                                lot_id=lot.id, delta=0, qty_after=inv.qty,
+                                user_id=actor.user_id, station=actor.station[:64],
+                                reference=note[:64]))
+
+
+def hold(session: Session, *, number, sku=None, reason: str, actor: Actor) -> list[LotHold]:
+    """Hold every lot ``number`` (of ``sku`` if given): picks skip it until it is released."""
+    reason = str(reason or "").strip()
+    if not reason or len(reason) > 200:
+        raise ValidationError("Say why the lot is held (1 to 200 characters).", field="reason")
+    with write_transaction(session):
+        lots = find_lots(session, number, sku)
+        if not lots:
+            raise NotFound(f"No lot {number} is on record.", code="unknown_lot")
+        open_holds = held_lot_ids(session, [lot.id for lot in lots])
+        created = []
+        for lot in lots:
+            if lot.id in open_holds:
+                continue
+            created.append(LotHold(lot_id=lot.id, reason=reason, held_by_id=actor.user_id))
+            session.add(created[-1])
+            _ledger_marks(session, lot, "hold", actor, reason)
+        if not created:
+            raise DomainError("already_held", f"Lot {number} is already on hold.")
+    return created
+
+
+def release(session: Session, *, number, sku=None, note: str = "", actor: Actor) -> int:
+    with write_transaction(session):
+        lots = find_lots(session, number, sku)
+        open_holds = held_lot_ids(session, [lot.id for lot in lots])
+        if not open_holds:
+            raise DomainError("not_held", f"Lot {number} is not on hold.")
+        for lot in lots:
+            held = open_holds.get(lot.id)
+            if held is None:
+                continue
+            held.released_at = utcnow()
+            held.released_by_id = actor.user_id
+            held.release_note = str(note or "")[:200]
+            _ledger_marks(session, lot, "release", actor, note or "released")
+    return len(open_holds)
+
+
+def held_lots(session: Session) -> list[LotHold]:
+    return list(session.scalars(select(LotHold).where(LotHold.released_at.is_(None))
+                                .order_by(LotHold.held_at.desc())))
