@@ -1,9 +1,16 @@
 """Flask-WTF forms, one per action."""
 
 from flask_wtf import FlaskForm
-from wtforms import BooleanField, PasswordField, RadioField, SelectField, StringField
+from wtforms import (
+    BooleanField,
+    IntegerField,
+    PasswordField,
+    RadioField,
+    SelectField,
+    StringField,
+)
 from wtforms.fields import SelectChoice
-from wtforms.validators import DataRequired, Length, Optional
+from wtforms.validators import DataRequired, Length, NumberRange, Optional
 
 LOT_AT_PACK_CHOICES = [
     SelectChoice("follow", "Follow Require Lot (default)"),
@@ -26,6 +33,8 @@ class ItemForm(FlaskForm):
     require_lot = BooleanField("Require Lot Number")
     require_serial = BooleanField("Require Serial at pack")
     lot_at_pack = RadioField("Lot at pack", choices=LOT_AT_PACK_CHOICES, default="follow")
+    min_shelf_life_days = IntegerField("Minimum shelf life at pack (days)", default=0,
+                                       validators=[Optional(), NumberRange(0, 3650)])
 
 
 class SettingsForm(FlaskForm):

@@ -3,6 +3,8 @@ plus Location lookup and the supervisors' Needs cycle count list."""
 
 from __future__ import annotations
 
+import datetime as dt
+
 from flask import render_template, request
 from flask_login import current_user
 from werkzeug.datastructures import MultiDict
@@ -149,9 +151,19 @@ QTY = Step("qty", "Quantity", "How many? Scan the item again to add one, or type
 
 # ---------------------------------------------------------------- commits
 
+def _expiry(options) -> dt.date | None:
+    """The expiry a GS1 scan (AI 17) brought along, if any."""
+    value = options.get("expiry")
+    try:
+        return dt.date.fromisoformat(value) if value else None
+    except ValueError:
+        return None
+
+
 def _put_commit(session, state, actor, key, options):
     return domain.put(session, location=state["location"], sku=state["sku"],
-                      lot=state.get("lot"), qty=state["qty"], actor=actor, idempotency_key=key)
+                      lot=state.get("lot"), qty=state["qty"], actor=actor, idempotency_key=key,
+                      expiry=_expiry(options))
 
 
 def _pull_commit(session, state, actor, key, options):
@@ -174,7 +186,7 @@ def _count_commit(session, state, actor, key, options):
 def _receive_commit(session, state, actor, key, options):
     return domain.putaway(session, po_number=state["po"], location=state["location"],
                           sku=state["sku"], lot=state.get("lot"), qty=state["qty"], actor=actor,
-                          idempotency_key=key,
+                          idempotency_key=key, expiry=_expiry(options),
                           allow_over_receipt=bool(options.get("allow_over_receipt")))
 
 

@@ -68,6 +68,7 @@ def _item_form_page(form, item, status=200, error=None, confirm=None):
 def _save(form: ItemForm, item: Item | None):
     fields = {name: getattr(form, name).data for name in
               ("sku", "description", "gtin", "require_lot", "require_serial", "lot_at_pack")}
+    fields["min_shelf_life_days"] = form.min_shelf_life_days.data or 0
     turning_on = fields["require_lot"] and not (item and item.require_lot)
     if item is not None and turning_on and not request.form.get("confirmed"):
         pending = domain.untracked_stock_locations(db.session, [item.id])

@@ -85,9 +85,12 @@ def _picked_info(session, state):
 
 
 def _commit(session, state, actor, key, options):
+    from .inventory import _expiry
+
     return domain.pack(session, order_number=state["order"], sku=state["sku"], actor=actor,
                        qty=state.get("qty", 1), lot=state.get("lot"),
-                       serial=state.get("serial"), idempotency_key=key)
+                       serial=state.get("serial"), idempotency_key=key,
+                       expiry=_expiry(options))
 
 
 FLOW = Flow("pack", "Pack", "packing.index", [

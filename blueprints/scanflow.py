@@ -26,7 +26,9 @@ from dataclasses import dataclass, field
 
 from flask import current_app, render_template, request
 from sqlalchemy.orm import Session
+from werkzeug.datastructures import MultiDict
 
+from lotline import gs1
 from lotline.errors import DomainError
 
 from . import is_htmx
@@ -97,7 +99,15 @@ def new_key() -> str:
 def advance(flow: Flow, session: Session, form, actor, options: dict | None = None) -> View:
     """Check every accepted value, find the current step, commit when all are in."""
     key = form.get("idem") or new_key()
-    extra = {name: form.get(name, "") for name in flow.carry}
+    extra = {name: form.get(name, "") for name in (*flow.carry, "expiry")}
+    try:
+        form = expand_gs1(flow, session, form, extra)
+    except DomainError as exc:
+        current = next((st for st in flow.steps if st.name == exc.details.get("field")),
+                       None) or first_step(flow, session, {})
+        view = View(flow, {}, current=current, key=key, error=exc, feedback="error",
+                    extra=extra)
+        return _at(view, session)
     if form.get("cancel") or any(clean_scan(form.get(s.name)) == CANCEL for s in flow.steps):
         return View(flow, {}, key=new_key(), current=first_step(flow, session, {}))
     redo = form.get("redo")
@@ -127,15 +137,55 @@ def advance(flow: Flow, session: Session, form, actor, options: dict | None = No
             return _refused(flow, session, form, state, done, step, exc, key, extra)
         done.append(step)
     try:
-        result = flow.commit(session, state, actor, key, options or {})
+        result = flow.commit(session, state, actor, key, {**extra, **(options or {})})
     except DomainError as exc:
         target = _step_for(flow, exc, flow.steps[-1])
         return _refused(flow, session, form, state, done, target, exc, key, extra)
     session.expire_all()
     kept = {name: state[name] for name in flow.keep if name in state}
-    fresh = View(flow, kept, result=result, key=new_key(), feedback="success", extra=extra)
+    fresh = View(flow, kept, result=result, key=new_key(), feedback="success",
+                 extra={k: v for k, v in extra.items() if k != "expiry"})
     fresh.current = first_step(flow, session, kept)
     return _at(fresh, session)
+
+
+def expand_gs1(flow: Flow, session: Session, form, extra: dict):
+    """A GS1 scan in any step's field fills every step it has data for (item by GTIN, lot,
+    serial, quantity) that is still empty; its expiry rides along for the commit. A GTIN
+    that is not the item already scanned is refused."""
+    names = {s.name for s in flow.steps}
+    for step in flow.steps:
+        raw = clean_scan(form.get(step.name))
+        if not raw:
+            continue
+        try:
+            scan = gs1.parse(raw)
+        except DomainError as exc:
+            exc.details["field"] = step.name
+            raise
+        if scan is None:
+            continue
+        accepted = clean_scan(form.get("sku")) if step.name != "sku" else ""
+        if scan.gtin and accepted:
+            from lotline.items import find_item
+
+            label, held = find_item(session, scan.gtin), find_item(session, accepted)
+            if label.id != held.id:
+                raise DomainError("gtin_mismatch", f"This label is for {label.sku}, not "
+                                  f"{held.sku}. Scan the label of the item in your hand.",
+                                  field=step.name)
+        out = MultiDict(form)
+        out.pop(step.name, None)
+        fills = {"sku": scan.gtin, "lot": scan.lot, "serial": scan.serial,
+                 "qty": scan.qty if scan.qty is not None else None}
+        for name, value in fills.items():
+            if value is not None and name in names and (
+                    name == step.name or not clean_scan(form.get(name))):
+                out[name] = str(value)
+        if scan.expiry is not None:
+            extra["expiry"] = scan.expiry.isoformat()
+        return out
+    return form
 
 
 def _typed_number(raw: str) -> bool:

@@ -7,6 +7,7 @@ picked from goes on the Needs cycle count list, because its lot on record is now
 
 from __future__ import annotations
 
+import datetime as dt
 from dataclasses import dataclass
 
 from sqlalchemy import func, select
@@ -17,7 +18,7 @@ from . import settings as settings_domain
 from .errors import DomainError, ValidationError
 from .inventory import Actor, Result, clean_lot, clean_qty, request_count, run_once
 from .items import find_item
-from .models import Carton, Item, Order, OrderLine, PackLine, PickLine, utcnow
+from .models import Carton, Item, Lot, Order, OrderLine, PackLine, PickLine, utcnow
 
 SERIAL_MAX = 64
 
@@ -96,11 +97,31 @@ def open_carton(session: Session, order: Order, station: str = "") -> Carton:
     return carton
 
 
+def check_shelf_life(session: Session, item: Item, lot: str | None,
+                     expiry: dt.date | None, today: dt.date | None = None) -> None:
+    """An item may need a minimum remaining shelf life; a lot expiring sooner is refused."""
+    if not item.min_shelf_life_days or lot is None and expiry is None:
+        return
+    if expiry is None:
+        expiry = session.scalar(select(Lot.expiry).where(Lot.item_id == item.id,
+                                                         Lot.number == lot))
+    if expiry is None:
+        return
+    needed = (today or dt.date.today()) + dt.timedelta(days=item.min_shelf_life_days)
+    if expiry < needed:
+        raise DomainError(
+            "shelf_life_too_short",
+            f"Lot {lot or ''} of {item.sku} expires {expiry:%Y-%m-%d}; this item must not "
+            f"expire before {needed:%Y-%m-%d} ({item.min_shelf_life_days} days' shelf life). "
+            f"Put it aside and take a fresher lot.", field="lot", expiry=expiry.isoformat())
+
+
 def pack(session: Session, *, order_number, sku, actor: Actor, qty=1, lot=None, serial=None,
-         idempotency_key=None) -> Result:
+         idempotency_key=None, expiry: dt.date | None = None) -> Result:
     """Pack ``qty`` of an item into the order's open carton, recording lot and serial."""
     qty = clean_qty(qty)
-    params = {"order": order_number, "sku": sku, "qty": qty, "lot": lot, "serial": serial}
+    params = {"order": order_number, "sku": sku, "qty": qty, "lot": lot, "serial": serial,
+              "expiry": expiry}
 
     def apply():
         order = orders_domain.lock_order(session, order_number)
@@ -117,6 +138,7 @@ def pack(session: Session, *, order_number, sku, actor: Actor, qty=1, lot=None, 
         if need.serial and serial_number is None:
             raise DomainError("serial_required", f"Scan the serial of this {item.sku}.",
                               field="serial")
+        check_shelf_life(session, item, lot_number, expiry)
         if serial_number is not None:
             if qty != 1:
                 raise ValidationError("A serial is recorded one unit at a time.", field="qty")

@@ -18,6 +18,8 @@ ITEM_FIELDS = {
     "require_serial": Field(bool, description="Require a serial per unit at pack"),
     "lot_at_pack": Field(str, enum=LOT_AT_PACK_MODES,
                          description="Record a lot at pack: follow Require Lot, always, never"),
+    "min_shelf_life_days": Field(int, minimum=0, maximum=3650,
+                                 description="A lot expiring sooner than this is refused at pack"),
 }
 CREATE = {**ITEM_FIELDS, "sku": Field(str, required=True, max_length=64)}
 PAGE_PARAMS = [
@@ -30,7 +32,8 @@ PAGE_PARAMS = [
 def item_json(item: Item, **extra) -> dict:
     return {"sku": item.sku, "description": item.description, "gtin": item.gtin,
             "require_lot": item.require_lot, "require_serial": item.require_serial,
-            "lot_at_pack": item.lot_at_pack, **extra}
+            "lot_at_pack": item.lot_at_pack, "min_shelf_life_days": item.min_shelf_life_days,
+            **extra}
 
 
 def _with_warning(item: Item) -> dict:
