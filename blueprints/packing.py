@@ -16,7 +16,7 @@ What a packer does with a scanner in hand:
 
 from __future__ import annotations
 
-from flask import abort, render_template, request
+from flask import abort, jsonify, render_template, request
 from flask_login import current_user
 from werkzeug.datastructures import MultiDict
 
@@ -109,11 +109,12 @@ FLOW = Flow("pack", "Pack", "packing.index", [
 def _panel(view: View) -> dict:
     number = view.state.get("order")
     if not number:
-        return {"order": None, "lots": {}, "carton": None}
+        return {"order": None, "lots": {}, "carton": None, "needs": {}}
     order = orders_domain.get_order(db.session, number)
     lots = {line.id: domain.picked_lots(db.session, line) for line in order.lines}
     carton = next((c for c in order.cartons if c.status == "open"), None)
-    return {"order": order, "lots": lots, "carton": carton}
+    needs = {line.id: domain.needs(db.session, line.item) for line in order.lines}
+    return {"order": order, "lots": lots, "carton": carton, "needs": needs}
 
 
 @bp.route("", methods=["GET", "POST"])
@@ -143,6 +144,29 @@ def index():
         view.error, view.feedback = error, "error"
     db.session.rollback()
     return render_flow(view, **_panel(view))
+
+
+@bp.post("/replay")
+def replay():
+    """A pack scan queued on the device while offline, sent again when the connection is
+    back. Same rules and idempotency key as online, so a replay sent twice applies once."""
+    body = request.get_json(silent=True)
+    fields = ("order", "sku", "qty", "lot", "serial", "expiry", "key")
+    if not isinstance(body, dict) or set(body) - set(fields) or not body.get("key"):
+        return jsonify(ok=False, code="validation_error",
+                       message="Send order, sku, qty, lot, serial, expiry and key."), 422
+    actor = inventory.Actor(current_user._get_current_object(), current_station())
+    try:
+        from .inventory import _expiry
+
+        result = domain.pack(db.session, order_number=body.get("order"), sku=body.get("sku"),
+                             qty=body.get("qty") or 1, lot=body.get("lot") or None,
+                             serial=body.get("serial") or None, actor=actor,
+                             idempotency_key=str(body["key"]), expiry=_expiry(body))
+    except DomainError as exc:
+        db.session.rollback()
+        return jsonify(ok=False, code=exc.code, message=exc.message), exc.status
+    return jsonify(ok=True, replayed=result.replayed, messages=result.messages)
 
 
 @bp.get("/<number>/slip")

@@ -572,3 +572,32 @@ def test_ship_only_when_packed_and_every_carton_closed(wh):
     db.session.commit()
     assert order("SO-1").status == "shipped" and order("SO-1").shipped_at is not None
     refused("order_closed", pack, "SO-1", "PLAIN")
+
+
+# ---------------------------------------------------------------- offline replay endpoint
+
+def test_replayed_offline_scan_applies_once_and_refusals_come_back_as_json(as_role, app):
+    from lotline import inventory as inv_domain
+    from lotline import locations as loc_domain
+    from lotline import orders as ord_domain
+
+    loc_domain.create_location(db.session, "R-01")
+    make_item("RPL-1", require_lot=True)
+    inv_domain.put(db.session, location="R-01", sku="RPL-1", lot="RL", qty=5,
+                   actor=inv_domain.Actor(None))
+    ord_domain.create_order(db.session, "SO-R", "Acme", [{"sku": "RPL-1", "qty": 2}])
+    db.session.commit()
+    b = as_role("packer")
+    body = {"order": "SO-R", "sku": "RPL-1", "qty": 1, "lot": "RL", "key": "offline-key-1"}
+    headers = {"X-CSRFToken": b.token}
+    first = b.client.post("/pack/replay", json=body, headers=headers)
+    again = b.client.post("/pack/replay", json=body, headers=headers)
+    assert first.json["ok"] and not first.json["replayed"] and again.json["replayed"]
+    assert db.session.scalar(select(func.count()).select_from(PackLine)) == 1
+    over = b.client.post("/pack/replay", json={**body, "qty": 5, "key": "offline-key-2"},
+                         headers=headers)
+    assert over.status_code == 422 and over.json["code"] == "over_pack"
+    bad = b.client.post("/pack/replay", json={"order": "SO-R", "evil": 1}, headers=headers)
+    assert bad.status_code == 422
+    no_csrf = b.client.post("/pack/replay", json=body)
+    assert no_csrf.status_code == 400
