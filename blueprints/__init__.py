@@ -54,14 +54,17 @@ def register_blueprints(app: Flask) -> None:
     from . import (
         admin,
         auth,
+        dashboard,
         inventory,
         items,
+        ledger,
         locations,
         lots,
         orders,
         packing,
         picking,
         purchasing,
+        pwa,
         station,
     )
     from .api import api
@@ -76,5 +79,8 @@ def register_blueprints(app: Flask) -> None:
     app.register_blueprint(picking.bp)
     app.register_blueprint(packing.bp)
     app.register_blueprint(orders.bp)
+    app.register_blueprint(ledger.bp)
+    app.register_blueprint(dashboard.bp)
     app.register_blueprint(lots.bp)
+    app.register_blueprint(pwa.bp)
     app.register_blueprint(api)

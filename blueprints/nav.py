@@ -12,6 +12,8 @@ NAV = [
     ("Pick", "picking.index", "packer"),
     ("Pack", "packing.index", "packer"),
     ("Location lookup", "inventory.lookup", "packer"),
+    ("Ledger", "ledger.index", "supervisor"),
+    ("Dashboard", "dashboard.index", "supervisor"),
     ("Lot lookup", "lots.lookup", "supervisor"),
     ("Needs cycle count", "inventory.needs_count", "supervisor"),
     ("Items", "items.index", "supervisor"),

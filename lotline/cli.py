@@ -50,3 +50,24 @@ def register(app: Flask) -> None:
             raise click.ClickException(exc.message) from exc
         for line in lines:
             click.echo(line)
+
+    @app.cli.command("seed-bulk")
+    @click.option("--inventory", type=click.IntRange(min=1), default=1_000_000,
+                  show_default=True, help="Inventory rows (each with a 'put' ledger row).")
+    @click.option("--pack-lines", type=click.IntRange(min=1), default=5_000_000,
+                  show_default=True, help="Pack lines (about ten per order).")
+    @click.option("--seed", type=int, default=1, show_default=True, help="Random seed.")
+    @click.option("--yes", is_flag=True, help="Do not ask before writing.")
+    def seed_bulk(inventory, pack_lines, seed, yes):
+        """Fill an EMPTY database with a benchmark-sized warehouse, by bulk inserts."""
+        from .bulk import NotEmpty, Plan
+        from .bulk import seed_bulk as fill
+
+        engine = db.engine
+        if not yes:
+            click.confirm(f"Write about {Plan(inventory, pack_lines).approx_rows():,} rows into "
+                          f"{engine.url.render_as_string(hide_password=True)}?", abort=True)
+        try:
+            fill(engine, inventory=inventory, pack_lines=pack_lines, seed=seed, echo=click.echo)
+        except NotEmpty as exc:
+            raise click.ClickException(str(exc)) from exc

@@ -583,22 +583,26 @@ def needs_cycle_count(session: Session) -> list[NeedsCount]:
     counted), and every location whose record was put in doubt (a short pick, a lot
     recorded at pack that differs from the lot picked there)."""
     rows: dict[tuple[int, int], NeedsCount] = {}
-    lotless = session.scalars(
-        select(Inventory).join(Item).where(Item.require_lot, Inventory.lot_id.is_(None),
-                                           Inventory.qty > 0))
-    for inv in lotless:
-        rows[(inv.location_id, inv.item_id)] = NeedsCount(
-            inv.location, inv.item, inv.qty, "Lot tracking is on but this stock has no lot.")
-    requests = session.scalars(select(CountRequest).where(CountRequest.resolved_at.is_(None))
-                               .order_by(CountRequest.id))
-    for req in requests:
-        key = (req.location_id, req.item_id)
+    lotless = session.execute(
+        select(Inventory, Location, Item).join(Item, Item.id == Inventory.item_id)
+        .join(Location, Location.id == Inventory.location_id)
+        .where(Item.require_lot, Inventory.lot_id.is_(None), Inventory.qty > 0))
+    for inv, loc, item in lotless:
+        rows[(loc.id, item.id)] = NeedsCount(
+            loc, item, inv.qty, "Lot tracking is on but this stock has no lot.")
+    requests = session.execute(
+        select(CountRequest, Location, Item, Inventory.qty)
+        .join(Location, Location.id == CountRequest.location_id)
+        .join(Item, Item.id == CountRequest.item_id)
+        .outerjoin(Inventory, (Inventory.location_id == CountRequest.location_id)
+                   & (Inventory.item_id == CountRequest.item_id))
+        .where(CountRequest.resolved_at.is_(None)).order_by(CountRequest.id))
+    for req, loc, item, qty in requests:
+        key = (loc.id, item.id)
         if key in rows:
             rows[key].reason += " " + req.reason
-            continue
-        inv = session.scalar(select(Inventory).where(Inventory.location_id == req.location_id,
-                                                     Inventory.item_id == req.item_id))
-        rows[key] = NeedsCount(req.location, req.item, inv.qty if inv else 0, req.reason)
+        else:
+            rows[key] = NeedsCount(loc, item, qty or 0, req.reason)
     return sorted(rows.values(), key=lambda r: (r.location.code, r.item.sku))
 
 

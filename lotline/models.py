@@ -225,6 +225,8 @@ class LedgerEntry(db.Model):
         Index("ix_ledger_location_item", "location_id", "item_id"),
         Index("ix_ledger_lot", "lot_id"),
         Index("ix_ledger_created", "created_at"),
+        Index("ix_ledger_item", "item_id", "id"),  # the ledger screen filters by item, by user
+        Index("ix_ledger_user", "user_id", "id"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)

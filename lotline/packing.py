@@ -46,15 +46,23 @@ def order_line(session: Session, order: Order, scan) -> OrderLine:
 
 
 def packable(line: OrderLine) -> int:
-    return line.qty - line.qty_short - line.qty_packed
+    """What can still be packed: what was picked (inventory left the shelf then) less what
+    is already packed. Packing never moves inventory, so it cannot get ahead of picking."""
+    return line.qty_picked - line.qty_packed
 
 
 def check_room(line: OrderLine, qty: int) -> None:
-    if qty > packable(line):
-        left = packable(line)
-        raise DomainError("over_pack", f"Order {line.order.number} needs {left} more of "
-                          f"{line.item.sku}; this would pack {qty}. Put the extra aside.",
-                          field="sku" if left == 0 else "qty")
+    left = packable(line)
+    if qty <= left:
+        return
+    if line.qty_packed + qty <= line.qty - line.qty_short:
+        raise DomainError("not_picked", f"Only {line.qty_picked} of {line.qty} "
+                          f"{line.item.sku} are picked for order {line.order.number}; pick the "
+                          f"rest before packing it.", field="sku" if left == 0 else "qty",
+                          picked=line.qty_picked)
+    raise DomainError("over_pack", f"Order {line.order.number} needs {left} more of "
+                      f"{line.item.sku}; this would pack {qty}. Put the extra aside.",
+                      field="sku" if left == 0 else "qty")
 
 
 def clean_serial(value) -> str | None:

@@ -1,0 +1,61 @@
+"""The ledger for supervisors: filter every inventory change, page through it, export CSV."""
+
+from __future__ import annotations
+
+import csv
+import io
+
+from flask import Response, render_template, request, stream_with_context
+
+from lotline import ledger as domain
+from lotline.errors import DomainError
+from lotline.extensions import db
+from lotline.models import LEDGER_TYPES, utcnow
+
+from . import is_htmx, role_blueprint
+
+bp = role_blueprint("ledger", __name__, "supervisor", url_prefix="/ledger")
+
+FILTERS = ("sku", "lot", "location", "user", "type", "date_from", "date_to")
+
+
+def _filters() -> dict[str, str]:
+    return {name: request.args.get(name, "").strip() for name in FILTERS}
+
+
+@bp.get("")
+def index():
+    asked = _filters()
+    try:
+        page = domain.search_ledger(db.session, **asked, page=request.args.get("page", 1))
+        error, status = None, 200
+    except DomainError as exc:
+        page, error, status = None, exc, 422
+    template = "ledger/_results.html" if is_htmx() else "ledger/index.html"
+    return render_template(template, page=page, error=error, asked=asked,
+                           types=LEDGER_TYPES), status
+
+
+@bp.get("/export.csv")
+def export():
+    asked = _filters()
+    try:
+        rows = domain.ledger_csv_rows(db.session, **asked)
+    except DomainError as exc:
+        return render_template("ledger/index.html", page=None, error=exc, asked=asked,
+                               types=LEDGER_TYPES), 422
+
+    def generate():
+        buffer = io.StringIO()
+        writer = csv.writer(buffer)
+        for n, row in enumerate(rows, start=1):
+            writer.writerow(row)
+            if n % 500 == 0:
+                yield buffer.getvalue()
+                buffer.seek(0)
+                buffer.truncate()
+        yield buffer.getvalue()
+
+    name = f"ledger-{utcnow():%Y%m%d-%H%M%S}.csv"
+    return Response(stream_with_context(generate()), mimetype="text/csv",
+                    headers={"Content-Disposition": f'attachment; filename="{name}"'})
