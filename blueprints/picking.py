@@ -53,24 +53,9 @@ def _location(session, raw, state):
 
 def _item(session, raw, state):
     order = orders_domain.get_order(session, state["order"])
-    item = find_item(session, raw)
-    line = next((ln for ln in order.lines if ln.item_id == item.id), None)
-    if line is None:
-        raise DomainError("not_on_order", f"{item.sku} is not on order {order.number}.",
-                          field="sku")
-    if line.to_pick <= 0:
-        raise DomainError("over_pick", f"{item.sku} is already picked for {order.number}.",
-                          field="sku")
     loc = inventory.active_location(session, state["location"])
-    inv = inventory.inventory_at(session, loc, item)
-    if inv is None or inv.qty == 0:
-        raise DomainError("insufficient_quantity", f"{loc.code} holds no {item.sku}. "
-                          f"Go to the location shown, or skip it.", field="location")
-    if item.require_lot and inv.lot_id is None:
-        raise DomainError("pick_blocked", f"{loc.code} holds {item.sku} without a lot, so its "
-                          f"lot cannot be assumed. Cycle count {loc.code} first, or tap Skip "
-                          f"location.", field="location")
-    return item.sku
+    line, _ = domain.check_pick(session, order, loc, raw)
+    return line.item.sku
 
 
 def _qty(session, raw, state):

@@ -119,6 +119,39 @@ def next_order_to_pick(session: Session):
     return order
 
 
+def check_pick(session: Session, order, loc: Location, sku, qty: int | None = None):
+    """Whether ``sku`` may be picked at ``loc`` for ``order`` (and ``qty`` of it): the line
+    and the inventory row, or the refusal. The pick screen checks each scan with this, and
+    pick() checks again under its locks."""
+    item = find_item(session, sku)
+    line = next((ln for ln in order.lines if ln.item_id == item.id), None)
+    if line is None:
+        raise DomainError("not_on_order", f"{item.sku} is not on order {order.number}.",
+                          field="sku")
+    if line.to_pick <= 0 or qty is not None and qty > line.to_pick:
+        raise DomainError("over_pick", f"Order {order.number} needs {line.to_pick} more "
+                          f"of {item.sku}" + (f"; you picked {qty}." if qty else "."),
+                          field="qty" if qty else "sku")
+    inv = session.scalar(select(Inventory).where(Inventory.location_id == loc.id,
+                                                 Inventory.item_id == item.id))
+    if inv is None or inv.qty == 0:
+        raise DomainError("insufficient_quantity", f"{loc.code} holds no {item.sku}. "
+                          f"Go to the location shown, or skip it.", field="location")
+    if item.require_lot and inv.lot_id is None:
+        raise DomainError("pick_blocked", f"{loc.code} holds {item.sku} without a lot, so "
+                          f"its lot cannot be assumed. Cycle count {loc.code} first, or "
+                          f"skip to another location.", field="location")
+    hold = held_lot_ids(session, [inv.lot_id]).get(inv.lot_id) if inv.lot_id else None
+    if hold is not None:
+        raise DomainError("lot_on_hold", f"Lot {inv.lot.number} at {loc.code} is on hold "
+                          f"({hold.reason}). Do not pick it; skip to another location.",
+                          field="location")
+    if qty is not None and qty > inv.qty:
+        raise DomainError("insufficient_quantity", f"{loc.code} holds only {inv.qty} of "
+                          f"{item.sku}.", field="qty", available=inv.qty)
+    return line, inv
+
+
 def pick(session: Session, *, order_number, location, sku, qty, actor: Actor,
          idempotency_key=None, found_short: bool = False) -> Result:
     """Pick ``qty`` at ``location``; the lot is the location's. ``found_short``: the shelf
@@ -131,31 +164,8 @@ def pick(session: Session, *, order_number, location, sku, qty, actor: Actor,
         loc = _lock(session, [location])[str(location).strip().upper()]
         order = orders_domain.lock_order(session, order_number)
         orders_domain.check_workable(order)
-        item = find_item(session, sku)
-        line = next((ln for ln in order.lines if ln.item_id == item.id), None)
-        if line is None:
-            raise DomainError("not_on_order", f"{item.sku} is not on order {order.number}.",
-                              field="sku")
-        if qty > line.to_pick:
-            raise DomainError("over_pick", f"Order {order.number} needs {line.to_pick} more "
-                              f"of {item.sku}; you picked {qty}.", field="qty")
-        inv = session.scalar(select(Inventory).where(Inventory.location_id == loc.id,
-                                                     Inventory.item_id == item.id))
-        if inv is None or inv.qty == 0:
-            raise DomainError("insufficient_quantity", f"{loc.code} holds no {item.sku}. "
-                              f"Skip to another location.", field="location")
-        if item.require_lot and inv.lot_id is None:
-            raise DomainError("pick_blocked", f"{loc.code} holds {item.sku} without a lot, so "
-                              f"its lot cannot be assumed. Cycle count {loc.code} first, or "
-                              f"skip to another location.", field="location")
-        if inv.lot_id is not None and inv.lot_id in held_lot_ids(session, [inv.lot_id]):
-            hold = held_lot_ids(session, [inv.lot_id])[inv.lot_id]
-            raise DomainError("lot_on_hold", f"Lot {inv.lot.number} at {loc.code} is on hold "
-                              f"({hold.reason}). Do not pick it; skip to another location.",
-                              field="location")
-        if qty > inv.qty:
-            raise DomainError("insufficient_quantity", f"{loc.code} holds only {inv.qty} of "
-                              f"{item.sku}.", field="qty", available=inv.qty)
+        line, inv = check_pick(session, order, loc, sku, qty)
+        item = line.item
         lot = inv.lot
         on_record = inv.qty
         expected = min(on_record, line.to_pick)
