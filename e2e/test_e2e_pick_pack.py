@@ -131,21 +131,23 @@ def create_order(in_app, number: str, lines: list[dict]) -> None:
     in_app(lambda session: create(session, number, "E2E Test Customer", lines))
 
 
-def ensure_picked(in_app, number: str) -> None:
-    """Pick whatever is left of ``number`` where the app directs (when a test runs alone)."""
+def pick_rest(session, number: str) -> None:
+    """Pick whatever is left of ``number`` where the app directs (packing follows picking)."""
     from lotline import orders, picking
 
-    def run(session):
-        while True:
-            session.expire_all()
-            task = picking.next_task(session, orders.get_order(session, number))
-            if task is None:
-                return
-            assert task.location is not None and task.blocked is None, task.text
-            picking.pick(session, order_number=number, location=task.location.code,
-                         sku=task.line.item.sku, qty=task.qty, actor=_actor())
+    while True:
+        session.expire_all()
+        task = picking.next_task(session, orders.get_order(session, number))
+        if task is None:
+            return
+        assert task.location is not None and task.blocked is None, task.text
+        picking.pick(session, order_number=number, location=task.location.code,
+                     sku=task.line.item.sku, qty=task.qty, actor=_actor())
 
-    in_app(run)
+
+def ensure_picked(in_app, number: str) -> None:
+    """Pick whatever is left of ``number`` (when a test runs alone)."""
+    in_app(lambda session: pick_rest(session, number))
 
 
 def qty_at(in_app, location: str, sku: str) -> int:
@@ -287,6 +289,7 @@ def test_pack_with_lot_serial_recording_on(page, app_url, in_app):
         orders.create_order(session, "SO-E2E-TD", "E2E Test Customer",
                             [{"sku": "THERM-DIG-01", "qty": 1}])
         session.commit()
+        pick_rest(session, "SO-E2E-TD")
         packing.pack(session, order_number="SO-E2E-TD", sku="THERM-DIG-01", qty=1,
                      serial="TD-E2E-0001", actor=_actor())
 

@@ -60,7 +60,8 @@ def check_room(line: OrderLine, qty: int) -> None:
                           f"{line.item.sku} are picked for order {line.order.number}; pick the "
                           f"rest before packing it.", field="sku" if left == 0 else "qty",
                           picked=line.qty_picked)
-    raise DomainError("over_pack", f"Order {line.order.number} needs {left} more of "
+    needed = line.qty - line.qty_short - line.qty_packed
+    raise DomainError("over_pack", f"Order {line.order.number} needs {needed} more of "
                       f"{line.item.sku}; this would pack {qty}. Put the extra aside.",
                       field="sku" if left == 0 else "qty")
 

@@ -5,7 +5,7 @@ import datetime as dt
 import pytest
 from sqlalchemy import select
 
-from lotline import gs1, inventory, locations, orders, settings
+from lotline import gs1, inventory, locations, orders, picking, settings
 from lotline.errors import ValidationError
 from lotline.extensions import db
 from lotline.gtin import check_digit
@@ -102,9 +102,12 @@ def test_a_bad_check_digit_is_refused_at_the_step(as_role, wh):
 
 @pytest.fixture
 def order(wh):
+    """SO-1, picked (lot G1 from A-01) and ready to pack with recording on."""
     inventory.put(db.session, location="A-01", sku="LOT-1", lot="G1", qty=10,
                   actor=inventory.Actor(None), expiry=dt.date.today() + dt.timedelta(days=400))
     orders.create_order(db.session, "SO-1", "Acme", [{"sku": "LOT-1", "qty": 4}])
+    picking.pick(db.session, order_number="SO-1", location="A-01", sku="LOT-1", qty=4,
+                 actor=inventory.Actor(None))
     settings.set_setting(db.session, settings.REQUIRE_LOT_SERIAL_AT_PACK, True, None)
     db.session.commit()
 

@@ -60,8 +60,18 @@ def domain_order(number, **lines):
     db.session.commit()
 
 
+def pick_all(number):
+    """Pick every line of ``number`` where picking directs (packing follows picking)."""
+    while (task := picking.next_task(db.session, get_order(number))) is not None:
+        assert task.location is not None and task.blocked is None, task.text
+        picking.pick(db.session, order_number=number, location=task.location.code,
+                     sku=task.line.item.sku, qty=task.qty, actor=NOBODY)
+
+
 def packed_order(number="SO-9", close=True):
     domain_order(number, PLAIN=1)
+    inventory.put(db.session, location="A-01", sku="PLAIN", lot=None, qty=1, actor=NOBODY)
+    pick_all(number)
     packing.pack(db.session, order_number=number, sku="PLAIN", actor=NOBODY)
     if close:
         packing.close_carton(db.session, order_number=number)

@@ -4,6 +4,9 @@ With "Require Lot/Serial at Pack" on, a lot is required exactly when the item re
 at pack (``Item.lot_recorded_at_pack``), and a serial per unit for serial items; with it
 off nothing is required. A recorded lot that differs from the picked lot never blocks: it
 is stored, flagged and the picked-from location goes on the Needs cycle count list.
+
+Packing cannot get ahead of picking: only what was picked (less what is packed) can be
+packed, so the tests pick what they pack first (``pick_all``).
 """
 
 from __future__ import annotations
@@ -21,6 +24,7 @@ from tests.conftest import make_item
 from tests.test_flows import Scanner
 
 NOBODY = inventory.Actor(None, "PACK-1")
+STOCK = "S-01"  # where pick_all puts the stock a line has nowhere else
 
 # kind -> (item flags, lot recorded at pack when the setting is on, serial required)
 KINDS = {
@@ -40,7 +44,7 @@ MATRIX_IDS = [f"{'on' if on else 'off'}-{kind}" for on, kind in MATRIX]
 
 @pytest.fixture
 def wh(app):
-    for code in ("A-01", "A-02", "B-01"):
+    for code in ("A-01", "A-02", "B-01", STOCK):
         locations.create_location(db.session, code)
     make_item("LOT-1", require_lot=True)  # follow: records a lot at pack when the setting is on
     make_item("PLAIN")
@@ -118,6 +122,20 @@ def stock_and_pick(number, location, sku, qty, lot):
                  actor=NOBODY)
 
 
+def pick_all(number, lot="PL-1"):
+    """Pick what is left of every line of ``number`` where picking directs; a line with no
+    stock anywhere has it put at S-01 first (as lot ``lot`` when the item tracks lots)."""
+    while (task := picking.next_task(db.session, order(number))) is not None:
+        item = task.line.item
+        if task.location is None:
+            inventory.put(db.session, location=STOCK, sku=item.sku, qty=task.line.to_pick,
+                          lot=lot if item.require_lot else None, actor=NOBODY)
+            continue
+        assert task.blocked is None, task.blocked
+        picking.pick(db.session, order_number=number, location=task.location.code,
+                     sku=item.sku, qty=task.qty, actor=NOBODY)
+
+
 # ---------------------------------------------------------------- the matrix: domain
 
 
@@ -139,6 +157,7 @@ def test_pack_without_records_is_refused_exactly_when_required(wh, on, kind):
     setting(on)
     _, lot_mode, serial_mode = KINDS[kind]
     make_order("SO-1", **{sku: 1})
+    pick_all("SO-1")
     if on and lot_mode:
         error = refused("lot_required", pack, "SO-1", sku)
         assert error.details.get("field") == "lot"
@@ -158,13 +177,16 @@ def test_pack_with_records_is_always_accepted_and_stored(wh, on, kind):
     setting(on)
     _, lot_mode, serial_mode = KINDS[kind]
     make_order("SO-1", **{sku: 1})
+    pick_all("SO-1", lot="LX1")
     if on and lot_mode and serial_mode:  # one without the other is not enough
         refused("serial_required", pack, "SO-1", sku, lot="LX1")
         refused("lot_required", pack, "SO-1", sku, serial="SN-0001")
     pack("SO-1", sku, lot="LX1", serial="SN-0001")
     (line,) = pack_lines()
     assert (line.recorded_lot, line.serial) == ("LX1", "SN-0001")
-    assert line.lot_mismatch is False  # nothing was picked: nothing to compare with
+    # The lot recorded is the lot picked; an item picked without a lot has none to compare.
+    assert line.picked_lots == ("LX1" if KINDS[kind][0].get("require_lot") else "")
+    assert line.lot_mismatch is False
     assert line.carton.number == 1
 
 
@@ -174,6 +196,7 @@ def test_serial_items_pack_one_unit_per_serial(wh, on, kind):
     setting(on)
     _, lot_mode, serial_mode = KINDS[kind]
     make_order("SO-1", **{sku: 2})
+    pick_all("SO-1", lot="LX1")
     # A serial is always one unit, whatever the setting.
     refused("validation_error", pack, "SO-1", sku, qty=2, lot="LX1", serial="SN-1")
     if on and serial_mode:
@@ -196,6 +219,7 @@ def test_pack_screen_swaps_in_the_lot_step_only_when_required(as_role, wh, on, k
     setting(on)
     _, lot_mode, serial_mode = KINDS[kind]
     make_order("SO-1", **{sku: 1})
+    pick_all("SO-1", lot="LS-9")
     s = Scanner(as_role("packer"), "/pack")
     assert s.step == "order"
     s.scan("SO-1")
@@ -308,6 +332,8 @@ def test_duplicate_serial_of_the_same_item_is_refused(wh):
     setting(True)
     make_order("SO-1", SER_1=2)
     make_order("SO-2", SER_1=1, SER_2=1)
+    pick_all("SO-1")
+    pick_all("SO-2")
     pack("SO-1", "SER-1", serial="S-100")
     error = refused("duplicate_serial", pack, "SO-1", "SER-1", serial="S-100")
     assert "Serial S-100 of SER-1 is already packed" in error.message
@@ -320,6 +346,7 @@ def test_duplicate_serial_of_the_same_item_is_refused(wh):
 def test_duplicate_serial_is_refused_even_with_the_setting_off(wh):
     setting(False)
     make_order("SO-1", SER_1=2)
+    pick_all("SO-1")
     pack("SO-1", "SER-1", serial="S-1")
     refused("duplicate_serial", pack, "SO-1", "SER-1", serial="S-1")
 
@@ -328,18 +355,21 @@ def test_duplicate_serial_is_refused_even_with_the_setting_off(wh):
 def test_bad_serial_is_refused(wh, serial):
     setting(True)
     make_order("SO-1", SER_1=1)
+    pick_all("SO-1")
     refused("validation_error", pack, "SO-1", "SER-1", serial=serial)
 
 
 def test_bad_lot_is_refused(wh):
     setting(True)
     make_order("SO-1", LOT_1=1)
+    pick_all("SO-1")
     refused("validation_error", pack, "SO-1", "LOT-1", lot="two words")
 
 
 def test_pack_screen_refuses_a_duplicate_serial_and_asks_again(as_role, wh):
     setting(True)
     make_order("SO-1", SER_1=2)
+    pick_all("SO-1")
     s = Scanner(as_role("packer"), "/pack")
     s.scan("SO-1").scan("SER-1")
     assert s.step == "serial"
@@ -360,6 +390,7 @@ def test_pack_screen_refuses_a_duplicate_serial_and_asks_again(as_role, wh):
 
 def test_over_pack_is_refused(wh):
     make_order("SO-1", PLAIN=2)
+    pick_all("SO-1")
     error = refused("over_pack", pack, "SO-1", "PLAIN", qty=3)
     assert "needs 2 more of PLAIN" in error.message
     assert count(Carton) == 0  # a refused first pack opens no carton
@@ -399,6 +430,7 @@ def test_cancelled_and_shipped_orders_cannot_be_packed(wh):
 
 def test_pack_screen_refuses_an_item_not_on_the_order_and_a_full_line(as_role, wh):
     make_order("SO-1", PLAIN=1)
+    pick_all("SO-1")
     s = Scanner(as_role("packer"), "/pack")
     s.scan("SO-1").scan("LOT-1")
     assert s.response.status_code == 422 and s.error_code == "not_on_order"
@@ -415,10 +447,125 @@ def test_pack_screen_refuses_an_item_not_on_the_order_and_a_full_line(as_role, w
 
 def test_pack_double_submit_applies_once(wh):
     make_order("SO-1", PLAIN=3)
+    pick_all("SO-1")
     first = pack("SO-1", "PLAIN", idempotency_key="pack-key-0001")
     second = pack("SO-1", "PLAIN", idempotency_key="pack-key-0001")
     assert not first.replayed and second.replayed
     assert count(PackLine) == 1 and order("SO-1").lines[0].qty_packed == 1
+
+
+# ---------------------------------------------------------------- packing follows picking
+
+
+def shelf(location="A-01", sku="PLAIN"):
+    db.session.expire_all()
+    return sum(row.qty for row in inventory.query_inventory(db.session, location=location,
+                                                            sku=sku))
+
+
+def pick(number, qty, location="A-01", sku="PLAIN"):
+    picking.pick(db.session, order_number=number, location=location, sku=sku, qty=qty,
+                 actor=NOBODY)
+
+
+def test_packing_an_unpicked_unit_is_refused_and_changes_nothing(wh):
+    make_order("SO-1", PLAIN=2)
+    inventory.put(db.session, location="A-01", sku="PLAIN", lot=None, qty=5, actor=NOBODY)
+    error = refused("not_picked", pack, "SO-1", "PLAIN")
+    assert error.message == ("Only 0 of 2 PLAIN are picked for order SO-1; pick the rest "
+                             "before packing it.")
+    assert error.details == {"field": "sku", "picked": 0}
+    # Stock on the shelf is not enough: packing never takes it from there.
+    assert (count(PackLine), count(Carton)) == (0, 0)
+    line = order("SO-1").lines[0]
+    assert (line.qty_picked, line.qty_short, line.qty_packed) == (0, 0, 0)
+    assert order("SO-1").status == "open" and shelf() == 5
+    refused("not_picked", pack, "SO-1", "PLAIN", qty=2, idempotency_key="pack-key-0002")
+    pick("SO-1", 2)
+    pack("SO-1", "PLAIN", qty=2, idempotency_key="pack-key-0002")  # the key was not spent
+    assert order("SO-1").status == "packed" and shelf() == 3
+
+
+def test_packing_up_to_the_picked_quantity_works(wh):
+    make_order("SO-1", PLAIN=5)
+    inventory.put(db.session, location="A-01", sku="PLAIN", lot=None, qty=5, actor=NOBODY)
+    pick("SO-1", 3)
+    error = refused("not_picked", pack, "SO-1", "PLAIN", qty=4)
+    assert error.message == ("Only 3 of 5 PLAIN are picked for order SO-1; pick the rest "
+                             "before packing it.")
+    assert error.details == {"field": "qty", "picked": 3}
+    assert count(Carton) == 0
+
+    result = pack("SO-1", "PLAIN", qty=3)
+    assert result.messages == ["Packed 3 × PLAIN into carton 1 (3 of 5)"]
+    line = order("SO-1").lines[0]
+    assert (line.qty_picked, line.qty_packed, order("SO-1").status) == (3, 3, "packing")
+    error = refused("not_picked", pack, "SO-1", "PLAIN")
+    assert error.details == {"field": "sku", "picked": 3}
+
+    pick("SO-1", 2)
+    pack("SO-1", "PLAIN")
+    pack("SO-1", "PLAIN")
+    assert order("SO-1").status == "packed" and shelf() == 0
+    refused("over_pack", pack, "SO-1", "PLAIN")
+
+
+def test_after_a_short_the_order_completes_packed_with_fewer_units(wh):
+    make_order("SO-1", PLAIN=3)
+    inventory.put(db.session, location="A-01", sku="PLAIN", lot=None, qty=2, actor=NOBODY)
+    pick("SO-1", 2)
+    # The third unit is still needed until it is recorded short: it is not picked yet.
+    assert refused("not_picked", pack, "SO-1", "PLAIN", qty=3).details["picked"] == 2
+    picking.short_line(db.session, order_number="SO-1", sku="PLAIN", actor=NOBODY)
+    # Now the order no longer needs it: packing it is an over-pack.
+    error = refused("over_pack", pack, "SO-1", "PLAIN", qty=3)
+    assert "needs 2 more of PLAIN; this would pack 3" in error.message
+
+    result = pack("SO-1", "PLAIN", qty=2)
+    assert result.messages == ["Packed 2 × PLAIN into carton 1 (2 of 2)",
+                               "Order SO-1 is completely packed. Close the carton."]
+    line = order("SO-1").lines[0]
+    assert (line.qty, line.qty_picked, line.qty_short, line.qty_packed) == (3, 2, 1, 2)
+    assert order("SO-1").status == "packed"
+    refused("over_pack", pack, "SO-1", "PLAIN")
+    packing.close_carton(db.session, order_number="SO-1")
+    db.session.commit()
+    orders_domain.ship_order(db.session, order("SO-1"))
+    db.session.commit()
+    assert order("SO-1").status == "shipped"
+
+
+def test_pack_screen_shows_not_picked_at_the_item_step(as_role, wh):
+    make_order("SO-1", PLAIN=2)
+    inventory.put(db.session, location="A-01", sku="PLAIN", lot=None, qty=5, actor=NOBODY)
+    s = Scanner(as_role("packer"), "/pack")
+    s.scan("SO-1").scan("PLAIN")
+    assert s.response.status_code == 422 and s.error_code == "not_picked"
+    assert s.step == "sku"
+    assert ("Only 0 of 2 PLAIN are picked for order SO-1; pick the rest before packing it."
+            in s.html)
+    assert (count(PackLine), count(Carton)) == (0, 0)
+
+    pick("SO-1", 1)
+    s.scan("PLAIN")
+    assert s.step == "qty" and s.error_code is None
+    s.scan("2")  # one of them is still on the shelf
+    assert s.response.status_code == 422 and s.error_code == "not_picked"
+    assert s.step == "qty" and "Only 1 of 2 PLAIN are picked" in s.html
+    assert count(PackLine) == 0
+    s.scan("1")
+    assert s.error_code is None and "Packed 1 × PLAIN into carton 1 (1 of 2)" in s.html
+    s.scan("PLAIN")
+    assert s.error_code == "not_picked" and s.step == "sku" and count(PackLine) == 1
+
+
+def test_replayed_offline_scan_of_an_unpicked_unit_is_refused_as_not_picked(as_role, wh):
+    make_order("SO-1", PLAIN=2)
+    b = as_role("packer")
+    body = {"order": "SO-1", "sku": "PLAIN", "qty": 1, "key": "offline-key-3"}
+    response = b.client.post("/pack/replay", json=body, headers={"X-CSRFToken": b.token})
+    assert response.status_code == 422 and response.json["code"] == "not_picked"
+    assert (count(PackLine), count(Carton)) == (0, 0)
 
 
 # ---------------------------------------------------------------- the setting changes mid-order
@@ -427,6 +574,7 @@ def test_pack_double_submit_applies_once(wh):
 def test_setting_switched_on_while_packing_applies_from_the_next_line(wh):
     setting(False)
     make_order("SO-1", LOT_1=3)
+    pick_all("SO-1", lot="L5")
     pack("SO-1", "LOT-1")
     setting(True)
     refused("lot_required", pack, "SO-1", "LOT-1")
@@ -437,6 +585,7 @@ def test_setting_switched_on_while_packing_applies_from_the_next_line(wh):
 def test_setting_switched_off_while_packing_applies_from_the_next_line(wh):
     setting(True)
     make_order("SO-1", LOT_1=2, SER_1=2)
+    pick_all("SO-1", lot="L5")
     refused("lot_required", pack, "SO-1", "LOT-1")
     refused("serial_required", pack, "SO-1", "SER-1")
     pack("SO-1", "LOT-1", lot="L5")
@@ -453,6 +602,7 @@ def test_setting_switched_off_while_packing_applies_from_the_next_line(wh):
 def test_pack_screen_follows_the_setting_from_the_next_item_scan(as_role, wh):
     setting(False)
     make_order("SO-1", LOT_1=2)
+    pick_all("SO-1", lot="L6")
     s = Scanner(as_role("packer"), "/pack")
     s.scan("SO-1").scan("LOT-1")
     assert s.step == "qty"
@@ -470,6 +620,9 @@ def test_pack_screen_follows_the_setting_from_the_next_item_scan(as_role, wh):
 def test_cartons_open_close_and_number(wh):
     setting(True)
     make_order("SO-1", LOT_1=2, SER_1=1)
+    stock_and_pick("SO-1", "A-01", "LOT-1", 1, "L1")
+    stock_and_pick("SO-1", "B-01", "LOT-1", 1, "L2")
+    pick_all("SO-1")
     pack("SO-1", "LOT-1", lot="L1")
     (carton,) = order("SO-1").cartons
     assert (carton.number, carton.status, carton.station) == (1, "open", "PACK-1")
@@ -513,6 +666,8 @@ def test_an_empty_carton_cannot_be_closed(wh):
 def test_order_is_packed_only_when_every_line_is_packed(wh):
     make_order("SO-1", PLAIN=2, SER_1=1)
     assert order("SO-1").status == "open"
+    pick_all("SO-1")
+    assert order("SO-1").status == "picked"
     pack("SO-1", "PLAIN", qty=2)
     assert order("SO-1").status == "packing"
     result = pack("SO-1", "SER-1")
@@ -522,6 +677,7 @@ def test_order_is_packed_only_when_every_line_is_packed(wh):
 
 def test_pack_screen_closes_the_carton(as_role, wh):
     make_order("SO-1", PLAIN=2)
+    pick_all("SO-1")
     s = Scanner(as_role("packer"), "/pack")
     s.scan("SO-1")
     assert "no carton open" in s.html and "close_carton" not in s.html
@@ -542,6 +698,7 @@ def test_pack_screen_closes_the_carton(as_role, wh):
 def test_packing_slip_lists_lots_and_serials_per_carton(as_role, wh):
     setting(True)
     make_order("SO-1", LOT_1=1, SER_1=1, PLAIN=1)
+    pick_all("SO-1", lot="LOT-A1")
     pack("SO-1", "LOT-1", lot="LOT-A1")
     packing.close_carton(db.session, order_number="SO-1", weight_grams="500")
     db.session.commit()
@@ -560,6 +717,8 @@ def test_packing_slip_lists_lots_and_serials_per_carton(as_role, wh):
 
 def test_ship_only_when_packed_and_every_carton_closed(wh):
     make_order("SO-1", PLAIN=2)
+    refused("order_not_packed", orders_domain.ship_order, db.session, order("SO-1"))
+    pick_all("SO-1")
     refused("order_not_packed", orders_domain.ship_order, db.session, order("SO-1"))
     pack("SO-1", "PLAIN")
     refused("order_not_packed", orders_domain.ship_order, db.session, order("SO-1"))
@@ -587,6 +746,7 @@ def test_replayed_offline_scan_applies_once_and_refusals_come_back_as_json(as_ro
                    actor=inv_domain.Actor(None))
     ord_domain.create_order(db.session, "SO-R", "Acme", [{"sku": "RPL-1", "qty": 2}])
     db.session.commit()
+    pick_all("SO-R")
     b = as_role("packer")
     body = {"order": "SO-R", "sku": "RPL-1", "qty": 1, "lot": "RL", "key": "offline-key-1"}
     headers = {"X-CSRFToken": b.token}
