@@ -42,6 +42,27 @@ def secret_key(instance_path: str) -> str:
     return path.read_text().strip()
 
 
+def _has_nul() -> bool:
+    def bad(value) -> bool:
+        if isinstance(value, str):
+            return "\x00" in value
+        if isinstance(value, dict):
+            return any(bad(k) or bad(v) for k, v in value.items())
+        if isinstance(value, list):
+            return any(bad(v) for v in value)
+        return False
+
+    if "\x00" in request.path:
+        return True
+    if any(bad(k) or bad(v) for k, v in request.args.items(multi=True)):
+        return True
+    if request.method in ("POST", "PUT", "PATCH", "DELETE"):
+        if request.is_json:
+            return bad(request.get_json(silent=True))
+        return any(bad(k) or bad(v) for k, v in request.form.items(multi=True))
+    return False
+
+
 def create_app(test_config: dict | None = None) -> Flask:
     app = Flask(__name__, instance_relative_config=True)
     os.makedirs(app.instance_path, exist_ok=True)
@@ -96,6 +117,17 @@ def create_app(test_config: dict | None = None) -> Flask:
     app.jinja_env.globals["htmx_js"] = "js/htmx-4.0.1.min.js"
 
     cli.register(app)
+
+    @app.before_request
+    def refuse_nul_characters():
+        """A NUL in any input is refused up front: no scanner sends one, and PostgreSQL cannot
+        store it (it would be a 500 there and silently stored text on SQLite)."""
+        if not _has_nul():
+            return None
+        message = "The input contains a NUL character. Scan or type it again."
+        if request.path.startswith("/api/"):
+            return {"error": {"code": "validation_error", "message": message}}, 422
+        return error_page(422, "Invalid input", message)
 
     @app.after_request
     def security_headers(response):

@@ -2,7 +2,7 @@
 
 from urllib.parse import urlsplit
 
-from flask import Blueprint, current_app, redirect, render_template, request, url_for
+from flask import Blueprint, current_app, redirect, render_template, request, session, url_for
 from flask_login import login_required, login_user, logout_user
 
 from lotline.errors import DomainError
@@ -35,6 +35,7 @@ def login():
             error, status = exc.message, exc.status
         else:
             db.session.commit()
+            session.pop("csrf_token", None)  # a token planted before sign-in is not reused
             login_user(user)
             current_app.logger.info("sign-in %s", user.username)
             return redirect(_safe_next(request.args.get("next")))
@@ -47,6 +48,7 @@ def login():
 @login_required
 def logout():
     logout_user()
+    session.clear()
     return redirect(url_for("auth.login"))
 
 

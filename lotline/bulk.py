@@ -20,7 +20,7 @@ import time
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 
-from sqlalchemy import Connection, Engine, Table, func, insert, select, text
+from sqlalchemy import Connection, Engine, Table, func, insert, select
 
 from .models import (
     Carton,
@@ -123,10 +123,13 @@ class _Writer:
 
     def _flush(self, table: Table, columns: tuple[str, ...], batch: list[tuple]) -> None:
         if self.copy:
+            from psycopg import sql
+
+            statement = sql.SQL("COPY {} ({}) FROM STDIN").format(
+                sql.Identifier(table.name), sql.SQL(", ").join(map(sql.Identifier, columns)))
             cursor = self.conn.connection.dbapi_connection.cursor()
-            names = ", ".join(f'"{c}"' for c in columns)
             try:
-                with cursor.copy(f'COPY "{table.name}" ({names}) FROM STDIN') as copy:
+                with cursor.copy(statement) as copy:
                     for row in batch:
                         copy.write_row(row)
             finally:
@@ -147,6 +150,12 @@ class _Progress:
         took = now - self.phase_started
         rate = rows / took if took > 0 else 0.0
         self.echo(f"  {name:<34} {rows:>10,} rows {took:7.1f} s {rate:>10,.0f} rows/s   "
+                  f"(elapsed {now - self.started:7.1f} s)")
+        self.phase_started = now
+
+    def step(self, name: str) -> None:
+        now = time.perf_counter()
+        self.echo(f"  {name:<34} {'':>15} {now - self.phase_started:7.1f} s {'':>17}   "
                   f"(elapsed {now - self.started:7.1f} s)")
         self.phase_started = now
 
@@ -177,12 +186,16 @@ def seed_bulk(engine: Engine, inventory: int = 1_000_000, pack_lines: int = 5_00
         if postgres:
             _fix_sequences(conn)
         with conn.begin():
-            # Planner statistics, as autovacuum (PostgreSQL) or `PRAGMA optimize` would
-            # eventually gather them; a freshly bulk-loaded database has none.
+            # Planner statistics for the fresh tables. PostgreSQL's autovacuum would gather
+            # them on its own, later; SQLite has them only after ANALYZE (the lot look-up
+            # plans are the same without them: bench/RESULTS.md).
             conn.exec_driver_sql("ANALYZE")
-        progress.phase("analyze", 0)  # ANALYZE writes no rows
+        progress.step("analyze")
         with conn.begin():
             counts = database_counts(conn)
+        if not postgres:
+            conn.exec_driver_sql("PRAGMA cache_size=-2000")  # SQLite's default, for the pool
+            conn.commit()
     summary = Summary(counts, time.perf_counter() - started)
     echo(f"seed-bulk: done in {summary.seconds:.1f} s: "
          + ", ".join(f"{name} {n:,}" for name, n in counts.items()))
@@ -356,7 +369,7 @@ def _fix_sequences(conn: Connection) -> None:
     with conn.begin():
         for model in (Item, Location, Lot, Inventory, LedgerEntry, Order, OrderLine, Carton,
                       PickLine, PackLine):
-            name = model.__tablename__
-            conn.execute(text(
-                f"SELECT setval(pg_get_serial_sequence(:t, 'id'), "  # noqa: S608
-                f'(SELECT COALESCE(MAX(id), 0) + 1 FROM "{name}"), false)'), {"t": name})
+            table = model.__table__
+            next_id = select(func.coalesce(func.max(table.c.id), 0) + 1).scalar_subquery()
+            conn.execute(select(func.setval(
+                func.pg_get_serial_sequence(table.name, "id"), next_id, False)))

@@ -10,7 +10,7 @@ import datetime as dt
 from dataclasses import dataclass, field
 
 from sqlalchemy import select
-from sqlalchemy.orm import Session, selectinload
+from sqlalchemy.orm import Session, joinedload
 
 from .db import write_transaction
 from .errors import DomainError, NotFound, ValidationError
@@ -93,21 +93,23 @@ class Trace:
                 sorted(grouped.items())]
 
 
-def find_lots(session: Session, number, sku=None) -> list[Lot]:
+def find_lots(session: Session, number, sku=None, item_id: int | None = None) -> list[Lot]:
     number = clean_lot(number)
     if number is None:
         raise ValidationError("Scan or type a lot number.", field="lot")
-    query = select(Lot).where(Lot.number == number).options(selectinload(Lot.item))
-    if sku:
-        query = query.where(Lot.item_id == find_item(session, sku).id)
+    query = select(Lot).where(Lot.number == number).options(joinedload(Lot.item))
+    if sku and item_id is None:
+        item_id = find_item(session, sku).id
+    if item_id is not None:
+        query = query.where(Lot.item_id == item_id)
     return list(session.scalars(query.order_by(Lot.id)))
 
 
 def trace(session: Session, number, sku=None, history_limit: int = 200) -> Trace:
     """Where lot ``number`` is now and where it went (optionally of one item only)."""
-    lots = find_lots(session, number, sku)
-    number = clean_lot(number)
     item_id = find_item(session, sku).id if sku else None
+    lots = find_lots(session, number, item_id=item_id)
+    number = clean_lot(number)
     result = Trace(number, lots)
     lot_ids = [lot.id for lot in lots]
     if lot_ids:
@@ -117,17 +119,18 @@ def trace(session: Session, number, sku=None, history_limit: int = 200) -> Trace
                 .join(Lot, Lot.id == Inventory.lot_id).join(Item, Item.id == Inventory.item_id)
                 .where(Inventory.lot_id.in_(lot_ids)).order_by(Location.code)):
             result.on_hand.append(OnHand(loc.code, item.sku, lot.number, lot.expiry, inv.qty))
-        for pick, order, item in session.execute(
-                select(PickLine, Order, Item)
+        for pick, order, item, code in session.execute(
+                select(PickLine, Order, Item, Location.code)
                 .join(OrderLine, OrderLine.id == PickLine.order_line_id)
                 .join(Order, Order.id == OrderLine.order_id)
                 .join(Item, Item.id == PickLine.item_id)
+                .outerjoin(Location, Location.id == PickLine.location_id)
                 .where(PickLine.lot_id.in_(lot_ids), PickLine.qty > 0)
                 .order_by(Order.number)):
             result.shipments.append(Shipment(
                 "picked", order.number, order.customer_name, order.customer_ref, order.status,
                 order.shipped_at, item.sku, number, pick.qty,
-                note=f"picked from {pick.location.code}" if pick.location else ""))
+                note=f"picked from {code}" if code else ""))
         result.history = list(session.scalars(
             select(LedgerEntry).where(LedgerEntry.lot_id.in_(lot_ids))
             .order_by(LedgerEntry.id.desc()).limit(history_limit)))

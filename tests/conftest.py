@@ -84,6 +84,14 @@ def make_item(sku="SKU-1", **fields):
     return item
 
 
+def _fresh_request_cache():
+    """The ``app`` fixture keeps one app context open, so ``flask.g`` would outlive a request
+    (a real server gives each its own). Flask-WTF caches the CSRF token there: drop it."""
+    from flask import g
+
+    g.pop("csrf_token", None)
+
+
 class Browser:
     """A signed-in test client that sends the CSRF token the way the pages do."""
 
@@ -92,23 +100,28 @@ class Browser:
         self.token = None
 
     def login(self, username, password=PASSWORD):
+        _fresh_request_cache()
         page = self.client.get("/login")
         token = csrf_from(page)
+        _fresh_request_cache()
         response = self.client.post("/login", data={"username": username, "password": password,
                                                     "csrf_token": token})
         self.refresh_token()
         return response
 
     def refresh_token(self, url="/"):
+        _fresh_request_cache()
         page = self.client.get(url)
         if page.status_code == 200:
             self.token = csrf_from(page)
 
     def get(self, url, htmx=False, **kw):
+        _fresh_request_cache()
         headers = {"HX-Request": "true"} if htmx else {}
         return self.client.get(url, headers=headers, **kw)
 
     def post(self, url, data=None, htmx=False, csrf=True, **kw):
+        _fresh_request_cache()
         headers = {"HX-Request": "true"} if htmx else {}
         if csrf and htmx:
             headers["X-CSRFToken"] = self.token

@@ -1,0 +1,385 @@
+"""Lot look-ups at scale: times ``lotline.lots.trace()`` on a database filled by seed-bulk.
+
+    .venv/bin/python bench/lot_lookup.py --database-url sqlite:////tmp/bulk.db [--runs 500]
+    .venv/bin/python bench/lot_lookup.py \
+        --database-url postgresql+psycopg://postgres@127.0.0.1:5432/bulkbench
+
+Measures, for random existing lot numbers (a new one every run, a fresh session per call
+as a request would have, after a warm-up):
+
+- ``trace(number)``            the whole lot trace / recall query, every item with that number
+- ``trace(number, sku)``       the same for one item
+- ``where is lot X``           lot look-up + on-hand rows (inventory → location, lot, item)
+- ``who received lot X``       lot look-up + the shipments: pick lines and the pack lines that
+                                recorded the lot (carton → order → item), as trace() runs them
+- the same, 3 statements       a proposal for trace(): the lots' items and the picks'
+                                locations joined instead of loaded by extra SELECTs
+- the same, SQL only           those statements on the Core connection, without ORM objects:
+                                what the database costs, apart from Python
+- floor                        a pooled-connection checkout (pool_pre_ping, as the app is
+                                configured) and ``SELECT 1``: the fixed cost of any request
+
+and prints median / p99 in ms, the row counts of the big tables, the machine, and the
+query plans of every statement trace() sends (captured from the engine while it runs).
+A plan that reads inventory, pack_line, pick_line or ledger_entry in full prints a FAIL
+line and makes the exit status 1. The product's bar: "where is lot X" and "who received
+lot X" under 5 ms median with a million inventory rows and five million pack lines.
+
+"where" and "who" repeat trace()'s own statements (lotline/lots.py builds them inline).
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import platform
+import random
+import re
+import statistics
+import sys
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+import sqlalchemy  # noqa: E402
+from sqlalchemy import event, func, select, text  # noqa: E402
+from sqlalchemy.orm import joinedload  # noqa: E402
+
+from app import create_app  # noqa: E402
+from lotline import lots  # noqa: E402
+from lotline.extensions import db  # noqa: E402
+from lotline.models import (  # noqa: E402
+    Carton,
+    Inventory,
+    Item,
+    LedgerEntry,
+    Location,
+    Lot,
+    Order,
+    OrderLine,
+    PackLine,
+    PickLine,
+)
+
+BIG_TABLES = ("inventory", "pack_line", "pick_line", "ledger_entry")
+COUNTED = (Lot, Inventory, LedgerEntry, Order, OrderLine, Carton, PickLine, PackLine)
+TARGET_MS = 5.0
+N_QUERIES = 7  # the timed queries in main(), each on its own random lots
+
+
+def where_is(session, number) -> int:
+    """lots.trace()'s look-up and on-hand query, alone."""
+    found = lots.find_lots(session, number)
+    lot_ids = [lot.id for lot in found]
+    rows = session.execute(
+        select(Inventory, Location, Lot, Item)
+        .join(Location, Location.id == Inventory.location_id)
+        .join(Lot, Lot.id == Inventory.lot_id).join(Item, Item.id == Inventory.item_id)
+        .where(Inventory.lot_id.in_(lot_ids)).order_by(Location.code)).all()
+    return len(rows)
+
+
+def who_received(session, number) -> int:
+    """lots.trace()'s look-up and shipment queries (picks, then pack lines), alone."""
+    found = lots.find_lots(session, number)
+    lot_ids = [lot.id for lot in found]
+    n = 0
+    for pick, _order, _item in session.execute(
+            select(PickLine, Order, Item)
+            .join(OrderLine, OrderLine.id == PickLine.order_line_id)
+            .join(Order, Order.id == OrderLine.order_id)
+            .join(Item, Item.id == PickLine.item_id)
+            .where(PickLine.lot_id.in_(lot_ids), PickLine.qty > 0)
+            .order_by(Order.number)):
+        n += 1
+        _ = pick.location.code if pick.location else ""  # trace() reads it for its note
+    packs = (select(PackLine, Order, Item).join(Carton, Carton.id == PackLine.carton_id)
+             .join(Order, Order.id == Carton.order_id).join(Item, Item.id == PackLine.item_id)
+             .where(PackLine.recorded_lot == number))
+    n += len(session.execute(packs.order_by(Order.number)).all())
+    return n
+
+
+def who_received_proposed(session, number) -> int:
+    """who_received() as trace() could run it: the lots' items joined (not a second SELECT)
+    and the pick's location joined (not one lazy load per pick line). Same rows, 3 statements."""
+    found = list(session.scalars(select(Lot).where(Lot.number == number)
+                                 .options(joinedload(Lot.item)).order_by(Lot.id)))
+    lot_ids = [lot.id for lot in found]
+    n = 0
+    for _pick, _order, _item, location in session.execute(
+            select(PickLine, Order, Item, Location)
+            .join(OrderLine, OrderLine.id == PickLine.order_line_id)
+            .join(Order, Order.id == OrderLine.order_id)
+            .join(Item, Item.id == PickLine.item_id)
+            .outerjoin(Location, Location.id == PickLine.location_id)
+            .where(PickLine.lot_id.in_(lot_ids), PickLine.qty > 0)
+            .order_by(Order.number)):
+        n += 1
+        _ = location.code if location else ""
+    packs = (select(PackLine, Order, Item).join(Carton, Carton.id == PackLine.carton_id)
+             .join(Order, Order.id == Carton.order_id).join(Item, Item.id == PackLine.item_id)
+             .where(PackLine.recorded_lot == number))
+    n += len(session.execute(packs.order_by(Order.number)).all())
+    return n
+
+
+def who_received_sql(session, number) -> int:
+    """The same three statements on the Core connection: rows only, no ORM objects, no
+    per-pick location load. The difference to who_received() is ORM work in Python."""
+    conn = session.connection()
+    lot_ids = list(conn.execute(select(Lot.id).where(Lot.number == number)).scalars())
+    n = len(conn.execute(
+        select(PickLine, Order, Item)
+        .join(OrderLine, OrderLine.id == PickLine.order_line_id)
+        .join(Order, Order.id == OrderLine.order_id)
+        .join(Item, Item.id == PickLine.item_id)
+        .where(PickLine.lot_id.in_(lot_ids), PickLine.qty > 0)
+        .order_by(Order.number)).all())
+    n += len(conn.execute(
+        select(PackLine, Order, Item).join(Carton, Carton.id == PackLine.carton_id)
+        .join(Order, Order.id == Carton.order_id).join(Item, Item.id == PackLine.item_id)
+        .where(PackLine.recorded_lot == number).order_by(Order.number)).all())
+    return n
+
+
+def round_trip(session, number) -> int:
+    """The floor: check a connection out (the app's pool_pre_ping pings it) and SELECT 1."""
+    return session.connection().exec_driver_sql("SELECT 1").scalar()
+
+
+def percentile(values: list[float], q: float) -> float:
+    ordered = sorted(values)
+    k = (len(ordered) - 1) * q
+    lo, hi = int(k), min(int(k) + 1, len(ordered) - 1)
+    return ordered[lo] + (ordered[hi] - ordered[lo]) * (k - lo)
+
+
+def timed(queries: list[tuple[str, Callable[[str, str], int]]],
+          samples: list[tuple[str, str]], warmup: int) -> list[dict]:
+    """Time the queries interleaved (one call of each in turn, the order rotating), so a
+    burst of load on this shared machine hits all of them alike. Every call gets a lot of
+    its own: no query runs on pages another query has just read for the same lot."""
+    session = db.session
+    for number, sku in samples[:warmup]:
+        for _name, call in queries:
+            call(number, sku)
+            session.remove()
+    rest = samples[warmup:]
+    times: list[list[float]] = [[] for _ in queries]
+    sizes: list[list[int]] = [[] for _ in queries]
+    statements = [0] * len(queries)
+    current = [0]
+
+    def count(*_args):
+        statements[current[0]] += 1
+
+    event.listen(db.engine, "before_cursor_execute", count)
+    try:
+        for i in range(len(rest) // len(queries)):
+            for k in range(len(queries)):
+                q = (i + k) % len(queries)
+                current[0] = q
+                number, sku = rest[i * len(queries) + q]
+                t0 = time.perf_counter()
+                sizes[q].append(queries[q][1](number, sku))
+                times[q].append((time.perf_counter() - t0) * 1000)
+                session.remove()
+    finally:
+        event.remove(db.engine, "before_cursor_execute", count)
+    return [{"name": name, "n": len(t), "median": statistics.median(t),
+             "p99": percentile(t, 0.99), "mean": statistics.fmean(t), "max": max(t),
+             "rows": statistics.fmean(z), "statements": n / len(t)}
+            for (name, _), t, z, n in zip(queries, times, sizes, statements, strict=True)]
+
+
+def capture(engine, call: Callable[[], object]) -> list[tuple[str, object]]:
+    """Every statement (with its parameters) the engine runs during ``call``."""
+    seen: list[tuple[str, object]] = []
+
+    def listener(conn, cursor, statement, parameters, context, executemany):
+        if statement.lstrip().upper().startswith("SELECT"):
+            seen.append((statement, parameters))
+
+    event.listen(engine, "before_cursor_execute", listener)
+    try:
+        call()
+    finally:
+        event.remove(engine, "before_cursor_execute", listener)
+    unique, texts = [], set()
+    for statement, parameters in seen:
+        if statement not in texts:
+            texts.add(statement)
+            unique.append((statement, parameters))
+    return unique
+
+
+def explain(conn, statement: str, parameters, postgres: bool, analyze: bool) -> list[str]:
+    prefix = "EXPLAIN QUERY PLAN "
+    if postgres:
+        prefix = "EXPLAIN (ANALYZE, BUFFERS) " if analyze else "EXPLAIN "
+    rows = conn.exec_driver_sql(prefix + statement, parameters).all()
+    if postgres:
+        return [r[0] for r in rows]
+    return [r[-1] for r in rows]
+
+
+def plan_problems(lines: list[str], postgres: bool) -> tuple[list[str], list[str]]:
+    """(failures, warnings): full scans of the big tables fail; other full scans warn."""
+    fails, warns = [], []
+    for line in lines:
+        if postgres:
+            m = re.search(r"Seq Scan on (\w+)", line)
+            if m:
+                (fails if m.group(1) in BIG_TABLES else warns).append(line.strip())
+        else:
+            m = re.match(r"\s*SCAN (\w+)", line)
+            if not m:
+                continue
+            if m.group(1) in BIG_TABLES and "USING INDEX" not in line:
+                fails.append(line.strip())  # the table, or all of a covering index
+            else:
+                warns.append(line.strip())  # a small table, or a big one walked in index order
+    return fails, warns
+
+
+def machine(conn, postgres: bool) -> list[str]:
+    if postgres:
+        version = conn.scalar(text("SELECT version()"))
+        settings = ", ".join(f"{k}={conn.scalar(select(func.current_setting(k)))}" for k in (
+            "shared_buffers", "work_mem", "effective_cache_size", "random_page_cost",
+            "jit"))
+        database = f"PostgreSQL: {version}\n  settings: {settings}"
+    else:
+        import sqlite3
+
+        journal = conn.exec_driver_sql("PRAGMA journal_mode").scalar()
+        stats = conn.exec_driver_sql(
+            "SELECT count(*) FROM sqlite_master WHERE name = 'sqlite_stat1'").scalar()
+        size = os.path.getsize(conn.engine.url.database) / 2**20
+        database = (f"SQLite {sqlite3.sqlite_version} (journal {journal}, "
+                    f"{'ANALYZE statistics present' if stats else 'no ANALYZE statistics'}, "
+                    f"file {size:,.0f} MiB)")
+    cpu = "?"
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                cpu = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
+    return [
+        f"machine: {platform.node()} {platform.system()} {platform.release()}, "
+        f"nproc {len(os.sched_getaffinity(0))}, {cpu}",
+        f"python: {platform.python_version()}, SQLAlchemy {sqlalchemy.__version__}",
+        f"database: {database}",
+    ]
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--database-url", required=True)
+    parser.add_argument("--runs", type=int, default=500, help="timed calls per query")
+    parser.add_argument("--warmup", type=int, default=50, help="untimed calls first")
+    parser.add_argument("--seed", type=int, default=7)
+    parser.add_argument("--explain-analyze", action="store_true",
+                        help="PostgreSQL: EXPLAIN (ANALYZE, BUFFERS), with server-side times")
+    args = parser.parse_args()
+    url = args.database_url
+    if url.startswith(("postgres://", "postgresql://")):
+        url = "postgresql+psycopg://" + url.split("://", 1)[1]
+    app = create_app({"SQLALCHEMY_DATABASE_URI": url, "SECRET_KEY": "bench"})
+    failed = False
+    with app.app_context():
+        engine = db.engine
+        postgres = engine.dialect.name == "postgresql"
+        print(f"Lot look-up benchmark, {time.strftime('%Y-%m-%d %H:%M:%S %Z')}")
+        load_before = os.getloadavg()
+        with engine.connect() as conn:
+            for line in machine(conn, postgres):
+                print(line)
+            counts = {m.__tablename__: conn.scalar(select(func.count()).select_from(m))
+                      for m in COUNTED}
+            print("rows: " + ", ".join(f"{k} {v:,}" for k, v in counts.items()))
+            max_lot = conn.scalar(select(func.max(Lot.id))) or 0
+            if not max_lot or not counts["pack_line"]:
+                print("FAIL: the database has no lots or no pack lines; run seed-bulk first.")
+                return 1
+            rng = random.Random(args.seed)
+            total = args.warmup + args.runs * N_QUERIES
+            ids = [rng.randint(1, max_lot) for _ in range(total)]
+            found = dict(conn.execute(select(Lot.id, Lot.number).where(Lot.id.in_(set(ids)))).all())
+            skus = dict(conn.execute(select(Lot.id, Item.sku).join(Item, Item.id == Lot.item_id)
+                                     .where(Lot.id.in_(set(ids)))).all())
+            samples = [(found[i], skus[i]) for i in ids if i in found]
+            shared = conn.execute(select(Lot.number).group_by(Lot.number)
+                                  .having(func.count() > 1).limit(1)).scalar()
+        print(f"load average before: {load_before[0]:.2f} {load_before[1]:.2f} "
+              f"{load_before[2]:.2f}")
+        print(f"\n{args.runs} timed calls per query after {args.warmup} warm-up calls, "
+              f"random lots (seed {args.seed}), fresh session per call, queries interleaved:")
+        results = timed([
+            ("trace(number)", lambda n, s: len(lots.trace(db.session, n).shipments)),
+            ("trace(number, sku)", lambda n, s: len(lots.trace(db.session, n, s).shipments)),
+            ("where is lot X (on hand)", lambda n, s: where_is(db.session, n)),
+            ("who received lot X (shipments)", lambda n, s: who_received(db.session, n)),
+            ("  same, 3 statements (proposal)",
+             lambda n, s: who_received_proposed(db.session, n)),
+            ("  same, SQL only (Core rows)", lambda n, s: who_received_sql(db.session, n)),
+            ("floor: checkout + SELECT 1", lambda n, s: round_trip(db.session, n)),
+        ], samples, args.warmup)
+        assert len(results) == N_QUERIES
+        load_after = os.getloadavg()
+        print(f"  {'query (ms)':<32} {'median':>8} {'p99':>8} {'mean':>8} {'max':>8}  "
+              f"rows/call  SQL statements/call")
+        for r in results:
+            print(f"  {r['name']:<32} {r['median']:7.2f}  {r['p99']:7.2f}  {r['mean']:7.2f}  "
+                  f"{r['max']:7.2f}  {r['rows']:9.1f}  {r['statements']:.1f}")
+        print("  (timed: the call, not the session's closing rollback. statements/call: SQL "
+              "sent through the engine; on SQLite it includes the app's BEGIN, on PostgreSQL "
+              "psycopg's implicit BEGIN and the pool's pre-ping are extra round trips)")
+        print(f"load average after: {load_after[0]:.2f} {load_after[1]:.2f} "
+              f"{load_after[2]:.2f}")
+        for r in results[2:4]:
+            verdict = "met" if r["median"] < TARGET_MS else "MISSED"
+            print(f"target {r['name']}: median {r['median']:.2f} ms < {TARGET_MS} ms: {verdict}")
+
+        number, sku = samples[0]
+        statements = capture(engine, lambda: lots.trace(db.session, shared or number))
+        db.session.remove()
+        statements += capture(engine, lambda: lots.trace(db.session, number, sku))
+        db.session.remove()
+        seen, plans = set(), []
+        for statement, parameters in statements:
+            if statement not in seen:
+                seen.add(statement)
+                plans.append((statement, parameters))
+        kind = "EXPLAIN QUERY PLAN"
+        if postgres:
+            kind = "EXPLAIN (ANALYZE, BUFFERS)" if args.explain_analyze else "EXPLAIN"
+        print(f"\nQuery plans ({kind}) of the "
+              f"{len(plans)} distinct statements trace() sends (lot {shared or number}, "
+              f"then {number} / {sku}):")
+        with engine.connect() as conn:
+            for i, (statement, parameters) in enumerate(plans, 1):
+                flat = re.sub(r"^SELECT .*? FROM ", "SELECT … FROM ", " ".join(statement.split()))
+                print(f"\n[{i}] {flat}")
+                lines = explain(conn, statement, parameters, postgres, args.explain_analyze)
+                for line in lines:
+                    print(f"    {line}")
+                fails, warns = plan_problems(lines, postgres)
+                for line in fails:
+                    failed = True
+                    print(f"    FAIL: full scan of a big table: {line}")
+                for line in warns:
+                    print(f"    WARN: full scan: {line}")
+        print("\nFAIL: a query plan scans a big table in full" if failed else
+              "\nOK: every plan reaches inventory, pack_line, pick_line and ledger_entry "
+              "through an index")
+    return 1 if failed else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
