@@ -20,6 +20,10 @@ def test_bulk_require_lot_changes_only_the_selected_rows(page, app_url, viewport
     expect(rows).to_have_count(2)
     page.get_by_label("Select GLOVE-NIT-M").check()
     page.get_by_role("button", name="Require Lot", exact=True).click()
+    # GLOVE-NIT-M has stock without a lot: the user is told before the switch takes effect.
+    expect(page.get_by_test_id("bulk-confirm")).to_contain_text("1 location(s) hold stock of the selected items without a lot")
+    expect(page.locator('tr[data-sku="GLOVE-NIT-M"] td[data-col="require_lot"]')).to_have_text("No")
+    page.get_by_role("button", name="Require Lot anyway").click()
     expect(page.get_by_test_id("grid-message")).to_contain_text("1 of 1 selected item(s) now require")
     expect(page.locator('tr[data-sku="GLOVE-NIT-M"] td[data-col="require_lot"]')).to_have_text("Yes")
     expect(page.locator('tr[data-sku="GLOVE-NIT-L"] td[data-col="require_lot"]')).to_have_text("No")
@@ -40,12 +44,17 @@ def test_select_all_and_search_update_in_place(page, app_url, viewport):
 
 
 def test_edit_item_require_lot_and_lot_at_pack(page, app_url, viewport):
+    # One database serves the module: each viewport edits its own untracked item with stock.
+    sku = {"tablet": "TAPE-MED-25", "phone": "COTTON-BALL-200"}[viewport]
     sign_in(page, app_url, "sam")
-    page.goto(app_url + "/items/TAPE-MED-25/edit")
+    page.goto(app_url + f"/items/{sku}/edit")
     page.get_by_label("Require Lot Number").check()
     page.get_by_label("Always record a lot at pack").check()
     page.get_by_role("button", name="Save", exact=True).click()
-    expect(page.get_by_role("status")).to_contain_text("Saved TAPE-MED-25")
+    # The item has stock without a lot: confirm before Require Lot takes effect.
+    expect(page.get_by_test_id("require-lot-confirm")).to_contain_text(f"1 location(s) hold {sku} without a lot")
+    page.get_by_role("button", name="Save and require lot anyway").click()
+    expect(page.get_by_role("status").filter(has_text="Saved")).to_contain_text(f"Saved {sku}")
     expect(page.get_by_label("Require Lot Number")).to_be_checked()
     expect(page.get_by_label("Always record a lot at pack")).to_be_checked()
     page.get_by_label("GTIN").fill("4006381333932")

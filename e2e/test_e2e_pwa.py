@@ -1,0 +1,376 @@
+"""The pack station as an installed app (PWA), in Debian's Chromium at tablet size: the
+manifest and its icons, the service worker controlling the page, the offline banner and
+shell, offline refusal on a scan screen, the pack queue (offline scans land exactly once),
+the camera button, and a new release's worker replacing the old cache.
+
+This module runs its own gunicorn (same set-up as conftest's ``server``) so that a test can
+restart it as a "new release" on the same origin: the restarted server reports another
+LOTLINE_ASSET_VERSION, so the browser sees a changed /sw.js, installs it, and its activate
+must delete the old cache.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import time
+import urllib.request
+
+import pytest
+from playwright.sync_api import Page, expect
+
+from e2e.conftest import BIN, ROOT, _free_port, _module_database, sign_in
+
+QUEUED = "Offline — scans on this screen are queued"
+REFUSED = "Offline — this screen needs the connection; what you typed is kept"
+SETTING = "require_lot_serial_at_pack"
+
+
+class Gunicorn:
+    """The app under gunicorn on a fixed loopback port; ``restart`` keeps the origin."""
+
+    def __init__(self, env: dict, tmp):
+        self.env, self.tmp, self.port, self.proc = env, tmp, _free_port(), None
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def start(self, version: str) -> None:
+        self.proc = subprocess.Popen(
+            [str(BIN / "gunicorn"), "--no-control-socket", "-w", "2", "--preload", "-b",
+             f"127.0.0.1:{self.port}", "--error-logfile", str(self.tmp / "error.log"),
+             "app:create_app()"], cwd=ROOT, env={**self.env, "LOTLINE_ASSET_VERSION": version})
+        deadline = time.monotonic() + 20
+        while True:
+            try:
+                with urllib.request.urlopen(self.url + "/sw.js", timeout=1) as response:
+                    if version in response.read().decode():
+                        return
+            except OSError:
+                pass
+            if time.monotonic() > deadline or self.proc.poll() is not None:
+                self.stop()
+                raise RuntimeError((self.tmp / "error.log").read_text())
+            time.sleep(0.1)
+
+    def stop(self) -> None:
+        if self.proc and self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGINT)  # gunicorn's quick shutdown
+            self.proc.wait(10)
+
+    def restart(self, version: str) -> None:
+        self.stop()
+        self.start(version)
+
+
+@pytest.fixture(scope="module")
+def server(request, tmp_path_factory):
+    tmp = tmp_path_factory.mktemp("e2e-pwa")
+    env = {**os.environ, "DATABASE_URL": _module_database(request.module.__name__, tmp),
+           "LOTLINE_SECRET_KEY": "e2e-secret", "FLASK_APP": "app"}
+    env.pop("TEST_DATABASE_URL", None)
+    for args in (["db", "upgrade"], ["seed-demo"]):
+        subprocess.run([str(BIN / "flask"), *args], cwd=ROOT, env=env, check=True,
+                       capture_output=True)
+    gunicorn = Gunicorn(env, tmp)
+    gunicorn.start("e2e-release-1")
+    yield {"url": gunicorn.url, "env": env, "gunicorn": gunicorn}
+    gunicorn.stop()
+
+
+def wait_for_worker(page: Page) -> None:
+    """The worker is installed and activated; after a reload it controls the page."""
+    page.evaluate("navigator.serviceWorker.ready.then(() => true)")
+    page.reload()
+    assert page.evaluate("navigator.serviceWorker.controller !== null")
+
+
+def cache_names(page: Page) -> list[str]:
+    return page.evaluate("caches.keys()")
+
+
+# ---------------------------------------------------------------- installable
+
+def test_manifest_is_linked_and_installable(page, app_url):
+    page.goto(app_url + "/login")
+    href = page.locator('link[rel="manifest"]').get_attribute("href")
+    assert page.locator('link[rel="apple-touch-icon"]').count() == 1
+    response = page.request.get(app_url + href)
+    assert response.ok and response.headers["content-type"].startswith("application/manifest+json")
+    manifest = response.json()
+    assert manifest["name"] == "Lotline" and manifest["short_name"]
+    assert (manifest["start_url"], manifest["scope"], manifest["display"]) == ("/", "/", "standalone")
+    assert manifest["theme_color"] == "#0b5394" and manifest["background_color"]
+    purposes = set()
+    for icon in manifest["icons"]:
+        if icon["type"] != "image/png":
+            assert page.request.get(app_url + icon["src"]).ok
+            continue
+        width = int(icon["sizes"].split("x")[0])
+        # decoded by the browser itself: the PNG is valid and has the declared size
+        size = page.evaluate("""src => { const img = new Image(); img.src = src;
+            return img.decode().then(() => [img.naturalWidth, img.naturalHeight]); }""", icon["src"])
+        assert size == [width, width], icon["src"]
+        purposes.add((icon["purpose"], width))
+    assert purposes == {("any", 192), ("any", 512), ("maskable", 192), ("maskable", 512)}
+
+
+# ---------------------------------------------------------------- worker, banner, shell
+
+def test_worker_controls_the_page_and_offline_serves_the_shell(page, app_url, context):
+    page.goto(app_url + "/login")
+    wait_for_worker(page)
+    assert cache_names(page) == ["lotline-e2e-release-1"]
+    cached = page.evaluate("""caches.open('lotline-e2e-release-1').then(c => c.keys())
+        .then(keys => keys.map(r => new URL(r.url).pathname))""")
+    assert {"/offline", "/static/css/lotline.css", "/static/js/lotline.js",
+            "/static/manifest.webmanifest", "/static/icons/icon-512.png"} <= set(cached)
+
+    context.set_offline(True)
+    expect(page.get_by_test_id("offline-banner")).to_have_text("⚠ " + REFUSED)
+    page.reload()
+    expect(page.get_by_test_id("offline-shell")).to_be_visible()
+    expect(page.get_by_role("heading", name="You are offline")).to_be_visible()
+    assert page.url == app_url + "/login"  # the shell answers for the page asked for
+
+    context.set_offline(False)  # the shell reloads itself when the connection is back
+    expect(page.get_by_role("button", name="Sign in")).to_be_visible()
+    expect(page.get_by_test_id("offline-banner")).to_have_count(0)
+
+
+def test_offline_submit_on_a_scan_screen_is_refused_and_kept(page, app_url, context):
+    sign_in(page, app_url, "pat")
+    page.goto(app_url + "/put")
+    field = page.get_by_label("Location", exact=True)
+    expect(field).to_be_focused()
+    context.set_offline(True)
+    expect(page.get_by_test_id("offline-banner")).to_have_text("⚠ " + REFUSED)
+    field.fill("A-01-01")
+    field.press("Enter")
+    expect(page.get_by_test_id("offline-refusal")).to_contain_text("Offline — not sent")
+    expect(field).to_have_value("A-01-01")
+    expect(field).to_be_focused()
+    context.set_offline(False)
+    expect(page.get_by_test_id("offline-banner")).to_be_hidden()
+    field.press("Enter")  # sent now, as typed
+    expect(page.locator("#flow")).to_have_attribute("data-step", "sku")
+
+
+# ---------------------------------------------------------------- the pack queue
+
+def pack_lines(in_app, sku: str, order: str = "SO-5004") -> list[dict]:
+    from sqlalchemy import select
+
+    from lotline.models import Item, Order, OrderLine, PackLine
+
+    def read(session):
+        rows = session.execute(
+            select(PackLine.qty, PackLine.recorded_lot, PackLine.serial)
+            .join(OrderLine, PackLine.order_line_id == OrderLine.id)
+            .join(Order, OrderLine.order_id == Order.id)
+            .join(Item, PackLine.item_id == Item.id)
+            .where(Order.number == order, Item.sku == sku))
+        return [dict(qty=q, lot=lot, serial=serial) for q, lot, serial in rows]
+
+    return in_app(read)
+
+
+def pick_all(session, number: str) -> None:
+    """Pick the whole order where the app directs (packing follows picking)."""
+    from lotline import inventory, orders, picking
+
+    while (task := picking.next_task(session, orders.get_order(session, number))) is not None:
+        picking.pick(session, order_number=number, location=task.location.code,
+                     sku=task.line.item.sku, qty=task.qty, actor=inventory.Actor(None, "e2e"))
+        session.expire_all()
+
+
+def test_pack_scans_queued_offline_land_exactly_once(page, app_url, context, in_app):
+    from lotline import inventory, orders, packing, settings
+
+    in_app(lambda session: settings.set_setting(session, SETTING, True, None))
+    in_app(lambda session: pick_all(session, "SO-5004"))
+    sign_in(page, app_url, "pat")
+    page.goto(app_url + "/pack")
+    flow = page.locator("#flow")
+    field = page.get_by_label("Order", exact=True)
+    expect(field).to_be_focused()
+    field.fill("SO-5004")
+    field.press("Enter")
+    panel = page.get_by_test_id("pack-panel")
+    expect(panel).to_have_attribute("data-order", "SO-5004")
+    gauze, cuff = panel.locator('tr[data-sku="GAUZE-10X10"]'), panel.locator('tr[data-sku="BP-CUFF-02"]')
+    expect(gauze).to_have_attribute("data-left", "2")
+
+    context.set_offline(True)
+    expect(page.get_by_test_id("offline-banner")).to_have_text("⚠ " + QUEUED)
+    item = page.get_by_label("Item", exact=True)
+    expect(item).to_be_focused()
+    item.fill("GAUZE-10X10")
+    item.press("Enter")
+    expect(flow).to_have_attribute("data-step", "lot")  # data-needs-lot="1", asked here
+    lot = page.get_by_label("Lot", exact=True)
+    expect(lot).to_be_focused()
+    lot.fill("GZ-3302")
+    lot.press("Enter")
+    queued = "Queued 1 × GAUZE-10X10 · lot GZ-3302 (waiting for the connection)"
+    expect(page.get_by_test_id("result")).to_contain_text(queued)
+    expect(page.get_by_test_id("offline-queue")).to_contain_text(queued)
+    expect(gauze).to_have_attribute("data-left", "1")
+    expect(flow).to_have_attribute("data-step", "sku")
+    # a serial item: Serial is asked; meanwhile another station packs that serial elsewhere
+    item = page.get_by_label("Item", exact=True)
+    item.fill("BP-CUFF-02")
+    item.press("Enter")
+    serial = page.get_by_label("Serial", exact=True)
+    expect(serial).to_be_focused()
+    serial.fill("SN-OFF-1")
+    serial.press("Enter")
+    expect(page.get_by_test_id("offline-queue").locator("li")).to_have_count(2)
+    expect(cuff).to_have_attribute("data-left", "0")
+    item = page.get_by_label("Item", exact=True)
+    item.fill("BP-CUFF-02")  # nothing left of it here: refused on the device
+    item.press("Enter")
+    expect(page.get_by_test_id("flow-error")).to_have_attribute("data-error-code", "over_pack")
+
+    def other_station_packs_the_serial(session):
+        orders.create_order(session, "SO-OFF-9", "Elsewhere", [{"sku": "BP-CUFF-02", "qty": 1}])
+        pick_all(session, "SO-OFF-9")
+        packing.pack(session, order_number="SO-OFF-9", sku="BP-CUFF-02", serial="SN-OFF-1",
+                     actor=inventory.Actor(None, "other"))
+
+    in_app(other_station_packs_the_serial)
+    payloads = page.evaluate("Lotline.queue()")
+    assert [(p["sku"], p["lot"], p["serial"], p["qty"]) for p in payloads] == [
+        ("GAUZE-10X10", "GZ-3302", None, 1), ("BP-CUFF-02", None, "SN-OFF-1", 1)]
+    assert len({p["key"] for p in payloads}) == 2
+    assert pack_lines(in_app, "GAUZE-10X10") == []
+
+    context.set_offline(False)  # replayed in order
+    results = page.get_by_test_id("replay-results")
+    expect(results.locator(".replay-ok").first).to_contain_text(
+        "Packed 1 × GAUZE-10X10 · lot GZ-3302 into carton 1 (1 of 2)")
+    expect(results.locator(".replay-error")).to_have_attribute("data-error-code", "duplicate_serial")
+    expect(results.locator(".replay-error")).to_contain_text("Serial SN-OFF-1 of BP-CUFF-02 is already packed")
+    expect(page.get_by_test_id("offline-queue")).to_have_count(0)
+    expect(flow).not_to_have_attribute("data-offline", "pack")  # the server's flow again
+    expect(gauze.locator('[data-col="packed"]')).to_have_text("1 / 2")
+    assert page.evaluate("Lotline.queue()") == []
+    assert pack_lines(in_app, "GAUZE-10X10") == [dict(qty=1, lot="GZ-3302", serial=None)]
+
+    # the same queued payload sent again (a replay whose answer was lost): applied once
+    fields = ("order", "sku", "qty", "lot", "serial", "expiry", "key")
+    again = page.evaluate("""body => fetch('/pack/replay', {method: 'POST',
+        headers: {'Content-Type': 'application/json',
+                  'X-CSRFToken': document.querySelector('meta[name=csrf-token]').content},
+        body: JSON.stringify(body)}).then(r => r.json().then(j => [r.status, j]))""",
+                          {k: payloads[0][k] for k in fields})
+    assert again[0] == 200 and again[1]["ok"] and again[1]["replayed"], again
+    assert pack_lines(in_app, "GAUZE-10X10") == [dict(qty=1, lot="GZ-3302", serial=None)]
+    # the device took the connection back: the next scan goes to the server as usual
+    item = page.get_by_label("Item", exact=True)
+    expect(item).to_be_focused()
+    item.fill("GAUZE-10X10")
+    item.press("Enter")
+    expect(flow).to_have_attribute("data-step", "lot")
+    expect(flow).not_to_have_attribute("data-offline", "pack")
+
+
+def test_pack_request_lost_on_the_network_is_queued_under_its_own_key(page, app_url, in_app):
+    """The wifi drops while the browser still says it is online: the htmx request fails
+    without an answer, the scan still in the field is queued under the form's own key (the
+    server may have applied it), and it lands once when the connection is back."""
+    from lotline import orders, settings
+
+    def new_order(session):
+        settings.set_setting(session, SETTING, True, None)
+        orders.create_order(session, "SO-NET-1", "Lost wifi", [{"sku": "GAUZE-10X10", "qty": 1}])
+        pick_all(session, "SO-NET-1")
+
+    in_app(new_order)
+    sign_in(page, app_url, "pat")
+    page.goto(app_url + "/pack?order=SO-NET-1")
+    flow = page.locator("#flow")
+    item = page.get_by_label("Item", exact=True)
+    item.fill("GAUZE-10X10")
+    item.press("Enter")
+    expect(flow).to_have_attribute("data-step", "lot")  # the server's own step
+    key = page.locator('#flow-form input[name="idem"]').input_value()
+    page.route("**/pack", lambda route: route.abort("internetdisconnected"))
+    lot = page.get_by_label("Lot", exact=True)
+    lot.fill("GZ-3302")
+    lot.press("Enter")
+    expect(page.get_by_test_id("offline-banner")).to_have_text("⚠ " + QUEUED)
+    expect(page.get_by_test_id("result")).to_contain_text(
+        "Queued 1 × GAUZE-10X10 · lot GZ-3302 (waiting for the connection)")
+    assert [p["key"] for p in page.evaluate("Lotline.queue()")] == [key]
+    page.unroute("**/pack")
+    page.evaluate("window.dispatchEvent(new Event('online'))")  # or the 5 s probe finds it
+    expect(page.get_by_test_id("replay-results")).to_contain_text(
+        "Packed 1 × GAUZE-10X10 · lot GZ-3302 into carton 1 (1 of 1)")
+    expect(page.get_by_test_id("offline-banner")).to_be_hidden()
+    assert pack_lines(in_app, "GAUZE-10X10", "SO-NET-1") == [dict(qty=1, lot="GZ-3302", serial=None)]
+
+
+# ---------------------------------------------------------------- camera
+
+FAKE_CAMERA = """
+window.BarcodeDetector = class {
+  static async getSupportedFormats() { return ['code_128', 'data_matrix', 'qr_code']; }
+  async detect() { return window.__code ? [{rawValue: window.__code, format: 'code_128'}] : []; }
+};
+navigator.mediaDevices.getUserMedia = async () => {
+  const canvas = document.createElement('canvas'); canvas.width = 64; canvas.height = 48;
+  canvas.getContext('2d').fillRect(0, 0, 64, 48);
+  return canvas.captureStream(5);
+};
+"""
+
+
+def test_camera_without_barcode_detector_says_so(page, app_url):
+    page.add_init_script("delete window.BarcodeDetector;")
+    sign_in(page, app_url, "pat")
+    page.goto(app_url + "/put")
+    page.get_by_role("button", name="Camera").click()
+    dialog = page.get_by_role("dialog", name="Camera")
+    expect(dialog).to_contain_text("This browser cannot read barcodes with the camera; use the scanner or type")
+    dialog.get_by_role("button", name="Close").click()
+    expect(dialog).to_have_count(0)
+    expect(page.get_by_label("Location", exact=True)).to_be_focused()
+
+
+def test_camera_decode_fills_the_field_and_submits(page, app_url):
+    page.add_init_script(FAKE_CAMERA)
+    sign_in(page, app_url, "pat")
+    page.goto(app_url + "/put")
+    page.get_by_role("button", name="Camera").click()
+    dialog = page.get_by_role("dialog", name="Camera")
+    expect(dialog).to_contain_text("Hold the barcode in front of the camera.")
+    page.evaluate("window.__code = 'A-01-01'")
+    expect(dialog).to_have_count(0)
+    expect(page.locator("#flow")).to_have_attribute("data-step", "sku")
+    expect(page.get_by_role("list", name="Scanned so far")).to_contain_text("Location A-01-01")
+
+
+# ---------------------------------------------------------------- a new release
+
+def test_new_release_worker_replaces_the_old_cache(page, app_url, server):
+    page.goto(app_url + "/login")
+    wait_for_worker(page)
+    assert cache_names(page) == ["lotline-e2e-release-1"]
+    server["gunicorn"].restart("e2e-release-2")  # same origin, a changed /sw.js
+    page.evaluate("navigator.serviceWorker.getRegistration().then(r => r.update())")
+    banner = page.get_by_test_id("update-banner")
+    expect(banner).to_contain_text("A new version is ready — Reload")
+    assert cache_names(page) == ["lotline-e2e-release-2"]  # activate deleted release 1's
+    banner.get_by_role("button", name="Reload").click()
+    expect(page.get_by_role("button", name="Sign in")).to_be_visible()
+    expect(page.get_by_test_id("update-banner")).to_have_count(0)
+    version = page.evaluate("""new Promise(resolve => {
+        navigator.serviceWorker.addEventListener('message', e => resolve(e.data.cache));
+        navigator.serviceWorker.controller.postMessage('version'); })""")
+    assert version == "lotline-e2e-release-2"
+    assert json.loads(json.dumps(cache_names(page))) == ["lotline-e2e-release-2"]
