@@ -103,11 +103,16 @@ def advance(flow: Flow, session: Session, form, actor, options: dict | None = No
     try:
         form = expand_gs1(flow, session, form, extra)
     except DomainError as exc:
-        current = next((st for st in flow.steps if st.name == exc.details.get("field")),
-                       None) or first_step(flow, session, {})
-        view = View(flow, {}, current=current, key=key, error=exc, feedback="error",
-                    extra=extra)
-        return _at(view, session)
+        # An unreadable label: forget that scan, walk the flow as usual, and say why.
+        form = MultiDict(form)
+        form.pop(exc.details.get("field"), None)
+        view = _walk(flow, session, form, actor, options, key, extra)
+        view.error, view.feedback, view.result = exc, "error", None
+        return view
+    return _walk(flow, session, form, actor, options, key, extra)
+
+
+def _walk(flow: Flow, session: Session, form, actor, options, key: str, extra: dict) -> View:
     if form.get("cancel") or any(clean_scan(form.get(s.name)) == CANCEL for s in flow.steps):
         return View(flow, {}, key=new_key(), current=first_step(flow, session, {}))
     redo = form.get("redo")
