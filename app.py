@@ -14,9 +14,14 @@ from sqlalchemy import select
 from lotline.db import configure_engine
 from lotline.extensions import csrf, db, login_manager, migrate
 
+# 'wasm-unsafe-eval' lets the page compile WebAssembly, for the camera's barcode decoder
+# vendored under static/vendor/ (used where the browser has no BarcodeDetector). It allows
+# nothing else: no eval() or new Function() of JavaScript, no inline script; and the .wasm
+# itself can only come from 'self' (connect-src).
 CSP = (
-    "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data: blob:; "
-    "connect-src 'self'; media-src 'self' blob:; worker-src 'self'; manifest-src 'self'; "
+    "default-src 'self'; script-src 'self' 'wasm-unsafe-eval'; style-src 'self'; "
+    "img-src 'self' data: blob:; connect-src 'self'; media-src 'self' blob:; worker-src 'self'; "
+    "manifest-src 'self'; "
     "frame-ancestors 'none'; base-uri 'self'; form-action 'self'; object-src 'none'"
 )
 

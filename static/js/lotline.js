@@ -828,8 +828,42 @@
     }
   });
 
-  /* ---------- the camera: BarcodeDetector where the browser has it ---------- */
+  /* ---------- the camera: the browser's BarcodeDetector, else the vendored WASM decoder ----------
+     Where the browser has no BarcodeDetector (Chromium and Chrome on Linux and Windows,
+     Firefox) the polyfill vendored under static/vendor/barcode-detector-<version>/ (its "pure"
+     ES module, which patches no globals, and zxing-wasm's zxing_reader.wasm) decodes instead.
+     It is imported only when the camera is opened, and its .wasm comes from the same folder,
+     never from a CDN (its default is jsDelivr). The CSP's 'wasm-unsafe-eval' lets it compile;
+     the service worker caches both files on first use, like any other /static file. */
   var NO_DETECTOR = "This browser cannot read barcodes with the camera; use the scanner or type";
+  var DECODER = "/static/vendor/barcode-detector-3.2.2/";
+  var decoderLoad = null;
+  function loadDecoder() {
+    if (!decoderLoad) {
+      decoderLoad = import(DECODER + "ponyfill.js").then(function (api) {
+        return api.prepareZXingModule({
+          overrides: {
+            locateFile: function (path, prefix) {
+              return /\.wasm$/.test(path) ? DECODER + path : prefix + path;
+            }
+          },
+          fireImmediately: true // fetch and compile now, so a failure shows here
+        }).then(function () { return api.BarcodeDetector; });
+      });
+      decoderLoad.catch(function () { decoderLoad = null; }); // a later opening tries again
+    }
+    return decoderLoad;
+  }
+  function makeDetector() {
+    if ("BarcodeDetector" in window) {
+      return Promise.resolve(BarcodeDetector.getSupportedFormats ? BarcodeDetector.getSupportedFormats() : [])
+        .then(function (formats) {
+          return formats.length ? new BarcodeDetector({ formats: formats }) : new BarcodeDetector();
+        });
+    }
+    if (typeof WebAssembly !== "object") return Promise.reject(new Error("no WebAssembly"));
+    return loadDecoder().then(function (Detector) { return new Detector(); }); // every format
+  }
   function openCamera(button) {
     var form = button.closest("form");
     var field = scanField(form || document);
@@ -860,36 +894,38 @@
     dialog.addEventListener("close", function () { finish(null); });
     dialog.showModal();
     close.focus();
-    if (!("BarcodeDetector" in window)) { status.textContent = NO_DETECTOR; return; }
     if (!navigator.mediaDevices || !navigator.mediaDevices.getUserMedia) {
       status.textContent = "This device offers no camera to the browser; use the scanner or type";
       return;
     }
-    Promise.resolve(BarcodeDetector.getSupportedFormats ? BarcodeDetector.getSupportedFormats() : [])
-      .then(function (formats) {
-        var detector = formats.length ? new BarcodeDetector({ formats: formats }) : new BarcodeDetector();
-        return navigator.mediaDevices.getUserMedia({ video: { facingMode: { ideal: "environment" } }, audio: false })
-          .then(function (media) {
-            stream = media;
-            if (finished) { finish(null); return; }
-            video.srcObject = media;
-            dialog.insertBefore(video, close);
-            status.textContent = "Hold the barcode in front of the camera.";
-            return video.play().then(function () {
-              (function tick() {
-                if (finished) return;
-                detector.detect(video).then(function (codes) {
-                  var code = codes.filter(function (c) { return c.rawValue; })[0];
-                  if (code) finish(code.rawValue.trim());
-                  else timer = setTimeout(tick, 200);
-                }, function () { timer = setTimeout(tick, 400); });
-              })();
-            });
+    if (!("BarcodeDetector" in window)) status.textContent = "Loading the barcode reader…";
+    makeDetector().then(function (detector) {
+      if (finished) return;
+      status.textContent = "Opening the camera…";
+      return navigator.mediaDevices.getUserMedia({ video: { facingMode: { ideal: "environment" } }, audio: false })
+        .then(function (media) {
+          stream = media;
+          if (finished) { media.getTracks().forEach(function (track) { track.stop(); }); return; }
+          video.srcObject = media;
+          dialog.insertBefore(video, close);
+          status.textContent = "Hold the barcode in front of the camera.";
+          return video.play().then(function () {
+            (function tick() {
+              if (finished) return;
+              detector.detect(video).then(function (codes) {
+                var code = codes.filter(function (c) { return c.rawValue; })[0];
+                if (code) finish(code.rawValue.trim());
+                else timer = setTimeout(tick, 200);
+              }, function () { timer = setTimeout(tick, 400); });
+            })();
           });
-      })
-      .catch(function (err) {
-        status.textContent = "The camera could not be used (" + (err && err.name || "error") + "); use the scanner or type";
-      });
+        })
+        .catch(function (err) {
+          status.textContent = "The camera could not be used (" + (err && err.name || "error") + "); use the scanner or type";
+        });
+    }, function () {
+      status.textContent = NO_DETECTOR; // neither the browser's detector nor the decoder
+    });
   }
   document.addEventListener("click", function (evt) {
     var button = evt.target.closest && evt.target.closest("[data-camera]");
