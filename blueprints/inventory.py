@@ -68,20 +68,9 @@ def _put_item(session, raw, state):
 
 def _source_item(key):
     def check(session, raw, state):
-        sku = _item(session, raw, state)
-        item = find_item(session, sku)
-        loc = get_location(session, state[key])
-        if not item.require_lot:
-            domain.verify_lot(session, loc, item, None)
-        else:
-            inv = domain.inventory_at(session, loc, item)
-            if inv is None or inv.qty == 0:
-                raise DomainError("insufficient_quantity",
-                                  f"{loc.code} holds no {item.sku}. Check the location.",
-                                  field="sku")
-            if inv.lot_id is None:
-                domain.verify_lot(session, loc, item, None)  # says: cycle count it first
-        return sku
+        item = find_item(session, _item(session, raw, state))
+        domain.check_source(session, get_location(session, state[key]), item)
+        return item.sku
     return check
 
 

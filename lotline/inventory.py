@@ -175,21 +175,28 @@ def check_destination(session: Session, location: Location, item: Item, lot: str
         field="location", held_lot=held)
 
 
-def verify_lot(session: Session, location: Location, item: Item, lot: str | None,
-               qty: int | None = None) -> Inventory:
-    """Rule 4: Pull and Move verify the scanned lot against the location's lot."""
+def check_source(session: Session, location: Location, item: Item) -> Inventory:
+    """What Pull and Move take from: the location holds some of the item, and for a
+    lot-tracked item with a lot on record (else the lot cannot be verified: count it first)."""
     inv = inventory_at(session, location, item)
     if inv is None or inv.qty == 0:
         raise DomainError("insufficient_quantity",
                           f"{location.code} holds no {item.sku}. Check the location.",
                           field="location", available=0)
+    if item.require_lot and inv.lot_id is None:
+        raise DomainError(
+            "needs_cycle_count",
+            f"{location.code} holds {item.sku} without a lot. Cycle count it first.",
+            field="location")
+    return inv
+
+
+def verify_lot(session: Session, location: Location, item: Item, lot: str | None,
+               qty: int | None = None) -> Inventory:
+    """Rule 4: Pull and Move verify the scanned lot against the location's lot."""
+    inv = check_source(session, location, item)
     if item.require_lot:
-        held = inv.lot.number if inv.lot else None
-        if held is None:
-            raise DomainError(
-                "needs_cycle_count",
-                f"{location.code} holds {item.sku} without a lot. Cycle count it first.",
-                field="location")
+        held = inv.lot.number
         if held != lot:
             raise DomainError(
                 "lot_mismatch",
