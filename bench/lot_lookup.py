@@ -10,12 +10,14 @@ as a request would have, after a warm-up):
 - ``trace(number)``            the whole lot trace / recall query, every item with that number
 - ``trace(number, sku)``       the same for one item
 - ``where is lot X``           lot look-up + on-hand rows (inventory → location, lot, item)
-- ``who received lot X``       lot look-up + the shipments: pick lines and the pack lines that
-                                recorded the lot (carton → order → item), as trace() runs them
-- the same, 3 statements       a proposal for trace(): the lots' items and the picks'
-                                locations joined instead of loaded by extra SELECTs
+- ``who received lot X``       lot look-up + the shipments: pick lines (→ order, item,
+                                location) and the pack lines that recorded the lot
+                                (carton → order → item), as trace() runs them now: 3 statements
 - the same, SQL only           those statements on the Core connection, without ORM objects:
                                 what the database costs, apart from Python
+- historical: before a37c7ef   "who received" as trace() ran it before the round trips were
+                                cut (the lots' items by a second SELECT, each pick's location
+                                by a lazy load): a same-conditions baseline, not the product
 - floor                        a pooled-connection checkout (pool_pre_ping, as the app is
                                 configured) and ``SELECT 1``: the fixed cost of any request
 
@@ -25,7 +27,9 @@ A plan that reads inventory, pack_line, pick_line or ledger_entry in full prints
 line and makes the exit status 1. The product's bar: "where is lot X" and "who received
 lot X" under 5 ms median with a million inventory rows and five million pack lines.
 
-"where" and "who" repeat trace()'s own statements (lotline/lots.py builds them inline).
+"where" and "who" repeat trace()'s own statements (lotline/lots.py builds them inline);
+the script checks that every statement they send is one trace() sends too, and prints a
+FAIL line (exit status 1) if lotline/lots.py has drifted from this copy.
 """
 
 from __future__ import annotations
@@ -45,7 +49,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 import sqlalchemy  # noqa: E402
 from sqlalchemy import event, func, select, text  # noqa: E402
-from sqlalchemy.orm import joinedload  # noqa: E402
+from sqlalchemy.orm import selectinload  # noqa: E402
 
 from app import create_app  # noqa: E402
 from lotline import lots  # noqa: E402
@@ -81,9 +85,45 @@ def where_is(session, number) -> int:
     return len(rows)
 
 
+def _pick_query(lot_ids):
+    """trace()'s pick query: pick → order line → order, item, and the pick's location code."""
+    return (select(PickLine, Order, Item, Location.code)
+            .join(OrderLine, OrderLine.id == PickLine.order_line_id)
+            .join(Order, Order.id == OrderLine.order_id)
+            .join(Item, Item.id == PickLine.item_id)
+            .outerjoin(Location, Location.id == PickLine.location_id)
+            .where(PickLine.lot_id.in_(lot_ids), PickLine.qty > 0)
+            .order_by(Order.number))
+
+
+def _pack_query(number):
+    """trace()'s pack-line query: the pack lines that recorded the lot (no SKU)."""
+    return (select(PackLine, Order, Item).join(Carton, Carton.id == PackLine.carton_id)
+            .join(Order, Order.id == Carton.order_id).join(Item, Item.id == PackLine.item_id)
+            .where(PackLine.recorded_lot == number).order_by(Order.number))
+
+
 def who_received(session, number) -> int:
-    """lots.trace()'s look-up and shipment queries (picks, then pack lines), alone."""
+    """lots.trace()'s look-up and shipment queries (picks, then pack lines), alone, as
+    trace() runs them now: find_lots() (lots with their items joined), the picks with their
+    location joined, the pack lines. 3 statements."""
     found = lots.find_lots(session, number)
+    lot_ids = [lot.id for lot in found]
+    n = 0
+    for _pick, _order, _item, code in session.execute(_pick_query(lot_ids)):
+        n += 1
+        _ = f"picked from {code}" if code else ""  # trace()'s note
+    n += len(session.execute(_pack_query(number)).all())
+    return n
+
+
+def who_received_before(session, number) -> int:
+    """HISTORICAL: who_received() as trace() ran it before commit a37c7ef ("fewer round trips
+    in lot trace"): the lots' items by selectinload (a second SELECT) and each pick's location
+    by a lazy load (one SELECT per pick line that has one). Kept only as a same-conditions
+    baseline for the change; the product no longer runs this."""
+    found = list(session.scalars(select(Lot).where(Lot.number == number)
+                                 .options(selectinload(Lot.item)).order_by(Lot.id)))
     lot_ids = [lot.id for lot in found]
     n = 0
     for pick, _order, _item in session.execute(
@@ -94,54 +134,20 @@ def who_received(session, number) -> int:
             .where(PickLine.lot_id.in_(lot_ids), PickLine.qty > 0)
             .order_by(Order.number)):
         n += 1
-        _ = pick.location.code if pick.location else ""  # trace() reads it for its note
-    packs = (select(PackLine, Order, Item).join(Carton, Carton.id == PackLine.carton_id)
-             .join(Order, Order.id == Carton.order_id).join(Item, Item.id == PackLine.item_id)
-             .where(PackLine.recorded_lot == number))
-    n += len(session.execute(packs.order_by(Order.number)).all())
-    return n
-
-
-def who_received_proposed(session, number) -> int:
-    """who_received() as trace() could run it: the lots' items joined (not a second SELECT)
-    and the pick's location joined (not one lazy load per pick line). Same rows, 3 statements."""
-    found = list(session.scalars(select(Lot).where(Lot.number == number)
-                                 .options(joinedload(Lot.item)).order_by(Lot.id)))
-    lot_ids = [lot.id for lot in found]
-    n = 0
-    for _pick, _order, _item, location in session.execute(
-            select(PickLine, Order, Item, Location)
-            .join(OrderLine, OrderLine.id == PickLine.order_line_id)
-            .join(Order, Order.id == OrderLine.order_id)
-            .join(Item, Item.id == PickLine.item_id)
-            .outerjoin(Location, Location.id == PickLine.location_id)
-            .where(PickLine.lot_id.in_(lot_ids), PickLine.qty > 0)
-            .order_by(Order.number)):
-        n += 1
-        _ = location.code if location else ""
-    packs = (select(PackLine, Order, Item).join(Carton, Carton.id == PackLine.carton_id)
-             .join(Order, Order.id == Carton.order_id).join(Item, Item.id == PackLine.item_id)
-             .where(PackLine.recorded_lot == number))
-    n += len(session.execute(packs.order_by(Order.number)).all())
+        _ = pick.location.code if pick.location else ""
+    n += len(session.execute(_pack_query(number)).all())
     return n
 
 
 def who_received_sql(session, number) -> int:
-    """The same three statements on the Core connection: rows only, no ORM objects, no
-    per-pick location load. The difference to who_received() is ORM work in Python."""
+    """who_received()'s three statements on the Core connection: rows only, no ORM objects.
+    The difference to who_received() is ORM work in Python."""
     conn = session.connection()
-    lot_ids = list(conn.execute(select(Lot.id).where(Lot.number == number)).scalars())
-    n = len(conn.execute(
-        select(PickLine, Order, Item)
-        .join(OrderLine, OrderLine.id == PickLine.order_line_id)
-        .join(Order, Order.id == OrderLine.order_id)
-        .join(Item, Item.id == PickLine.item_id)
-        .where(PickLine.lot_id.in_(lot_ids), PickLine.qty > 0)
-        .order_by(Order.number)).all())
-    n += len(conn.execute(
-        select(PackLine, Order, Item).join(Carton, Carton.id == PackLine.carton_id)
-        .join(Order, Order.id == Carton.order_id).join(Item, Item.id == PackLine.item_id)
-        .where(PackLine.recorded_lot == number).order_by(Order.number)).all())
+    lot_ids = [row.id for row in conn.execute(
+        select(Lot, Item).outerjoin(Item, Item.id == Lot.item_id)
+        .where(Lot.number == number).order_by(Lot.id))]
+    n = len(conn.execute(_pick_query(lot_ids)).all())
+    n += len(conn.execute(_pack_query(number)).all())
     return n
 
 
@@ -325,9 +331,9 @@ def main() -> int:
             ("trace(number, sku)", lambda n, s: len(lots.trace(db.session, n, s).shipments)),
             ("where is lot X (on hand)", lambda n, s: where_is(db.session, n)),
             ("who received lot X (shipments)", lambda n, s: who_received(db.session, n)),
-            ("  same, 3 statements (proposal)",
-             lambda n, s: who_received_proposed(db.session, n)),
             ("  same, SQL only (Core rows)", lambda n, s: who_received_sql(db.session, n)),
+            ("  historical: before a37c7ef",
+             lambda n, s: who_received_before(db.session, n)),
             ("floor: checkout + SELECT 1", lambda n, s: round_trip(db.session, n)),
         ], samples, args.warmup)
         assert len(results) == N_QUERIES
@@ -349,6 +355,19 @@ def main() -> int:
         number, sku = samples[0]
         statements = capture(engine, lambda: lots.trace(db.session, shared or number))
         db.session.remove()
+        # "where" and "who" must send trace()'s statements, not a copy that has drifted.
+        sent_by_trace = {statement for statement, _ in statements}
+        for label, call in (("where is lot X", where_is), ("who received lot X", who_received)):
+            mine = capture(engine, lambda call=call: call(db.session, shared or number))
+            db.session.remove()
+            foreign = [st for st, _ in mine if st not in sent_by_trace]
+            if foreign:
+                failed = True
+                for st in foreign:
+                    print(f"FAIL: {label} sends a statement trace() does not: "
+                          f"{' '.join(st.split())[:200]}")
+            else:
+                print(f"check: {label} sends {len(mine)} statements, all of them trace()'s")
         statements += capture(engine, lambda: lots.trace(db.session, number, sku))
         db.session.remove()
         seen, plans = set(), []

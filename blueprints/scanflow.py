@@ -30,6 +30,7 @@ from werkzeug.datastructures import MultiDict
 
 from lotline import gs1
 from lotline.errors import DomainError
+from lotline.inventory import already_done
 
 from . import is_htmx
 
@@ -100,6 +101,9 @@ def advance(flow: Flow, session: Session, form, actor, options: dict | None = No
     """Check every accepted value, find the current step, commit when all are in."""
     key = form.get("idem") or new_key()
     extra = {name: form.get(name, "") for name in (*flow.carry, "expiry")}
+    done = already_done(session, actor, form.get("idem"))
+    if done is not None:  # this exact submission already went through: say so, change nothing
+        return _committed(flow, session, form, done, extra)
     try:
         form = expand_gs1(flow, session, form, extra)
     except DomainError as exc:
@@ -146,8 +150,13 @@ def _walk(flow: Flow, session: Session, form, actor, options, key: str, extra: d
     except DomainError as exc:
         target = _step_for(flow, exc, flow.steps[-1])
         return _refused(flow, session, form, state, done, target, exc, key, extra)
+    return _committed(flow, session, state, result, extra)
+
+
+def _committed(flow: Flow, session: Session, values, result, extra: dict) -> View:
+    """The screen after a commit: the result, a new key, and the steps the flow keeps."""
     session.expire_all()
-    kept = {name: state[name] for name in flow.keep if name in state}
+    kept = {name: clean_scan(values.get(name)) for name in flow.keep if values.get(name)}
     fresh = View(flow, kept, result=result, key=new_key(), feedback="success",
                  extra={k: v for k, v in extra.items() if k != "expiry"})
     fresh.current = first_step(flow, session, kept)

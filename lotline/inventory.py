@@ -341,6 +341,18 @@ def _attempt(session, operation, actor, scoped, params, apply) -> Result:
     return result
 
 
+def already_done(session: Session, actor: Actor, key: str | None) -> Result | None:
+    """The stored result of a submission already applied under ``key`` by this user, if any
+    (a screen re-sent by a flaky network: answer "already done" before checking anything)."""
+    if not key:
+        return None
+    record = session.get(IdempotencyRecord, f"{actor.user_id or 0}:{str(key).strip()}")
+    if record is None:
+        return None
+    stored = json.loads(record.result_json)
+    return Result.from_dict(stored["result"]) if "result" in stored else None
+
+
 def _replay(session: Session, scoped: str, operation: str, params: dict) -> Result | None:
     record = session.get(IdempotencyRecord, scoped)
     if record is None:

@@ -252,3 +252,25 @@ def test_edit_item_warns_before_require_lot_takes_effect(as_role, warehouse):
     page = b.post("/items/PLAIN/edit", data).get_data(as_text=True)
     assert "1 location(s) hold PLAIN without a lot" in page
     assert b.post("/items/PLAIN/edit", {**data, "confirmed": "1"}).status_code == 302
+
+
+@pytest.mark.parametrize("path, steps", [
+    ("/pull", [("location", "A-01"), ("sku", "LOT-1"), ("lot", "L1"), ("qty", "10")]),
+    ("/move", [("from_location", "A-01"), ("sku", "LOT-1"), ("lot", "L1"), ("qty", "10"),
+               ("to_location", "B-01")]),
+])
+def test_a_resent_scan_that_already_applied_says_already_done(as_role, warehouse, path, steps):
+    """Re-sent after it emptied the location, the same submission must not be re-checked
+    (it would now be refused): it is answered with its first result."""
+    b = as_role("packer")
+    s = Scanner(b, path)
+    for _, value in steps[:-1]:
+        s.scan(value)
+    final = {**s.fields, steps[-1][0]: steps[-1][1]}
+    rows = lambda: db.session.scalar(select(func.count()).select_from(LedgerEntry))  # noqa: E731
+    first = b.post(path, final, htmx=True)
+    after_first = rows()
+    again = b.post(path, final, htmx=True)
+    assert first.status_code == again.status_code == 200
+    assert "already done" in again.get_data(as_text=True) and qty("A-01") is None
+    assert rows() == after_first
