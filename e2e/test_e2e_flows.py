@@ -10,71 +10,13 @@ from __future__ import annotations
 
 import re
 
-from playwright.sync_api import Page, expect
+from playwright.sync_api import expect
 
 from e2e.conftest import sign_in
+from e2e.pages import ScanScreen
 from lotline.demo import PRODUCTS, demo_gtin
 
 VIT_C_GTIN = demo_gtin(next(n for n, p in enumerate(PRODUCTS, start=1) if p[0] == "VIT-C-500"))
-
-
-class ScanScreen:
-    """One scan screen (a flow region such as #flow, or #lookup) driven like a scanner."""
-
-    def __init__(self, page: Page, app_url: str, path: str, region: str = "#flow"):
-        self.page, self.app_url, self.path, self.selector = page, app_url, path, region
-
-    @property
-    def region(self):
-        return self.page.locator(self.selector)
-
-    def open(self, query: str = "") -> ScanScreen:
-        self.page.goto(self.app_url + self.path + query)
-        expect(self.region).to_be_visible()
-        return self
-
-    def field(self, label: str):
-        return self.page.get_by_label(label, exact=True)
-
-    def _swapped(self, action) -> None:
-        """Run ``action`` and wait until the region has been replaced by the answer."""
-        self.region.evaluate("el => { el.dataset.stale = '1'; }")
-        action()
-        expect(self.page.locator(f"{self.selector}:not([data-stale])")).to_be_attached()
-
-    def scan(self, label: str, value: str) -> None:
-        field = self.field(label)
-        expect(field).to_be_focused()  # the scanner types wherever focus is
-        self._swapped(lambda: (field.fill(value), field.press("Enter")))
-
-    def chip(self, name: str) -> None:
-        self._swapped(lambda: self.page.get_by_role("button", name=name, exact=True).click())
-
-    def click(self, name: str) -> None:
-        self._swapped(lambda: self.page.get_by_role("button", name=name).click())
-
-    def expect_step(self, step: str) -> None:
-        expect(self.region).to_have_attribute("data-step", step)
-
-    @property
-    def error(self):
-        return self.page.get_by_test_id("flow-error")
-
-    @property
-    def result(self):
-        return self.page.get_by_test_id("result")
-
-    @property
-    def chips(self):
-        return self.page.get_by_role("list", name="Scanned so far").get_by_role("button")
-
-    def expect_error(self, code: str) -> None:
-        expect(self.region).to_have_attribute("data-feedback", "error")
-        expect(self.error).to_have_attribute("data-error-code", code)
-
-    def expect_result(self, *lines: str) -> None:
-        expect(self.region).to_have_attribute("data-feedback", "success")
-        expect(self.result.locator(".result-line")).to_have_text(list(lines))
 
 
 def qty_at(in_app, location: str, sku: str) -> int:

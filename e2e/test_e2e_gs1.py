@@ -6,7 +6,8 @@ from __future__ import annotations
 from playwright.sync_api import expect
 
 from e2e.conftest import sign_in
-from e2e.test_e2e_flows import VIT_C_GTIN, ScanScreen
+from e2e.pages import ScanScreen
+from e2e.test_e2e_flows import VIT_C_GTIN
 
 GS = "\x1d"
 GTIN14 = VIT_C_GTIN.zfill(14)

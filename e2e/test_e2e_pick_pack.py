@@ -19,96 +19,10 @@ import re
 from playwright.sync_api import Page, expect
 
 from e2e.conftest import sign_in
+from e2e.pages import ScanScreen
 
 TASK = re.compile(r"Go to (\S+): pick (\d+) × (\S+)(?: · lot (\S+))?")
 SETTING = "require_lot_serial_at_pack"
-
-
-class ScanScreen:
-    """The #flow region of a scan screen, driven like a scanner (fill, then Enter)."""
-
-    def __init__(self, page: Page, app_url: str, path: str):
-        self.page, self.app_url, self.path = page, app_url, path
-
-    @property
-    def region(self):
-        return self.page.locator("#flow")
-
-    def open(self) -> ScanScreen:
-        self.page.goto(self.app_url + self.path)
-        expect(self.region).to_be_visible()
-        return self
-
-    def field(self, label: str):
-        return self.page.get_by_label(label, exact=True)
-
-    def _swapped(self, action) -> None:
-        """Run ``action`` and wait until #flow has been replaced by the server's answer."""
-        self.region.evaluate("el => { el.dataset.stale = '1'; }")
-        action()
-        expect(self.page.locator("#flow:not([data-stale])")).to_be_attached()
-
-    def _press_enter(self, field, label: str) -> None:
-        """Press Enter in a scan field and check it was sent as a scan: HTML submits a form
-        on Enter as if its first submit button were pressed, and a button that belongs to
-        the form (form=) and stands before its own plain Enter button in the page would be
-        pressed by every scan ("Skip location …", "Close carton N", "Next open order")."""
-        self.page.evaluate("""() => {
-            window.__submitter = '';
-            if (window.__watching) return;
-            window.__watching = true;
-            document.addEventListener('submit', e => {
-                const b = e.submitter;
-                window.__submitter = b && b.name
-                    ? `${b.name}=${b.value} ("${b.textContent.trim()}")` : ''; }, true); }""")
-        self._swapped(lambda: field.press("Enter"))
-        sent_as = self.page.evaluate("window.__submitter")
-        assert not sent_as, (f"Enter in the {label} field was sent as the button {sent_as}, "
-                             f"not as a scan")
-
-    def scan(self, label: str, value: str) -> None:
-        field = self.field(label)
-        expect(field).to_be_focused()  # the scanner types wherever focus is
-        field.fill(value)
-        self._press_enter(field, label)
-
-    def enter(self, label: str) -> None:
-        """Confirm what the field holds (a prefilled quantity) with Enter alone."""
-        field = self.field(label)
-        expect(field).to_be_focused()
-        self._press_enter(field, label)
-
-    def click(self, name: str) -> None:
-        self._swapped(lambda: self.page.get_by_role("button", name=name, exact=True).click())
-
-    def expect_step(self, step: str) -> None:
-        expect(self.region).to_have_attribute("data-step", step)
-
-    @property
-    def error(self):
-        return self.page.get_by_test_id("flow-error")
-
-    @property
-    def result(self):
-        return self.page.get_by_test_id("result")
-
-    @property
-    def info(self):
-        return self.page.get_by_test_id("step-info")
-
-    def expect_error(self, code: str, step: str) -> None:
-        expect(self.region).to_have_attribute("data-feedback", "error")
-        expect(self.error).to_have_attribute("data-error-code", code)
-        self.expect_step(step)
-        field = self.page.locator(f"#scan-{step}")
-        expect(field).to_be_focused()
-        if step != "qty":
-            expect(field).to_have_value("")
-
-    def expect_result(self, *lines: str | re.Pattern) -> None:
-        expect(self.region).to_have_attribute("data-feedback", "success")
-        expect(self.error).to_have_count(0)
-        expect(self.result.locator(".result-line")).to_have_text(list(lines))
 
 
 # ---------------------------------------------------------------- helpers (database)

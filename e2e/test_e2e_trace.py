@@ -7,7 +7,7 @@ import pytest
 from playwright.sync_api import expect
 
 from e2e.conftest import sign_in
-from e2e.test_e2e_flows import ScanScreen
+from e2e.pages import ScanScreen
 
 
 @pytest.fixture
