@@ -92,6 +92,25 @@ def _fresh_request_cache():
     g.pop("csrf_token", None)
 
 
+def make_order(number, **lines):
+    """An order with lines given as SKU=qty (underscores in names stand for dashes)."""
+    from lotline import orders as orders_domain
+
+    orders_domain.create_order(db.session, number, "Customer",
+                               [{"sku": sku.replace("_", "-"), "qty": q}
+                                for sku, q in lines.items()])
+    db.session.commit()
+    return number
+
+
+def order(number):
+    """The order as the database has it now."""
+    from lotline import orders as orders_domain
+
+    db.session.expire_all()
+    return orders_domain.get_order(db.session, number)
+
+
 class Browser:
     """A signed-in test client that sends the CSRF token the way the pages do."""
 

@@ -20,7 +20,7 @@ from lotline import settings as settings_domain
 from lotline.errors import DomainError
 from lotline.extensions import db
 from lotline.models import Carton, CountRequest, Item, Order, PackLine
-from tests.conftest import make_item
+from tests.conftest import make_item, make_order, order
 from tests.test_flows import Scanner
 
 NOBODY = inventory.Actor(None, "PACK-1")
@@ -56,19 +56,6 @@ def wh(app):
 def setting(on: bool):
     settings_domain.set_setting(db.session, settings_domain.REQUIRE_LOT_SERIAL_AT_PACK, on, None)
     db.session.commit()
-
-
-def make_order(number, **lines):
-    orders_domain.create_order(db.session, number, "Customer",
-                               [{"sku": sku.replace("_", "-"), "qty": q}
-                                for sku, q in lines.items()])
-    db.session.commit()
-    return number
-
-
-def order(number) -> Order:
-    db.session.expire_all()
-    return orders_domain.get_order(db.session, number)
 
 
 def count(model, *where):

@@ -25,7 +25,7 @@ from lotline.models import (
     Order,
     PickLine,
 )
-from tests.conftest import make_item
+from tests.conftest import make_item, make_order, order
 from tests.test_flows import Scanner
 
 NOBODY = inventory.Actor(None, "PICK-1")
@@ -55,19 +55,6 @@ def lotless_tracked_stock(location, sku, qty):
     item = db.session.scalar(select(Item).where(Item.sku == sku))
     item.require_lot = True
     db.session.commit()
-
-
-def make_order(number, **lines):
-    orders_domain.create_order(db.session, number, "Customer",
-                               [{"sku": sku.replace("_", "-"), "qty": q}
-                                for sku, q in lines.items()])
-    db.session.commit()
-    return number
-
-
-def order(number) -> Order:
-    db.session.expire_all()
-    return orders_domain.get_order(db.session, number)
 
 
 def qty_at(location, sku):
