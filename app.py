@@ -9,7 +9,7 @@ from pathlib import Path
 from flask import Flask, render_template, request
 from flask_wtf.csrf import CSRFError
 from jinja2 import StrictUndefined
-from sqlalchemy import select
+from sqlalchemy import bindparam, select
 
 from lotline.db import configure_engine
 from lotline.extensions import csrf, db, login_manager, migrate
@@ -73,7 +73,6 @@ def create_app(test_config: dict | None = None) -> Flask:
     os.makedirs(app.instance_path, exist_ok=True)
     app.config.from_mapping(
         SQLALCHEMY_DATABASE_URI=database_url(app.instance_path),
-        SQLALCHEMY_ENGINE_OPTIONS={"pool_pre_ping": True},
         SESSION_COOKIE_HTTPONLY=True,
         SESSION_COOKIE_SAMESITE="Lax",
         SESSION_COOKIE_SECURE=os.environ.get("LOTLINE_INSECURE_COOKIES") != "1",
@@ -107,9 +106,11 @@ def create_app(test_config: dict | None = None) -> Flask:
 
     from lotline.models import User
 
+    active_user = select(User).where(User.id == bindparam("id"), User.active)  # built once
+
     @login_manager.user_loader
     def load_user(user_id: str):
-        return db.session.scalar(select(User).where(User.id == int(user_id), User.active))
+        return db.session.scalar(active_user, {"id": int(user_id)})
 
     from blueprints import register_blueprints
 

@@ -20,7 +20,7 @@ from flask import abort, jsonify, render_template, request
 from flask_login import current_user
 from werkzeug.datastructures import MultiDict
 
-from lotline import inventory
+from lotline import inventory, settings
 from lotline import orders as orders_domain
 from lotline import packing as domain
 from lotline.errors import DomainError
@@ -110,10 +110,12 @@ def _panel(view: View) -> dict:
     number = view.state.get("order")
     if not number:
         return {"order": None, "lots": {}, "carton": None, "needs": {}}
-    order = orders_domain.get_order(db.session, number)
-    lots = {line.id: domain.picked_lots(db.session, line) for line in order.lines}
+    order = orders_domain.get_order(db.session, number, with_lines=True)
+    picked = domain.picked_lots_by_line(db.session, [line.id for line in order.lines])
+    lots = {line.id: picked.get(line.id, {}) for line in order.lines}
     carton = next((c for c in order.cartons if c.status == "open"), None)
-    needs = {line.id: domain.needs(db.session, line.item) for line in order.lines}
+    on = settings.get_setting(db.session, settings.REQUIRE_LOT_SERIAL_AT_PACK)
+    needs = {line.id: domain.needs(db.session, line.item, on) for line in order.lines}
     return {"order": order, "lots": lots, "carton": carton, "needs": needs}
 
 

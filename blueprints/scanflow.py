@@ -6,6 +6,11 @@ accepted value in order (through the domain), the first missing one is the curre
 and when none is missing the flow commits through one domain function. A refusal clears
 only the step it names and keeps the rest, so "scan another location" is one scan.
 
+The confirm (a submission carrying every step's value and a quantity) goes straight to the
+domain function, which checks every rule again under its locks anyway; only when it refuses
+are the steps walked, to find the one to ask for again. So the scan that commits, the one
+a packer makes most, costs one transaction and no re-checks.
+
 What a packer does with a scanner in hand (Put, for example):
   1. "Scan the location": scans A-01-02's label; Enter is sent by the scanner.
   2. "Scan the item": scans the product's barcode (SKU or GTIN).
@@ -38,13 +43,18 @@ CONFIRM = "CMD:CONFIRM"
 CANCEL = "CMD:CANCEL"
 
 
+def ALWAYS(session, state) -> bool:
+    """A step that every run of its flow has."""
+    return True
+
+
 @dataclass
 class Step:
     name: str
     label: str
     prompt: str
     check: Callable[[Session, str, dict], str]
-    applies: Callable[[Session, dict], bool] = lambda session, state: True
+    applies: Callable[[Session, dict], bool] = ALWAYS
     info: Callable[[Session, dict], str | None] = lambda session, state: None
     quantity: bool = False  # a number, default 1; a repeated item scan adds one
     default: Callable[[Session, dict], int | None] = lambda session, state: None
@@ -101,9 +111,6 @@ def advance(flow: Flow, session: Session, form, actor, options: dict | None = No
     """Check every accepted value, find the current step, commit when all are in."""
     key = form.get("idem") or new_key()
     extra = {name: form.get(name, "") for name in (*flow.carry, "expiry")}
-    done = already_done(session, actor, form.get("idem"))
-    if done is not None:  # this exact submission already went through: say so, change nothing
-        return _committed(flow, session, form, done, extra)
     try:
         form = expand_gs1(flow, session, form, extra)
     except DomainError as exc:
@@ -113,7 +120,41 @@ def advance(flow: Flow, session: Session, form, actor, options: dict | None = No
         view = _walk(flow, session, form, actor, options, key, extra)
         view.error, view.feedback, view.result = exc, "error", None
         return view
-    return _walk(flow, session, form, actor, options, key, extra)
+    state = _confirmed(flow, form)
+    if state is None:
+        done = already_done(session, actor, form.get("idem"))
+        if done is not None:  # this exact submission already went through: say so
+            return _committed(flow, session, form, done, extra)
+        return _walk(flow, session, form, actor, options, key, extra)
+    try:  # a re-sent confirm is answered by the domain: its key's first result, unchanged
+        result = flow.commit(session, state, actor, key, {**extra, **(options or {})})
+    except DomainError:
+        session.rollback()  # walk the steps: they say which one to scan again, and why
+        return _walk(flow, session, form, actor, options, key, extra)
+    return _committed(flow, session, state, result, extra)
+
+
+def _confirmed(flow: Flow, form) -> dict | None:
+    """Every step's value, when this submission confirms a whole flow: each step that always
+    applies has one, and the quantity is a typed number or CMD:CONFIRM (an item scanned
+    again at Quantity adds one instead). None otherwise; the steps are then walked."""
+    if form.get("redo") or not any(step.quantity for step in flow.steps):
+        return None
+    state = {}
+    for step in flow.steps:
+        raw = clean_scan(form.get(step.name))
+        if step.quantity:
+            pending = str(form.get("qty_pending") or "1")
+            raw = (pending if pending.isdigit() else "1") if raw == CONFIRM else raw
+            if not _typed_number(raw):
+                return None
+        elif raw in (CONFIRM, CANCEL):
+            return None
+        if raw:
+            state[step.name] = raw
+        elif step.applies is ALWAYS:
+            return None
+    return state
 
 
 def _walk(flow: Flow, session: Session, form, actor, options, key: str, extra: dict) -> View:

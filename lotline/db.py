@@ -8,17 +8,21 @@ takes row locks (``SELECT … FOR UPDATE``) on the locations it changes.
 
 from __future__ import annotations
 
+import time
 from contextlib import contextmanager
 
-from sqlalchemy import event
+from sqlalchemy import event, exc
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session
 
 IMMEDIATE = "lotline_immediate"
+# A pooled connection to a server that sat idle this long is pinged before it is used.
+IDLE_PING_SECONDS = 10.0
 
 
 def configure_engine(engine: Engine) -> None:
     if engine.dialect.name != "sqlite":
+        _ping_idle_connections(engine)
         return
 
     @event.listens_for(engine, "connect")
@@ -36,6 +40,30 @@ def configure_engine(engine: Engine) -> None:
     def _begin(conn):
         immediate = conn.get_execution_options().get(IMMEDIATE)
         conn.exec_driver_sql("BEGIN IMMEDIATE" if immediate else "BEGIN")
+
+
+def _ping_idle_connections(engine: Engine) -> None:
+    """Test a pooled server connection before use only when it has sat idle a while (a
+    restarted server or a dropped idle connection then costs a reconnect, not a 500).
+    ``pool_pre_ping`` would ping on every checkout: a round trip to the server added to
+    every transaction, and a request opens two or three."""
+
+    @event.listens_for(engine, "checkin")
+    def _idle_from(dbapi_conn, record):
+        record.info["idle_since"] = time.monotonic()
+
+    @event.listens_for(engine, "checkout")
+    def _ping(dbapi_conn, record, proxy):
+        since = record.info.pop("idle_since", None)
+        if since is None or time.monotonic() - since < IDLE_PING_SECONDS:
+            return
+        try:
+            cursor = dbapi_conn.cursor()
+            cursor.execute("SELECT 1")
+            cursor.close()
+            dbapi_conn.rollback()
+        except Exception as error:  # the pool drops this connection and opens another
+            raise exc.DisconnectionError(str(error)) from error
 
 
 def is_postgres(session: Session) -> bool:

@@ -17,9 +17,13 @@ import json
 import re
 from dataclasses import asdict, dataclass, field
 
-from sqlalchemy import select, update
+from sqlalchemy import bindparam, select, update
+from sqlalchemy import delete as sa_delete
+from sqlalchemy import insert as sa_insert
+from sqlalchemy import update as sa_update
 from sqlalchemy.exc import IntegrityError, OperationalError
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, joinedload
+from sqlalchemy.orm.attributes import set_committed_value
 
 from . import locations as locations_domain
 from .db import is_postgres, write_transaction
@@ -52,10 +56,12 @@ class Actor:
 
     user: User | None
     station: str = ""
+    user_id: int | None = field(init=False)
 
-    @property
-    def user_id(self) -> int | None:
-        return self.user.id if self.user else None
+    def __post_init__(self) -> None:
+        # Read once: a transaction's first commit expires the user, and reloading it on
+        # every ledger row would cost a query each time.
+        self.user_id = self.user.id if self.user else None
 
 
 @dataclass
@@ -139,19 +145,25 @@ def active_location(session: Session, code) -> Location:
     return location
 
 
+_INVENTORY_AT = select(Inventory).options(joinedload(Inventory.lot)).where(
+    Inventory.location_id == bindparam("location_id"), Inventory.item_id == bindparam("item_id"))
+
+
 def inventory_at(session: Session, location: Location, item: Item) -> Inventory | None:
-    return session.scalar(select(Inventory).where(
-        Inventory.location_id == location.id, Inventory.item_id == item.id))
+    """The (location, item) record with its lot, in one statement (built once: every scan
+    screen reads it)."""
+    return session.scalar(_INVENTORY_AT, {"location_id": location.id, "item_id": item.id})
 
 
-def check_destination(session: Session, location: Location, item: Item, lot: str | None) -> None:
-    """Rule 2: a location holds at most one lot of an item."""
+def check_destination(session: Session, location: Location, item: Item,
+                      lot: str | None) -> Inventory | None:
+    """Rule 2: a location holds at most one lot of an item. Returns the record it read."""
     inv = inventory_at(session, location, item)
     if inv is None or inv.qty == 0:
-        return
+        return inv
     held = inv.lot.number if inv.lot else None
     if held == lot:
-        return
+        return inv
     if held is None and item.require_lot:
         raise DomainError(
             "needs_cycle_count",
@@ -235,10 +247,15 @@ def _lock(session: Session, codes: list[str]) -> dict[str, Location]:
 
 
 def _get_lot(session: Session, item: Item, number: str | None, expiry: dt.date | None = None,
-             create: bool = True) -> Lot | None:
+             create: bool = True, known: Lot | None = None) -> Lot | None:
+    """The item's lot ``number`` (``known`` when it is that lot already: no query), created
+    on first sight; an expiry that contradicts the one on record is refused."""
     if number is None:
         return None
-    lot = session.scalar(select(Lot).where(Lot.item_id == item.id, Lot.number == number))
+    if known is not None and known.item_id == item.id and known.number == number:
+        lot = known
+    else:
+        lot = session.scalar(select(Lot).where(Lot.item_id == item.id, Lot.number == number))
     if lot is None:
         if not create:
             return None
@@ -254,32 +271,51 @@ def _get_lot(session: Session, item: Item, number: str | None, expiry: dt.date |
     return lot
 
 
+_UNREAD = object()
+# The writes of every inventory change, built once: Core statements on the transaction's
+# connection (no unit-of-work flush), with the ORM objects already read kept in step.
+_SET_QTY = sa_update(Inventory.__table__).where(Inventory.__table__.c.id == bindparam("pk")) \
+    .values(qty=bindparam("qty"), lot_id=bindparam("lot"), updated_at=bindparam("at"))
+_DELETE_ROW = sa_delete(Inventory.__table__).where(Inventory.__table__.c.id == bindparam("pk"))
+_NEW_ROW = sa_insert(Inventory.__table__)
+_LEDGER_ROW = sa_insert(LedgerEntry.__table__)
+
+
 def _adjust(session: Session, *, kind: str, location: Location, item: Item, lot: Lot | None,
             delta: int, actor: Actor, reference: str, key: str | None,
-            set_lot: bool = False) -> Change:
-    """Change one (location, item) quantity by ``delta`` and write its ledger row."""
-    inv = inventory_at(session, location, item)
+            set_lot: bool = False, inv=_UNREAD) -> Change:
+    """Change one (location, item) quantity by ``delta`` and write its ledger row.
+    ``inv`` is the record as already read in this transaction (under its lock), if it was."""
+    if inv is _UNREAD:
+        inv = inventory_at(session, location, item)
     before = inv.qty if inv else 0
     after = before + delta
     if after < 0:  # the domain checks first; this is the last word before the CHECK
         raise DomainError("insufficient_quantity",
                           f"{location.code} holds only {before} of {item.sku}.", field="qty")
     lot_id = lot.id if lot else None
+    now = utcnow()
+    connection = session.connection()
     if inv is None:
         if after > 0:
-            session.add(Inventory(location_id=location.id, item_id=item.id, lot_id=lot_id,
-                                  qty=after))
+            connection.execute(_NEW_ROW, {"location_id": location.id, "item_id": item.id,
+                                          "lot_id": lot_id, "qty": after, "updated_at": now})
     elif after == 0:
-        session.delete(inv)  # an empty location holds no lot
+        connection.execute(_DELETE_ROW, {"pk": inv.id})  # an empty location holds no lot
+        session.expunge(inv)
     else:
-        inv.qty = after
-        if set_lot:
-            inv.lot_id = lot_id
-    session.add(LedgerEntry(
-        type=kind, item_id=item.id, location_id=location.id, lot_id=lot_id,
-        delta=delta, qty_after=after, user_id=actor.user_id, station=actor.station[:64],
-        reference=reference[:64], idempotency_key=key))
-    session.flush()
+        new_lot = lot_id if set_lot else inv.lot_id
+        connection.execute(_SET_QTY, {"pk": inv.id, "qty": after, "lot": new_lot, "at": now})
+        set_committed_value(inv, "qty", after)
+        set_committed_value(inv, "updated_at", now)
+        if new_lot != inv.lot_id:
+            set_committed_value(inv, "lot_id", new_lot)
+            session.expire(inv, ["lot"])
+    connection.execute(_LEDGER_ROW, {
+        "type": kind, "item_id": item.id, "location_id": location.id, "lot_id": lot_id,
+        "delta": delta, "qty_after": after, "user_id": actor.user_id,
+        "station": actor.station[:64], "reference": reference[:64], "idempotency_key": key,
+        "created_at": now})
     return Change(location.code, item.sku, lot.number if lot else None, before, after)
 
 
@@ -291,8 +327,12 @@ def run_once(session: Session, operation: str, actor: Actor, key: str | None, pa
              apply):
     """Run ``apply()`` as one write transaction, at most once per idempotency key.
 
-    A unique-key race (two stations creating the same new lot; a twin submission) or a
-    PostgreSQL deadlock rolls back and tries again; rules are re-checked on every try.
+    The key's record is written in the same transaction as the change, last; its primary key
+    makes a twin that raced this one fail there and roll back whole, and the twin then
+    answers with the first one's result. A refusal also looks for a twin that went first
+    (the stock it wanted may be what the twin took). A unique-key race (two stations
+    creating the same new lot) or a PostgreSQL deadlock rolls back and tries again; rules
+    are re-checked on every try.
     """
     scoped = None
     if key:
@@ -301,18 +341,19 @@ def run_once(session: Session, operation: str, actor: Actor, key: str | None, pa
             raise ValidationError("An idempotency key has 8 to 64 letters, digits or . _ : -.",
                                   field="idempotency_key")
         scoped = f"{actor.user_id or 0}:{key}"
-        done = _replay(session, scoped, operation, params)
-        if done:
-            return done
     for attempt in range(RETRIES):
         try:
             return _attempt(session, operation, actor, scoped, params, apply)
+        except DomainError:
+            done = scoped and _replay(session, scoped, operation, params)
+            if done:
+                return done
+            raise
         except (IntegrityError, OperationalError) as exc:
             session.rollback()
-            if scoped:
-                done = _replay(session, scoped, operation, params)
-                if done:
-                    return done
+            done = scoped and _replay(session, scoped, operation, params)
+            if done:
+                return done
             if attempt == RETRIES - 1 or not _retryable(exc):
                 raise
     raise AssertionError("unreachable")
@@ -327,18 +368,18 @@ def _retryable(exc: Exception) -> bool:
 
 def _attempt(session, operation, actor, scoped, params, apply) -> Result:
     with write_transaction(session):
-        record = None
-        if scoped:
-            # Claimed first: a concurrent twin waits here, then fails on the primary key.
-            record = IdempotencyRecord(key=scoped, user_id=actor.user_id, operation=operation,
-                                       result_json=json.dumps({"fp": _fingerprint(params)}))
-            session.add(record)
-            session.flush()
         result = apply()
-        if record is not None:
-            record.result_json = json.dumps({"fp": _fingerprint(params),
-                                             "result": result.to_dict()})
+        if scoped:
+            session.flush()  # the change's own ORM writes first, so a refusal among them wins
+            session.connection().execute(_KEY_ROW, {
+                "key": scoped, "user_id": actor.user_id, "operation": operation,
+                "result_json": json.dumps({"fp": _fingerprint(params),
+                                           "result": result.to_dict()}),
+                "created_at": utcnow()})
     return result
+
+
+_KEY_ROW = sa_insert(IdempotencyRecord.__table__)
 
 
 def already_done(session: Session, actor: Actor, key: str | None) -> Result | None:
@@ -378,10 +419,10 @@ def put(session: Session, *, location, sku, lot, qty, actor: Actor, idempotency_
         loc = _lock(session, [location])[_code(location)]
         item = find_item(session, sku)
         lot_number = required_lot(item, lot)
-        check_destination(session, loc, item, lot_number)
-        lot_row = _get_lot(session, item, lot_number, expiry)
+        inv = check_destination(session, loc, item, lot_number)
+        lot_row = _get_lot(session, item, lot_number, expiry, known=inv.lot if inv else None)
         change = _adjust(session, kind=kind, location=loc, item=item, lot=lot_row, delta=qty,
-                         actor=actor, reference=reference, key=idempotency_key)
+                         actor=actor, reference=reference, key=idempotency_key, inv=inv)
         return Result(kind, [change], reference)
 
     return run_once(session, kind, actor, idempotency_key, params, apply)
@@ -399,7 +440,8 @@ def pull(session: Session, *, location, sku, lot, qty, actor: Actor, idempotency
         lot_number = required_lot(item, lot)
         inv = verify_lot(session, loc, item, lot_number, qty)
         change = _adjust(session, kind="pull", location=loc, item=item, lot=inv.lot,
-                         delta=-qty, actor=actor, reference=reference, key=idempotency_key)
+                         delta=-qty, actor=actor, reference=reference, key=idempotency_key,
+                         inv=inv)
         return Result("pull", [change], reference)
 
     return run_once(session, "pull", actor, idempotency_key, params, apply)
@@ -422,12 +464,14 @@ def move(session: Session, *, from_location, to_location, sku, lot, qty, actor: 
         lot_number = required_lot(item, lot)
         inv = verify_lot(session, locs[src_code], item, lot_number, qty)
         lot_row = inv.lot  # what moves is the source's lot, whatever was scanned
-        check_destination(session, locs[dst_code], item, lot_row.number if lot_row else None)
+        dst = check_destination(session, locs[dst_code], item,
+                                lot_row.number if lot_row else None)
         out = _adjust(session, kind="move-out", location=locs[src_code], item=item, lot=lot_row,
-                      delta=-qty, actor=actor, reference=dst_code, key=idempotency_key)
+                      delta=-qty, actor=actor, reference=dst_code, key=idempotency_key,
+                      inv=inv)
         into = _adjust(session, kind="move-in", location=locs[dst_code], item=item,
                        lot=lot_row, delta=qty, actor=actor, reference=src_code,
-                       key=idempotency_key)
+                       key=idempotency_key, inv=dst)
         return Result("move", [out, into], f"{src_code} → {dst_code}")
 
     return run_once(session, "move", actor, idempotency_key, params, apply)
@@ -498,12 +542,12 @@ def putaway(session: Session, *, po_number, location, sku, lot, qty, actor: Acto
                 f"receive; you scanned {qty}. Receive {line.remaining} or ask a supervisor.",
                 field="qty", remaining=line.remaining)
         lot_number = required_lot(item, lot)
-        check_destination(session, loc, item, lot_number)
-        lot_row = _get_lot(session, item, lot_number, expiry)
+        inv = check_destination(session, loc, item, lot_number)
+        lot_row = _get_lot(session, item, lot_number, expiry, known=inv.lot if inv else None)
         line.qty_received += qty
         change = _adjust(session, kind="putaway", location=loc, item=item, lot=lot_row,
                          delta=qty, actor=actor, reference=line.purchase_order.number,
-                         key=idempotency_key)
+                         key=idempotency_key, inv=inv)
         return Result("putaway", [change], line.purchase_order.number)
 
     return run_once(session, "putaway", actor, idempotency_key, params, apply)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from sqlalchemy import func, or_, select, update
+from sqlalchemy import bindparam, func, or_, select, update
 from sqlalchemy.orm import Session
 
 from .errors import Conflict, NotFound, ValidationError
@@ -88,12 +88,17 @@ def get_item(session: Session, sku: str) -> Item:
     return item
 
 
+# Built once: every scan looks an item up.
+_BY_SKU = select(Item).where(Item.sku == bindparam("sku"))
+_BY_GTIN = select(Item).where(Item.gtin == bindparam("gtin"))
+
+
 def find_item(session: Session, scan: str) -> Item:
     """The item a scan names: its SKU, or its GTIN (any length, any leading zeros)."""
     scan = str(scan or "").strip()
-    item = session.scalar(select(Item).where(Item.sku == scan))
+    item = session.scalar(_BY_SKU, {"sku": scan})
     if item is None and scan.isdigit() and len(scan) in (8, 12, 13, 14):
-        item = session.scalar(select(Item).where(Item.gtin == scan.zfill(14)))
+        item = session.scalar(_BY_GTIN, {"gtin": scan.zfill(14)})
     if item is None:
         raise NotFound(f"No item with SKU or GTIN {scan}. Scan the item's label again.",
                        code="unknown_item")

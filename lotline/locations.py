@@ -6,7 +6,7 @@ import csv
 import io
 import re
 
-from sqlalchemy import func, or_, select
+from sqlalchemy import bindparam, func, or_, select
 from sqlalchemy.orm import Session
 
 from .errors import Conflict, NotFound, ValidationError
@@ -39,12 +39,15 @@ def create_location(session: Session, code, zone: str = "", type: str = "storage
     return location
 
 
+_BY_CODE = select(Location).where(Location.code == bindparam("code"))  # built once: every scan
+
+
 def get_location(session: Session, code) -> Location:
     code = str(code if code is not None else "").strip().upper()
     if not code:
         raise NotFound("No location was scanned. Scan the location's label.",
                        code="unknown_location")
-    location = session.scalar(select(Location).where(Location.code == code))
+    location = session.scalar(_BY_CODE, {"code": code})
     if location is None:
         raise NotFound(f"No location {code}. Scan the location's label again.",
                        code="unknown_location")

@@ -7,7 +7,7 @@ import io
 import re
 
 from sqlalchemy import select
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, selectinload
 
 from .errors import Conflict, DomainError, NotFound, ValidationError
 from .inventory import clean_qty
@@ -93,27 +93,35 @@ def import_csv(session: Session, text: str) -> list[Order]:
     return created
 
 
-def get_order(session: Session, number) -> Order:
-    number = str(number or "").strip().upper()
-    order = session.scalar(select(Order).where(Order.number == number))
-    if order is None:
-        raise NotFound(f"No order {number}. Scan the order's barcode again.",
-                       code="unknown_order")
-    return order
+def get_order(session: Session, number, with_lines: bool = False) -> Order:
+    """The order by number; ``with_lines`` loads its lines, their items and its cartons
+    in the same round of queries (for screens that show them all)."""
+    query = select(Order)
+    if with_lines:
+        query = query.options(selectinload(Order.lines).joinedload(OrderLine.item),
+                              selectinload(Order.cartons))
+    return _one_order(session, query, number)
 
 
 def lock_order(session: Session, number) -> Order:
-    """The order, locked for this transaction on PostgreSQL (SQLite's write lock covers it),
-    so two stations picking or packing it cannot lose each other's counts."""
+    """The order with its lines, locked for this transaction on PostgreSQL (SQLite's write
+    lock covers it) and read again under the lock, so two stations picking or packing it
+    cannot lose each other's counts."""
     from . import inventory
     from .db import is_postgres
 
-    order = get_order(session, number)
+    query = select(Order).options(selectinload(Order.lines))
     if inventory.LOCKING and is_postgres(session):
-        session.execute(select(Order.id).where(Order.id == order.id).with_for_update())
-        session.refresh(order)
-        for line in order.lines:
-            session.refresh(line)
+        query = query.with_for_update().execution_options(populate_existing=True)
+    return _one_order(session, query, number)
+
+
+def _one_order(session: Session, query, number) -> Order:
+    number = str(number or "").strip().upper()
+    order = session.scalar(query.where(Order.number == number))
+    if order is None:
+        raise NotFound(f"No order {number}. Scan the order's barcode again.",
+                       code="unknown_order")
     return order
 
 

@@ -12,6 +12,7 @@ from dataclasses import dataclass
 
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
+from sqlalchemy.orm.attributes import set_committed_value
 
 from . import orders as orders_domain
 from . import settings as settings_domain
@@ -31,8 +32,10 @@ class PackNeeds:
     serial: bool
 
 
-def needs(session: Session, item: Item) -> PackNeeds:
-    on = settings_domain.get_setting(session, settings_domain.REQUIRE_LOT_SERIAL_AT_PACK)
+def needs(session: Session, item: Item, setting_on: bool | None = None) -> PackNeeds:
+    """``setting_on``: the Require Lot/Serial at Pack setting, when the caller read it."""
+    on = settings_domain.get_setting(session, settings_domain.REQUIRE_LOT_SERIAL_AT_PACK) \
+        if setting_on is None else setting_on
     return PackNeeds(lot=on and item.lot_recorded_at_pack(), serial=on and item.require_serial)
 
 
@@ -42,6 +45,7 @@ def order_line(session: Session, order: Order, scan) -> OrderLine:
     if line is None:
         raise DomainError("not_on_order", f"{item.sku} is not on order {order.number}. "
                           f"Put it aside and scan an item from the order.", field="sku")
+    set_committed_value(line, "item", item)  # the item just read: no second query for it
     return line
 
 
@@ -86,11 +90,22 @@ def check_serial(session: Session, item: Item, serial: str) -> None:
 
 def picked_lots(session: Session, line: OrderLine) -> dict[str, list[int]]:
     """Lot number -> locations it was picked from, for this order line."""
-    out: dict[str, list[int]] = {}
-    for pick in session.scalars(select(PickLine).where(PickLine.order_line_id == line.id,
-                                                       PickLine.qty > 0)):
-        if pick.lot is not None:
-            out.setdefault(pick.lot.number, []).append(pick.location_id)
+    return picked_lots_by_line(session, [line.id]).get(line.id, {})
+
+
+def picked_lots_by_line(session: Session,
+                        line_ids: list[int]) -> dict[int, dict[str, list[int]]]:
+    """For each order line: lot number -> locations it was picked from (one query)."""
+    out: dict[int, dict[str, list[int]]] = {}
+    if not line_ids:
+        return out
+    rows = session.execute(
+        select(PickLine.order_line_id, Lot.number, PickLine.location_id)
+        .join(Lot, Lot.id == PickLine.lot_id)
+        .where(PickLine.order_line_id.in_(line_ids), PickLine.qty > 0)
+        .order_by(PickLine.id))
+    for line_id, number, location_id in rows:
+        out.setdefault(line_id, {}).setdefault(number, []).append(location_id)
     return out
 
 

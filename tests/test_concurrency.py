@@ -334,11 +334,12 @@ def race_puts_to_one_row(app, monkeypatch, *, barrier_timeout: float, stations: 
     original = inventory.check_destination
 
     def read_then_wait(session, location, item, lot):
-        original(session, location, item, lot)
+        record = original(session, location, item, lot)
         try:
             barrier.wait()
         except threading.BrokenBarrierError:
             pass
+        return record
 
     monkeypatch.setattr(inventory, "check_destination", read_then_wait)
     deltas = [n + 1 for n in range(stations)]
