@@ -1,0 +1,97 @@
+"""The confirm of a scan screen: a submission carrying every step goes straight to the domain.
+
+The steps are walked only when the domain refuses, so a refusal must read exactly as it does
+when the same values are scanned one at a time, and change nothing; and the confirm itself
+stays one transaction with no re-checks (its statement count is the guard)."""
+
+import re
+import uuid
+
+import pytest
+from sqlalchemy import event, func, select
+
+from lotline.extensions import db
+from lotline.models import IdempotencyRecord, LedgerEntry
+from tests.test_flows import Scanner, qty, warehouse  # noqa: F401 - fixture used by name
+
+
+def one_shot(browser, url, **fields):
+    fields.setdefault("idem", uuid.uuid4().hex)
+    response = browser.post(url, fields, htmx=True)
+    return response, response.get_data(as_text=True)
+
+
+def refusal(html):
+    code = re.search(r'data-error-code="([^"]+)"', html)
+    step = re.search(r'data-step="([^"]+)"', html)
+    message = re.search(r'data-testid="flow-error">\s*<strong>([^<]+)</strong>', html)
+    return (code and code.group(1), step and step.group(1), message and message.group(1))
+
+
+REFUSED = [
+    # (screen, values scanned in order, the step refused), each refused by the domain rules
+    ("/put", [("location", "A-01"), ("sku", "LOT-1"), ("lot", "L2"), ("qty", "1")],
+     "location"),
+    ("/pull", [("location", "A-01"), ("sku", "LOT-1"), ("lot", "L9"), ("qty", "1")], "lot"),
+    ("/pull", [("location", "A-01"), ("sku", "LOT-1"), ("lot", "L1"), ("qty", "11")], "qty"),
+    ("/move", [("from_location", "A-01"), ("sku", "LOT-1"), ("lot", "L1"), ("qty", "2"),
+               ("to_location", "A-01")], "to_location"),
+    ("/put", [("location", "Z-99"), ("sku", "LOT-1"), ("lot", "L1"), ("qty", "1")], "location"),
+]
+
+
+@pytest.mark.parametrize("url, steps, refused_at", REFUSED)
+def test_a_refused_confirm_reads_as_the_scans_would_and_changes_nothing(
+        as_role, warehouse, url, steps, refused_at):  # noqa: F811
+    browser = as_role("packer")
+    ledger_before = db.session.scalar(select(func.count()).select_from(LedgerEntry))
+    stepwise = Scanner(browser, url)
+    for _, value in steps:
+        stepwise.scan(value)
+        if stepwise.error_code:
+            break
+    response, html = one_shot(browser, url, **dict(steps))
+    assert response.status_code == 422
+    assert refusal(html) == refusal(stepwise.html)
+    assert refusal(html)[0] is not None and refusal(html)[1] == refused_at
+    db.session.rollback()
+    assert db.session.scalar(select(func.count()).select_from(LedgerEntry)) == ledger_before
+    assert db.session.scalar(select(func.count()).select_from(IdempotencyRecord)) == 0
+    assert qty("A-01") == 10
+
+
+def test_a_confirm_is_one_transaction_without_re_checks(app, as_role, warehouse):  # noqa: F811
+    browser = as_role("packer")
+    sent = []
+
+    def count(conn, cursor, statement, params, context, executemany):
+        sent.append(statement)
+
+    event.listen(db.engine, "before_cursor_execute", count)
+    try:
+        response, html = one_shot(browser, "/put", location="A-01", sku="LOT-1", lot="L1",
+                                  qty="2")
+    finally:
+        event.remove(db.engine, "before_cursor_execute", count)
+    assert response.status_code == 200 and "A-01 · LOT-1 · L1: 10 → 12" in html
+    writes = [s for s in sent if s.split()[0] in ("INSERT", "UPDATE", "DELETE")]
+    reads = [s for s in sent if s.lstrip().startswith("SELECT")]
+    assert len(writes) == 3  # the inventory row, its ledger row, the idempotency key
+    # the signed-in user; then under the lock: location (+ its row lock on PostgreSQL),
+    # item, inventory with its lot
+    assert len(reads) <= 5, reads
+
+
+def test_a_resent_confirm_is_answered_by_its_first_result(as_role, warehouse):  # noqa: F811
+    browser = as_role("packer")
+    key = uuid.uuid4().hex
+    first = one_shot(browser, "/pull", location="A-01", sku="LOT-1", lot="L1", qty="10",
+                     idem=key)[1]
+    again = one_shot(browser, "/pull", location="A-01", sku="LOT-1", lot="L1", qty="10",
+                     idem=key)
+    # The stock is gone now, so checked again it would be refused; it is the same scan, so
+    # it says what it did the first time.
+    assert again[0].status_code == 200
+    assert "10 → 0" in first and "10 → 0" in again[1] and "already done" in again[1]
+    assert db.session.scalar(select(func.count()).select_from(LedgerEntry)
+                             .where(LedgerEntry.type == "pull")) == 1
