@@ -20,7 +20,7 @@ from flask import abort, jsonify, render_template, request
 from flask_login import current_user
 from werkzeug.datastructures import MultiDict
 
-from lotline import inventory, settings
+from lotline import inventory
 from lotline import orders as orders_domain
 from lotline import packing as domain
 from lotline.errors import DomainError
@@ -107,16 +107,10 @@ FLOW = Flow("pack", "Pack", "packing.index", [
 
 
 def _panel(view: View) -> dict:
-    number = view.state.get("order")
-    if not number:
+    panel = domain.pack_panel(db.session, view.state.get("order"))
+    if panel is None:
         return {"order": None, "lots": {}, "carton": None, "needs": {}}
-    order = orders_domain.get_order(db.session, number, with_lines=True)
-    picked = domain.picked_lots_by_line(db.session, [line.id for line in order.lines])
-    lots = {line.id: picked.get(line.id, {}) for line in order.lines}
-    carton = next((c for c in order.cartons if c.status == "open"), None)
-    on = settings.get_setting(db.session, settings.REQUIRE_LOT_SERIAL_AT_PACK)
-    needs = {line.id: domain.needs(db.session, line.item, on) for line in order.lines}
-    return {"order": order, "lots": lots, "carton": carton, "needs": needs}
+    return {"order": panel, "lots": panel.lots, "carton": panel.carton, "needs": panel.needs}
 
 
 @bp.route("", methods=["GET", "POST"])

@@ -6,8 +6,8 @@ import csv
 import io
 import re
 
-from sqlalchemy import select
-from sqlalchemy.orm import Session, selectinload
+from sqlalchemy import bindparam, select
+from sqlalchemy.orm import Session
 
 from .errors import Conflict, DomainError, NotFound, ValidationError
 from .inventory import clean_qty
@@ -93,32 +93,29 @@ def import_csv(session: Session, text: str) -> list[Order]:
     return created
 
 
-def get_order(session: Session, number, with_lines: bool = False) -> Order:
-    """The order by number; ``with_lines`` loads its lines, their items and its cartons
-    in the same round of queries (for screens that show them all)."""
-    query = select(Order)
-    if with_lines:
-        query = query.options(selectinload(Order.lines).joinedload(OrderLine.item),
-                              selectinload(Order.cartons))
-    return _one_order(session, query, number)
+_BY_NUMBER = select(Order).where(Order.number == bindparam("number"))  # built once
+_LOCK_BY_NUMBER = _BY_NUMBER.with_for_update().execution_options(populate_existing=True)
+
+
+def get_order(session: Session, number) -> Order:
+    return _one_order(session, _BY_NUMBER, number)
 
 
 def lock_order(session: Session, number) -> Order:
-    """The order with its lines, locked for this transaction on PostgreSQL (SQLite's write
-    lock covers it) and read again under the lock, so two stations picking or packing it
-    cannot lose each other's counts."""
+    """The order, locked for this transaction on PostgreSQL (SQLite's write lock covers it)
+    and read under the lock, so two stations picking or packing it cannot lose each other's
+    counts. Its lines load when first used, also under the lock (a write transaction starts
+    with everything the session held expired)."""
     from . import inventory
     from .db import is_postgres
 
-    query = select(Order).options(selectinload(Order.lines))
-    if inventory.LOCKING and is_postgres(session):
-        query = query.with_for_update().execution_options(populate_existing=True)
-    return _one_order(session, query, number)
+    locked = inventory.LOCKING and is_postgres(session)
+    return _one_order(session, _LOCK_BY_NUMBER if locked else _BY_NUMBER, number)
 
 
 def _one_order(session: Session, query, number) -> Order:
     number = str(number or "").strip().upper()
-    order = session.scalar(query.where(Order.number == number))
+    order = session.scalar(query, {"number": number})
     if order is None:
         raise NotFound(f"No order {number}. Scan the order's barcode again.",
                        code="unknown_order")
@@ -135,22 +132,27 @@ def list_orders(session: Session, status: str | None = None, limit: int = 200) -
     return list(session.scalars(query))
 
 
-def refresh_status(order: Order) -> None:
-    """Derive open → picking → picked → packing → packed from the lines."""
+def refresh_status(order: Order, packing: bool = False) -> None:
+    """Derive open → picking → picked → packing → packed from the lines (``packing``: a
+    pack line was just added). Written only when it changes."""
     if order.status in ("cancelled", "shipped"):
         return
     lines = order.lines
+    status = "packing" if packing and order.status in ("open", "picking", "picked") \
+        else order.status
     if all(line.qty_packed >= line.qty - line.qty_short for line in lines) and \
-            any(line.qty_packed for line in lines) and order.status in ("packing", "packed"):
-        order.status = "packed"
+            any(line.qty_packed for line in lines) and status in ("packing", "packed"):
+        status = "packed"
     elif any(line.qty_packed for line in lines):
-        order.status = "packing"
+        status = "packing"
     elif all(line.to_pick == 0 for line in lines):
-        order.status = "picked"
+        status = "picked"
     elif any(line.qty_picked or line.qty_short for line in lines):
-        order.status = "picking"
+        status = "picking"
     else:
-        order.status = "open"
+        status = "open"
+    if status != order.status:
+        order.status = status
 
 
 def cancel_order(session: Session, order: Order) -> Order:

@@ -10,7 +10,7 @@ from __future__ import annotations
 import datetime as dt
 from dataclasses import dataclass
 
-from sqlalchemy import func, select
+from sqlalchemy import bindparam, func, insert, select, update
 from sqlalchemy.orm import Session
 from sqlalchemy.orm.attributes import set_committed_value
 
@@ -88,9 +88,91 @@ def check_serial(session: Session, item: Item, serial: str) -> None:
                           f"packed. Scan the serial of the unit in your hand.", field="serial")
 
 
+@dataclass
+class PanelItem:
+    sku: str
+    gtin: str | None
+    require_lot: bool
+    require_serial: bool
+    lot_at_pack: str
+
+    lot_recorded_at_pack = Item.lot_recorded_at_pack  # the same rule as the item's own
+
+
+@dataclass
+class PanelLine:
+    id: int
+    qty: int
+    qty_picked: int
+    qty_short: int
+    qty_packed: int
+    item: PanelItem
+
+
+@dataclass
+class PanelCarton:
+    id: int
+    number: int
+
+
+@dataclass
+class PackPanel:
+    """What the pack screen shows beside the scan: the order's lines with what is picked
+    and packed, the lots picked for each, what each line must record, the open carton.
+    Plain rows read in four statements: it is drawn again after every pack scan."""
+
+    number: str
+    customer_name: str
+    customer_ref: str
+    status: str
+    lines: list[PanelLine]
+    carton: PanelCarton | None
+    lots: dict[int, dict[str, list[int]]]
+    needs: dict[int, PackNeeds]
+
+
+_o, _ol, _i = Order.__table__.c, OrderLine.__table__.c, Item.__table__.c
+_PANEL_LINES = (
+    select(_o.id, _o.number, _o.customer_name, _o.customer_ref, _o.status, _ol.id,
+           _ol.qty, _ol.qty_picked, _ol.qty_short, _ol.qty_packed, _i.sku, _i.gtin,
+           _i.require_lot, _i.require_serial, _i.lot_at_pack)
+    .select_from(Order.__table__.join(OrderLine.__table__, _ol.order_id == _o.id)
+                 .join(Item.__table__, _i.id == _ol.item_id))
+    .where(_o.number == bindparam("number")).order_by(_ol.id))
+_OPEN_CARTON = select(Carton.__table__.c.id, Carton.__table__.c.number).where(
+    Carton.__table__.c.order_id == bindparam("order_id"),
+    Carton.__table__.c.status == "open").order_by(Carton.__table__.c.id).limit(1)
+
+
+def pack_panel(session: Session, number) -> PackPanel | None:
+    """The panel of order ``number``, or None when there is no such order."""
+    rows = session.connection().execute(
+        _PANEL_LINES, {"number": str(number or "").strip().upper()}).all()
+    if not rows:
+        return None
+    first = rows[0]
+    lines = [PanelLine(r[5], r[6], r[7], r[8], r[9], PanelItem(*r[10:15])) for r in rows]
+    carton = session.connection().execute(_OPEN_CARTON, {"order_id": first[0]}).first()
+    on = settings_domain.get_setting(session, settings_domain.REQUIRE_LOT_SERIAL_AT_PACK)
+    picked = picked_lots_by_line(session, [line.id for line in lines])
+    return PackPanel(
+        number=first[1], customer_name=first[2], customer_ref=first[3], status=first[4],
+        lines=lines, carton=PanelCarton(carton.id, carton.number) if carton else None,
+        lots={line.id: picked.get(line.id, {}) for line in lines},
+        needs={line.id: needs(session, line.item, on) for line in lines})
+
+
 def picked_lots(session: Session, line: OrderLine) -> dict[str, list[int]]:
     """Lot number -> locations it was picked from, for this order line."""
     return picked_lots_by_line(session, [line.id]).get(line.id, {})
+
+
+_pl = PickLine.__table__.c
+_PICKED_LOTS = (
+    select(_pl.order_line_id, Lot.__table__.c.number, _pl.location_id)
+    .select_from(PickLine.__table__.join(Lot.__table__, Lot.__table__.c.id == _pl.lot_id))
+    .where(_pl.order_line_id.in_(bindparam("line_ids", expanding=True)), _pl.qty > 0)
+    .order_by(_pl.id))
 
 
 def picked_lots_by_line(session: Session,
@@ -99,26 +181,24 @@ def picked_lots_by_line(session: Session,
     out: dict[int, dict[str, list[int]]] = {}
     if not line_ids:
         return out
-    rows = session.execute(
-        select(PickLine.order_line_id, Lot.number, PickLine.location_id)
-        .join(Lot, Lot.id == PickLine.lot_id)
-        .where(PickLine.order_line_id.in_(line_ids), PickLine.qty > 0)
-        .order_by(PickLine.id))
+    rows = session.connection().execute(_PICKED_LOTS, {"line_ids": list(line_ids)})
     for line_id, number, location_id in rows:
         out.setdefault(line_id, {}).setdefault(number, []).append(location_id)
     return out
 
 
-def open_carton(session: Session, order: Order, station: str = "") -> Carton:
-    carton = next((c for c in order.cartons if c.status == "open"), None)
-    if carton is None:
-        number = (session.scalar(select(func.max(Carton.number))
-                                 .where(Carton.order_id == order.id)) or 0) + 1
-        carton = Carton(order_id=order.id, number=number, status="open", station=station[:64])
-        session.add(carton)
-        order.cartons.append(carton)
-        session.flush()
-    return carton
+def open_carton(session: Session, order: Order, station: str = "") -> PanelCarton:
+    """The order's open carton (its id and number), opened now if there is none."""
+    row = session.connection().execute(_OPEN_CARTON, {"order_id": order.id}).first()
+    if row is not None:
+        return PanelCarton(row.id, row.number)
+    number = (session.scalar(select(func.max(Carton.number))
+                             .where(Carton.order_id == order.id)) or 0) + 1
+    carton = Carton(order_id=order.id, number=number, status="open", station=station[:64])
+    session.add(carton)
+    session.flush()
+    session.expire(order, ["cartons"])
+    return PanelCarton(carton.id, carton.number)
 
 
 def check_shelf_life(session: Session, item: Item, lot: str | None,
@@ -170,14 +250,15 @@ def pack(session: Session, *, order_number, sku, actor: Actor, qty=1, lot=None, 
         picked = picked_lots(session, line)
         mismatch = bool(lot_number and picked and lot_number not in picked)
         carton = open_carton(session, order, actor.station)
-        session.add(PackLine(carton_id=carton.id, order_line_id=line.id, item_id=item.id,
-                             qty=qty, recorded_lot=lot_number, serial=serial_number,
-                             picked_lots=", ".join(sorted(picked))[:200], lot_mismatch=mismatch,
-                             user_id=actor.user_id, station=actor.station[:64]))
-        line.qty_packed += qty
-        if order.status in ("open", "picking", "picked"):
-            order.status = "packing"
-        orders_domain.refresh_status(order)
+        connection = session.connection()
+        connection.execute(_PACK_LINE_ROW, {
+            "carton_id": carton.id, "order_line_id": line.id, "item_id": item.id, "qty": qty,
+            "recorded_lot": lot_number, "serial": serial_number,
+            "picked_lots": ", ".join(sorted(picked))[:200], "lot_mismatch": mismatch,
+            "user_id": actor.user_id, "station": actor.station[:64], "created_at": utcnow()})
+        connection.execute(_ADD_PACKED, {"pk": line.id, "added": qty})
+        set_committed_value(line, "qty_packed", line.qty_packed + qty)
+        orders_domain.refresh_status(order, packing=True)
         messages = [_packed_text(item, qty, lot_number, serial_number, carton, line)]
         if mismatch:
             for picked_lot, locations in picked.items():
@@ -194,6 +275,11 @@ def pack(session: Session, *, order_number, sku, actor: Actor, qty=1, lot=None, 
         return Result("pack", [], order.number, messages=messages)
 
     return run_once(session, "pack", actor, idempotency_key, params, apply)
+
+
+_PACK_LINE_ROW = insert(PackLine.__table__)
+_ADD_PACKED = update(OrderLine.__table__).where(OrderLine.__table__.c.id == bindparam("pk")) \
+    .values(qty_packed=OrderLine.__table__.c.qty_packed + bindparam("added"))
 
 
 def _packed_text(item, qty, lot, serial, carton, line) -> str:
