@@ -13,6 +13,7 @@ from sqlalchemy import bindparam, select
 
 from lotline.db import configure_engine
 from lotline.extensions import csrf, db, login_manager, migrate
+from lotline.users import PASSWORD_HASH
 
 # 'wasm-unsafe-eval' lets the page compile WebAssembly, for the camera's barcode decoder
 # vendored under static/vendor/ (used where the browser has no BarcodeDetector). It allows
@@ -82,7 +83,7 @@ def create_app(test_config: dict | None = None) -> Flask:
         REMEMBER_COOKIE_SAMESITE="Lax",
         WTF_CSRF_TIME_LIMIT=None,  # bound to the session; a pack screen may sit open all shift
         WTF_CSRF_HEADERS=["X-CSRFToken"],
-        PASSWORD_HASH_METHOD="scrypt",
+        PASSWORD_HASH_METHOD=PASSWORD_HASH,
         MAX_CONTENT_LENGTH=2 * 1024 * 1024,
         SCAN_PREFIX=os.environ.get("LOTLINE_SCAN_PREFIX", ""),
         SCAN_SUFFIX=os.environ.get("LOTLINE_SCAN_SUFFIX", ""),

@@ -18,7 +18,7 @@ as a request would have, after a warm-up):
 - historical: before a37c7ef   "who received" as trace() ran it before the round trips were
                                 cut (the lots' items by a second SELECT, each pick's location
                                 by a lazy load): a same-conditions baseline, not the product
-- floor                        a pooled-connection checkout (pool_pre_ping, as the app is
+- floor                        a pooled-connection checkout (as the app is
                                 configured) and ``SELECT 1``: the fixed cost of any request
 
 and prints median / p99 in ms, the row counts of the big tables, the machine, and the
@@ -152,7 +152,8 @@ def who_received_sql(session, number) -> int:
 
 
 def round_trip(session, number) -> int:
-    """The floor: check a connection out (the app's pool_pre_ping pings it) and SELECT 1."""
+    """The floor: check a connection out of the app's pool and SELECT 1 (the pool pings a
+    server connection only after it sat idle 10 s, which it never does here)."""
     return session.connection().exec_driver_sql("SELECT 1").scalar()
 
 
@@ -345,7 +346,7 @@ def main() -> int:
                   f"{r['max']:7.2f}  {r['rows']:9.1f}  {r['statements']:.1f}")
         print("  (timed: the call, not the session's closing rollback. statements/call: SQL "
               "sent through the engine; on SQLite it includes the app's BEGIN, on PostgreSQL "
-              "psycopg's implicit BEGIN and the pool's pre-ping are extra round trips)")
+              "psycopg's implicit BEGIN is an extra round trip)")
         print(f"load average after: {load_after[0]:.2f} {load_after[1]:.2f} "
               f"{load_after[2]:.2f}")
         for r in results[2:4]:

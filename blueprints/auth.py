@@ -29,7 +29,8 @@ def login():
     status = 200
     if form.validate_on_submit():
         try:
-            user = authenticate(db.session, form.username.data, form.password.data)
+            user = authenticate(db.session, form.username.data, form.password.data,
+                                hash_method=current_app.config["PASSWORD_HASH_METHOD"])
         except DomainError as exc:
             db.session.commit()  # keep the failure count
             error, status = exc.message, exc.status

@@ -30,6 +30,7 @@ from lotline import locations as locations_domain
 from lotline import orders as orders_domain
 from lotline import settings as settings_domain
 from lotline import users as users_domain
+from lotline.errors import DomainError
 from lotline.extensions import db
 from lotline.models import ROLES, ApiToken, Inventory, Item, Location, LoginThrottle, Order, User
 from tests.conftest import PASSWORD, Browser, csrf_from, make_item, make_user
@@ -598,13 +599,38 @@ def test_no_password_or_token_secret_is_stored_anywhere(app, api):
 def test_production_configuration_hashes_with_scrypt_and_sets_secure_cookies(monkeypatch):
     monkeypatch.delenv("LOTLINE_INSECURE_COOKIES", raising=False)
     app = create_app({"SECRET_KEY": "x", "SQLALCHEMY_DATABASE_URI": "sqlite://"})
-    assert app.config["PASSWORD_HASH_METHOD"] == "scrypt"
+    method, n, r, p = app.config["PASSWORD_HASH_METHOD"].split(":")[0:1] + [
+        int(x) for x in app.config["PASSWORD_HASH_METHOD"].split(":")[1:]]
+    assert method == "scrypt"
+    # One of OWASP's equivalent scrypt minimums, at 16 MiB or less of memory per hash.
+    assert (n, r, p) in {(2**17, 8, 1), (2**16, 8, 2), (2**15, 8, 3), (2**14, 8, 5),
+                         (2**13, 8, 10)}
+    assert 128 * n * r <= 16 * 2**20
     assert app.config["SESSION_COOKIE_SECURE"] and app.config["SESSION_COOKIE_HTTPONLY"]
     assert app.config["SESSION_COOKIE_SAMESITE"] == "Lax"
     assert app.config.get("WTF_CSRF_ENABLED", True) and app.config.get("WTF_CSRF_CHECK_DEFAULT",
                                                                        True)
     with app.app_context():
         db.engine.dispose()
+
+
+def test_an_unknown_name_is_checked_against_a_hash_made_like_real_ones(app, monkeypatch):
+    """So a refusal takes as long whether or not the name exists (no user enumeration)."""
+    from werkzeug import security
+
+    checked = []
+    real = security.check_password_hash
+
+    def spy(pwhash, password):
+        checked.append(pwhash)
+        return real(pwhash, password)
+
+    monkeypatch.setattr(users_domain, "check_password_hash", spy)
+    for method in ("pbkdf2:sha256:1000", "scrypt:1024:8:1"):
+        with pytest.raises(DomainError):
+            users_domain.authenticate(db.session, "nobody-here", "whatever-pass",
+                                      hash_method=method)
+        assert checked[-1].startswith(method + "$")
 
 
 # ---------------------------------------------------------------- login throttling
