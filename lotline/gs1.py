@@ -65,6 +65,9 @@ def parse(raw: str) -> Gs1Scan | None:
         elif ai == "21":
             scan.serial = value
         elif ai in ("30", "37"):
+            if not value.isdigit():  # "]C130" and nothing after it, say
+                raise ValidationError("The label's count (AI 30/37) is not a number. Scan it "
+                                      "again, or type the quantity.", field="qty")
             qty = int(value)
             if qty <= 0:
                 raise ValidationError("The label's count (AI 30/37) must be at least 1.",
@@ -75,6 +78,9 @@ def parse(raw: str) -> Gs1Scan | None:
 
 def _expiry(value: str) -> dt.date:
     """AI 17 is YYMMDD; DD 00 means the last day of the month (GS1 General Specifications)."""
+    if not re.fullmatch(r"\d{6}", value):
+        raise ValidationError(f"The label's expiry date {value} is not a date.",
+                              field="expiry")
     year, month, day = 2000 + int(value[:2]), int(value[2:4]), int(value[4:6])
     if year - dt.date.today().year > 49:  # GS1's century rule: 51 years back, 49 ahead
         year -= 100

@@ -137,7 +137,10 @@ def required_lot(item: Item, value) -> str | None:
 # ---------------------------------------------------------------- reads shared with screens
 
 def active_location(session: Session, code) -> Location:
-    location = locations_domain.get_location(session, code)
+    return _active(locations_domain.get_location(session, code))
+
+
+def _active(location: Location) -> Location:
     if not location.active:
         raise DomainError("location_inactive",
                           f"{location.code} is deactivated. Use another location.",
@@ -234,15 +237,24 @@ def _sku(value) -> str:
     return str(value if value is not None else "").strip()
 
 
+_LOCK_LOCATION = select(Location).where(Location.code == bindparam("code")) \
+    .with_for_update().execution_options(populate_existing=True)
+
+
 def _lock(session: Session, codes: list[str]) -> dict[str, Location]:
-    """Lock the locations (sorted, so two moves cannot deadlock) and return them by code."""
+    """Lock the locations (in code order, so two moves cannot deadlock) and return them by
+    code: on PostgreSQL each is read with ``FOR UPDATE`` (one statement reads and locks it);
+    on SQLite the transaction already holds the database's write lock."""
+    locking = LOCKING and is_postgres(session)
     found = {}
     for code in sorted({_code(c) for c in codes}):
-        found[code] = active_location(session, code)
-    if LOCKING and is_postgres(session):
-        ids = sorted(loc.id for loc in found.values())
-        session.execute(select(Location.id).where(Location.id.in_(ids))
-                        .order_by(Location.id).with_for_update())
+        if locking:
+            location = session.scalar(_LOCK_LOCATION, {"code": code})
+            if location is None:
+                locations_domain.get_location(session, code)  # raises its "no location" error
+            found[code] = _active(location)
+        else:
+            found[code] = active_location(session, code)
     return found
 
 

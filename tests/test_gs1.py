@@ -48,6 +48,8 @@ def test_plain_scans_are_not_gs1(raw):
     ("]C101" + GTIN + "17261332", "could not be read"),
     ("(01)0987654321098", "could not be read"),
     ("]C101" + GTIN + "3700", "at least 1"),
+    ("]C130", "not a number"),  # found by hypothesis: an AI 30 with no digits after it
+    ("]C101" + GTIN + "30", "not a number"),
 ])
 def test_bad_gs1_is_refused_clearly(raw, words):
     with pytest.raises(ValidationError) as exc:
