@@ -13,8 +13,8 @@ as a request would have, after a warm-up):
 - ``who received lot X``       lot look-up + the shipments: pick lines (→ order, item,
                                 location) and the pack lines that recorded the lot
                                 (carton → order → item), as trace() runs them now: 3 statements
-- the same, SQL only           those statements on the Core connection, without ORM objects:
-                                what the database costs, apart from Python
+- the same, SQL only           those statements on the Core connection, the lots too as
+                                plain rows: what the database costs, apart from Python
 - historical: before a37c7ef   "who received" as trace() ran it before the round trips were
                                 cut (the lots' items by a second SELECT, each pick's location
                                 by a lazy load): a same-conditions baseline, not the product
@@ -27,10 +27,9 @@ A plan that reads inventory, pack_line, pick_line or ledger_entry in full prints
 line and makes the exit status 1. The product's bar: "where is lot X" and "who received
 lot X" under 5 ms median with a million inventory rows and five million pack lines.
 
-"where" and "who" repeat trace()'s own statements (lotline/lots.py builds them inline);
-the script checks that every statement they send is one trace() sends too, and prints a
-FAIL line (exit status 1) if lotline/lots.py has drifted from this copy.
-"""
+"where" and "who" call the domain's own pieces of trace() (lots.find_lots, lots.on_hand,
+lots.shipments); the script still checks that every statement they send is one trace()
+sends too, and prints a FAIL line (exit status 1) if not.
 
 from __future__ import annotations
 
@@ -59,7 +58,6 @@ from lotline.models import (  # noqa: E402
     Inventory,
     Item,
     LedgerEntry,
-    Location,
     Lot,
     Order,
     OrderLine,
@@ -74,47 +72,25 @@ N_QUERIES = 7  # the timed queries in main(), each on its own random lots
 
 
 def where_is(session, number) -> int:
-    """lots.trace()'s look-up and on-hand query, alone."""
+    """lots.trace()'s look-up and on-hand query, alone (the domain's own functions)."""
     found = lots.find_lots(session, number)
-    lot_ids = [lot.id for lot in found]
-    rows = session.execute(
-        select(Inventory, Location, Lot, Item)
-        .join(Location, Location.id == Inventory.location_id)
-        .join(Lot, Lot.id == Inventory.lot_id).join(Item, Item.id == Inventory.item_id)
-        .where(Inventory.lot_id.in_(lot_ids)).order_by(Location.code)).all()
-    return len(rows)
-
-
-def _pick_query(lot_ids):
-    """trace()'s pick query: pick → order line → order, item, and the pick's location code."""
-    return (select(PickLine, Order, Item, Location.code)
-            .join(OrderLine, OrderLine.id == PickLine.order_line_id)
-            .join(Order, Order.id == OrderLine.order_id)
-            .join(Item, Item.id == PickLine.item_id)
-            .outerjoin(Location, Location.id == PickLine.location_id)
-            .where(PickLine.lot_id.in_(lot_ids), PickLine.qty > 0)
-            .order_by(Order.number))
-
-
-def _pack_query(number):
-    """trace()'s pack-line query: the pack lines that recorded the lot (no SKU)."""
-    return (select(PackLine, Order, Item).join(Carton, Carton.id == PackLine.carton_id)
-            .join(Order, Order.id == Carton.order_id).join(Item, Item.id == PackLine.item_id)
-            .where(PackLine.recorded_lot == number).order_by(Order.number))
+    return len(lots.on_hand(session, [lot.id for lot in found]))
 
 
 def who_received(session, number) -> int:
-    """lots.trace()'s look-up and shipment queries (picks, then pack lines), alone, as
-    trace() runs them now: find_lots() (lots with their items joined), the picks with their
-    location joined, the pack lines. 3 statements."""
+    """lots.trace()'s look-up and shipment queries (picks, then pack lines), alone, through
+    the domain's own functions: find_lots() (lots with their items joined), then
+    shipments(): the picks with their order, item and location, and the pack lines that
+    recorded the number. 3 statements."""
     found = lots.find_lots(session, number)
-    lot_ids = [lot.id for lot in found]
-    n = 0
-    for _pick, _order, _item, code in session.execute(_pick_query(lot_ids)):
-        n += 1
-        _ = f"picked from {code}" if code else ""  # trace()'s note
-    n += len(session.execute(_pack_query(number)).all())
-    return n
+    return len(lots.shipments(session, number, [lot.id for lot in found]))
+
+
+def _pack_query(number):
+    """HISTORICAL: trace()'s pack-line query before a37c7ef, as ORM entities."""
+    return (select(PackLine, Order, Item).join(Carton, Carton.id == PackLine.carton_id)
+            .join(Order, Order.id == Carton.order_id).join(Item, Item.id == PackLine.item_id)
+            .where(PackLine.recorded_lot == number).order_by(Order.number))
 
 
 def who_received_before(session, number) -> int:
@@ -140,14 +116,14 @@ def who_received_before(session, number) -> int:
 
 
 def who_received_sql(session, number) -> int:
-    """who_received()'s three statements on the Core connection: rows only, no ORM objects.
-    The difference to who_received() is ORM work in Python."""
+    """who_received()'s three statements on the Core connection, the lots too as plain rows:
+    no ORM object at all. The difference to who_received() is ORM work in Python."""
     conn = session.connection()
     lot_ids = [row.id for row in conn.execute(
-        select(Lot, Item).outerjoin(Item, Item.id == Lot.item_id)
+        select(Lot.id, Item.id).outerjoin(Item, Item.id == Lot.item_id)
         .where(Lot.number == number).order_by(Lot.id))]
-    n = len(conn.execute(_pick_query(lot_ids)).all())
-    n += len(conn.execute(_pack_query(number)).all())
+    n = len(conn.execute(lots.PICKED, {"lot_ids": lot_ids}).all()) if lot_ids else 0
+    n += len(conn.execute(lots.PACKED, {"number": number}).all())
     return n
 
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 import datetime as dt
 from dataclasses import dataclass, field
 
-from sqlalchemy import select
+from sqlalchemy import bindparam, select
 from sqlalchemy.orm import Session, joinedload
 
 from .db import write_transaction
@@ -93,16 +93,75 @@ class Trace:
                 sorted(grouped.items())]
 
 
+# The trace's statements, built once (a recall looks many lots up; each call then only binds
+# values). Each reaches its big table through an index: lot.number, inventory.lot_id,
+# pick_line.lot_id, pack_line.recorded_lot, ledger_entry.lot_id.
+_LOTS = select(Lot).where(Lot.number == bindparam("number")).options(joinedload(Lot.item)) \
+    .order_by(Lot.id)
+_LOTS_OF_ITEM = _LOTS.where(Lot.item_id == bindparam("item_id"))
+LOT_IDS = bindparam("lot_ids", expanding=True)
+ON_HAND = (
+    select(Location.code, Item.sku, Lot.number, Lot.expiry, Inventory.qty)
+    .select_from(Inventory)
+    .join(Location, Location.id == Inventory.location_id)
+    .join(Lot, Lot.id == Inventory.lot_id).join(Item, Item.id == Inventory.item_id)
+    .where(Inventory.lot_id.in_(LOT_IDS)).order_by(Location.code))
+_ORDER_COLUMNS = (Order.number, Order.customer_name, Order.customer_ref, Order.status,
+                  Order.shipped_at, Item.sku)
+PICKED = (
+    select(*_ORDER_COLUMNS, PickLine.qty, Location.code).select_from(PickLine)
+    .join(OrderLine, OrderLine.id == PickLine.order_line_id)
+    .join(Order, Order.id == OrderLine.order_id)
+    .join(Item, Item.id == PickLine.item_id)
+    .outerjoin(Location, Location.id == PickLine.location_id)
+    .where(PickLine.lot_id.in_(LOT_IDS), PickLine.qty > 0)
+    .order_by(Order.number))
+PACKED = (
+    select(*_ORDER_COLUMNS, PackLine.qty, PackLine.lot_mismatch, PackLine.picked_lots)
+    .select_from(PackLine)
+    .join(Carton, Carton.id == PackLine.carton_id)
+    .join(Order, Order.id == Carton.order_id).join(Item, Item.id == PackLine.item_id)
+    .where(PackLine.recorded_lot == bindparam("number")).order_by(Order.number))
+_PACKED_OF_ITEM = PACKED.where(PackLine.item_id == bindparam("item_id"))
+_HISTORY = select(LedgerEntry).where(LedgerEntry.lot_id.in_(LOT_IDS)) \
+    .order_by(LedgerEntry.id.desc()).limit(bindparam("limit"))
+_HOLDS = select(LotHold).where(LotHold.lot_id.in_(LOT_IDS)).order_by(LotHold.id.desc())
+
+
 def find_lots(session: Session, number, sku=None, item_id: int | None = None) -> list[Lot]:
     number = clean_lot(number)
     if number is None:
         raise ValidationError("Scan or type a lot number.", field="lot")
-    query = select(Lot).where(Lot.number == number).options(joinedload(Lot.item))
     if sku and item_id is None:
         item_id = find_item(session, sku).id
-    if item_id is not None:
-        query = query.where(Lot.item_id == item_id)
-    return list(session.scalars(query.order_by(Lot.id)))
+    if item_id is None:
+        return list(session.scalars(_LOTS, {"number": number}))
+    return list(session.scalars(_LOTS_OF_ITEM, {"number": number, "item_id": item_id}))
+
+
+def on_hand(session: Session, lot_ids: list[int]) -> list[OnHand]:
+    """Where the lots are now: location, item, lot, expiry, quantity (by location)."""
+    if not lot_ids:
+        return []
+    return [OnHand(*row) for row in session.execute(ON_HAND, {"lot_ids": lot_ids})]
+
+
+def shipments(session: Session, number: str, lot_ids: list[int],
+              item_id: int | None = None) -> list[Shipment]:
+    """Where lot ``number`` went: the picks of the lots (tracking), then the pack lines that
+    recorded the number (recording), each by order number."""
+    out = []
+    if lot_ids:
+        for order, customer, ref, status, shipped, sku, qty, code in session.execute(
+                PICKED, {"lot_ids": lot_ids}):
+            out.append(Shipment("picked", order, customer, ref, status, shipped, sku, number,
+                                qty, note=f"picked from {code}" if code else ""))
+    packs = session.execute(PACKED, {"number": number}) if item_id is None else \
+        session.execute(_PACKED_OF_ITEM, {"number": number, "item_id": item_id})
+    for order, customer, ref, status, shipped, sku, qty, mismatch, picked in packs:
+        out.append(Shipment("recorded at pack", order, customer, ref, status, shipped, sku,
+                            number, qty, mismatch, f"picked lot {picked}" if mismatch else ""))
+    return out
 
 
 def trace(session: Session, number, sku=None, history_limit: int = 200) -> Trace:
@@ -112,41 +171,12 @@ def trace(session: Session, number, sku=None, history_limit: int = 200) -> Trace
     number = clean_lot(number)
     result = Trace(number, lots)
     lot_ids = [lot.id for lot in lots]
+    result.on_hand = on_hand(session, lot_ids)
+    result.shipments = shipments(session, number, lot_ids, item_id)
     if lot_ids:
-        for inv, loc, lot, item in session.execute(
-                select(Inventory, Location, Lot, Item)
-                .join(Location, Location.id == Inventory.location_id)
-                .join(Lot, Lot.id == Inventory.lot_id).join(Item, Item.id == Inventory.item_id)
-                .where(Inventory.lot_id.in_(lot_ids)).order_by(Location.code)):
-            result.on_hand.append(OnHand(loc.code, item.sku, lot.number, lot.expiry, inv.qty))
-        for pick, order, item, code in session.execute(
-                select(PickLine, Order, Item, Location.code)
-                .join(OrderLine, OrderLine.id == PickLine.order_line_id)
-                .join(Order, Order.id == OrderLine.order_id)
-                .join(Item, Item.id == PickLine.item_id)
-                .outerjoin(Location, Location.id == PickLine.location_id)
-                .where(PickLine.lot_id.in_(lot_ids), PickLine.qty > 0)
-                .order_by(Order.number)):
-            result.shipments.append(Shipment(
-                "picked", order.number, order.customer_name, order.customer_ref, order.status,
-                order.shipped_at, item.sku, number, pick.qty,
-                note=f"picked from {code}" if code else ""))
-        result.history = list(session.scalars(
-            select(LedgerEntry).where(LedgerEntry.lot_id.in_(lot_ids))
-            .order_by(LedgerEntry.id.desc()).limit(history_limit)))
-        result.holds = list(session.scalars(
-            select(LotHold).where(LotHold.lot_id.in_(lot_ids)).order_by(LotHold.id.desc())))
-    packs = (select(PackLine, Order, Item).join(Carton, Carton.id == PackLine.carton_id)
-             .join(Order, Order.id == Carton.order_id).join(Item, Item.id == PackLine.item_id)
-             .where(PackLine.recorded_lot == number))
-    if item_id is not None:
-        packs = packs.where(PackLine.item_id == item_id)
-    for pack, order, item in session.execute(packs.order_by(Order.number)):
-        note = f"picked lot {pack.picked_lots}" if pack.lot_mismatch else ""
-        result.shipments.append(Shipment(
-            "recorded at pack", order.number, order.customer_name, order.customer_ref,
-            order.status, order.shipped_at, item.sku, number, pack.qty, pack.lot_mismatch,
-            note))
+        result.history = list(session.scalars(_HISTORY, {"lot_ids": lot_ids,
+                                                         "limit": history_limit}))
+        result.holds = list(session.scalars(_HOLDS, {"lot_ids": lot_ids}))
     if not lots and not result.shipments:
         raise NotFound(f"No lot {number} is known{' for ' + sku if sku else ''}. Check the "
                        f"lot number on the label.", code="unknown_lot")
