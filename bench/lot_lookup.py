@@ -30,6 +30,7 @@ lot X" under 5 ms median with a million inventory rows and five million pack lin
 "where" and "who" call the domain's own pieces of trace() (lots.find_lots, lots.on_hand,
 lots.shipments); the script still checks that every statement they send is one trace()
 sends too, and prints a FAIL line (exit status 1) if not.
+"""
 
 from __future__ import annotations
 

@@ -120,7 +120,7 @@ def advance(flow: Flow, session: Session, form, actor, options: dict | None = No
         view = _walk(flow, session, form, actor, options, key, extra)
         view.error, view.feedback, view.result = exc, "error", None
         return view
-    state = _confirmed(flow, form)
+    state = _confirmed(flow, session, form)
     if state is None:
         done = already_done(session, actor, form.get("idem"))
         if done is not None:  # this exact submission already went through: say so
@@ -134,11 +134,13 @@ def advance(flow: Flow, session: Session, form, actor, options: dict | None = No
     return _committed(flow, session, state, result, extra)
 
 
-def _confirmed(flow: Flow, form) -> dict | None:
+def _confirmed(flow: Flow, session: Session, form) -> dict | None:
     """Every step's value, when this submission confirms a whole flow: each step that always
     applies has one, and the quantity is a typed number or CMD:CONFIRM (an item scanned
-    again at Quantity adds one instead). None otherwise; the steps are then walked."""
-    if form.get("redo") or not any(step.quantity for step in flow.steps):
+    again at Quantity adds one instead). None otherwise (and for Cancel or a redo); the
+    steps are then walked. A value for a step that does not apply to this item (a lot a GS1
+    label filled in for an item that records none) is dropped, as the walk drops it."""
+    if form.get("redo") or form.get("cancel") or not any(s.quantity for s in flow.steps):
         return None
     state = {}
     for step in flow.steps:
@@ -150,9 +152,17 @@ def _confirmed(flow: Flow, form) -> dict | None:
                 return None
         elif raw in (CONFIRM, CANCEL):
             return None
-        if raw:
+        if not raw:
+            if step.applies is ALWAYS:
+                return None
+            continue  # the domain says whether this item needs it
+        if step.applies is ALWAYS or step.quantity:
             state[step.name] = raw
-        elif step.applies is ALWAYS:
+            continue
+        try:
+            if step.applies(session, state):
+                state[step.name] = raw
+        except DomainError:  # an earlier value is wrong (an unknown item): the walk says so
             return None
     return state
 

@@ -10,8 +10,10 @@ import uuid
 import pytest
 from sqlalchemy import event, func, select
 
+from lotline import locations as locations_domain
 from lotline.extensions import db
 from lotline.models import IdempotencyRecord, LedgerEntry
+from tests.conftest import make_item, make_order
 from tests.test_flows import Scanner, qty, warehouse  # noqa: F401 - fixture used by name
 
 
@@ -95,3 +97,45 @@ def test_a_resent_confirm_is_answered_by_its_first_result(as_role, warehouse):  
     assert "10 → 0" in first and "10 → 0" in again[1] and "already done" in again[1]
     assert db.session.scalar(select(func.count()).select_from(LedgerEntry)
                              .where(LedgerEntry.type == "pull")) == 1
+
+
+@pytest.mark.parametrize("url, fields", [
+    ("/put", {"location": "A-01", "sku": "LOT-1", "lot": "L1", "qty": "1"}),
+    ("/pull", {"location": "A-01", "sku": "LOT-1", "lot": "L1", "qty": "3"}),
+    ("/count", {"location": "A-02", "sku": "PLAIN", "qty": "1"}),
+])
+def test_cancel_with_every_step_filled_changes_nothing(as_role, warehouse, url, fields):  # noqa: F811
+    """Cancel is a button of the same form: it posts every accepted step and the quantity
+    already filled in. It must start over, not confirm (found in review: it committed)."""
+    browser = as_role("packer")
+    response, html = one_shot(browser, url, cancel="1", **fields)
+    assert response.status_code == 200 and 'data-step="location"' in html
+    assert 'data-feedback="success"' not in html
+    db.session.rollback()
+    assert db.session.scalar(select(func.count()).select_from(LedgerEntry)
+                             .where(LedgerEntry.type != "put")) == 0
+    assert db.session.scalar(select(func.count()).select_from(LedgerEntry)) == 1  # the seed
+    assert qty("A-01") == 10
+
+
+def test_a_carried_lot_for_an_item_that_records_none_at_pack_is_dropped(as_role, app):
+    """With Require Lot/Serial at Pack off, the walk never asks for a lot, so a lot a GS1
+    label filled in must not be recorded by the confirm either (found in review)."""
+    from lotline import settings
+    from lotline.models import PackLine
+    from tests.test_packing import pick_all, setting
+
+    for code in ("A-01", "S-01"):
+        locations_domain.create_location(db.session, code)
+    make_item("LOT-1", require_lot=True)
+    db.session.commit()
+    setting(False)
+    make_order("SO-1", LOT_1=2)
+    pick_all("SO-1", lot="L5")
+    assert settings.get_setting(db.session, settings.REQUIRE_LOT_SERIAL_AT_PACK) is False
+    response, html = one_shot(as_role("packer"), "/pack", order="SO-1", sku="LOT-1",
+                              lot="L9", qty="1")
+    assert response.status_code == 200 and "Packed 1 × LOT-1" in html
+    db.session.rollback()
+    lines = list(db.session.scalars(select(PackLine)))
+    assert [(pl.qty, pl.recorded_lot, pl.lot_mismatch) for pl in lines] == [(1, None, False)]
