@@ -103,7 +103,7 @@ FLOW = Flow("pack", "Pack", "packing.index", [
     Step("qty", "Quantity", "How many? Scan the item again to add one, or type a number",
          _qty, quantity=True, info=_picked_info,
          applies=lambda s, st: "sku" in st and not _needs(s, st).serial),
-], _commit, "Packed", keep=("order",), panel="packing/_panel.html")
+], _commit, "Packed", keep=("order",), panel="packing/_panel.html", refuses_extra=False)
 
 
 def _panel(view: View) -> dict:

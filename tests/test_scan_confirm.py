@@ -12,7 +12,7 @@ from sqlalchemy import event, func, select
 
 from lotline import locations as locations_domain
 from lotline.extensions import db
-from lotline.models import IdempotencyRecord, LedgerEntry
+from lotline.models import IdempotencyRecord, Inventory, Item, LedgerEntry
 from tests.conftest import make_item, make_order
 from tests.test_flows import Scanner, qty, warehouse  # noqa: F401 - fixture used by name
 
@@ -139,3 +139,16 @@ def test_a_carried_lot_for_an_item_that_records_none_at_pack_is_dropped(as_role,
     db.session.rollback()
     lines = list(db.session.scalars(select(PackLine)))
     assert [(pl.qty, pl.recorded_lot, pl.lot_mismatch) for pl in lines] == [(1, None, False)]
+
+
+def test_a_carried_lot_for_an_item_that_tracks_none_is_dropped_at_put(as_role, warehouse):  # noqa: F811
+    """Put's commit refuses a lot for an item that tracks none; the steps are then walked,
+    the walk never asks for that lot, and the put goes through without it."""
+    response, html = one_shot(as_role("packer"), "/put", location="A-02", sku="PLAIN",
+                              lot="L9", qty="2")
+    assert response.status_code == 200 and "A-02 · PLAIN: 0 → 2" in html
+    db.session.rollback()
+    row = db.session.scalar(select(Inventory).join(Inventory.item).where(Item.sku == "PLAIN"))
+    assert (row.qty, row.lot_id) == (2, None)
+    assert db.session.scalar(select(func.count()).select_from(LedgerEntry)
+                             .where(LedgerEntry.type == "put", LedgerEntry.lot_id.is_(None))) == 1
