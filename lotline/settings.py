@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from sqlalchemy import select
+from sqlalchemy import bindparam, select
 from sqlalchemy.orm import Session
 
 from .errors import ValidationError
@@ -33,9 +33,11 @@ def _encode(key: str, value) -> str:
     return str(kind(value))
 
 
+_VALUE = select(Setting.value).where(Setting.key == bindparam("key"))  # read on every pack scan
+
+
 def get_setting(session: Session, key: str):
-    row = session.get(Setting, key)
-    return _decode(key, row.value if row else None)
+    return _decode(key, session.scalar(_VALUE, {"key": key}))
 
 
 def all_settings(session: Session) -> dict:
