@@ -130,7 +130,7 @@ def who_received_sql(session, number) -> int:
 
 def round_trip(session, number) -> int:
     """The floor: check a connection out of the app's pool and SELECT 1 (the pool pings a
-    server connection only after it sat idle 10 s, which it never does here)."""
+    server connection only after it sat idle 1 s, which it never does here)."""
     return session.connection().exec_driver_sql("SELECT 1").scalar()
 
 
