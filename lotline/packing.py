@@ -139,9 +139,9 @@ _PANEL_LINES = (
     .select_from(Order.__table__.join(OrderLine.__table__, _ol.order_id == _o.id)
                  .join(Item.__table__, _i.id == _ol.item_id))
     .where(_o.number == bindparam("number")).order_by(_ol.id))
-_OPEN_CARTON = select(Carton.__table__.c.id, Carton.__table__.c.number).where(
-    Carton.__table__.c.order_id == bindparam("order_id"),
-    Carton.__table__.c.status == "open").order_by(Carton.__table__.c.id).limit(1)
+_c = Carton.__table__.c
+_OPEN_CARTON = select(_c.id, _c.number).where(
+    _c.order_id == bindparam("order_id"), _c.status == "open").order_by(_c.id).limit(1)
 
 
 def pack_panel(session: Session, number) -> PackPanel | None:
