@@ -22,13 +22,13 @@ from sqlalchemy import delete as sa_delete
 from sqlalchemy import insert as sa_insert
 from sqlalchemy import update as sa_update
 from sqlalchemy.exc import IntegrityError, OperationalError
-from sqlalchemy.orm import Session, joinedload
-from sqlalchemy.orm.attributes import set_committed_value
+from sqlalchemy.orm import Session
 
 from . import locations as locations_domain
+from . import records
 from .db import is_postgres, write_transaction
 from .errors import Conflict, DomainError, NotFound, ValidationError
-from .items import find_item
+from .items import find_item, find_item_ref
 from .models import (
     CountRequest,
     IdempotencyRecord,
@@ -42,6 +42,8 @@ from .models import (
     User,
     utcnow,
 )
+from .prepared import Prepared
+from .records import ItemRef, LotRef, Place, Stock
 
 MAX_QTY = 1_000_000
 RETRIES = 3
@@ -148,18 +150,15 @@ def _active(location: Location) -> Location:
     return location
 
 
-_INVENTORY_AT = select(Inventory).options(joinedload(Inventory.lot)).where(
-    Inventory.location_id == bindparam("location_id"), Inventory.item_id == bindparam("item_id"))
+def inventory_at(session: Session, location: Location | Place,
+                 item: Item | ItemRef) -> Stock | None:
+    """The (location, item) record with its lot, in one prepared statement (every scan reads
+    it)."""
+    return records.stock(session, location.id, item.id)
 
 
-def inventory_at(session: Session, location: Location, item: Item) -> Inventory | None:
-    """The (location, item) record with its lot, in one statement (built once: every scan
-    screen reads it)."""
-    return session.scalar(_INVENTORY_AT, {"location_id": location.id, "item_id": item.id})
-
-
-def check_destination(session: Session, location: Location, item: Item,
-                      lot: str | None) -> Inventory | None:
+def check_destination(session: Session, location: Location | Place, item: Item | ItemRef,
+                      lot: str | None) -> Stock | None:
     """Rule 2: a location holds at most one lot of an item. Returns the record it read."""
     inv = inventory_at(session, location, item)
     if inv is None or inv.qty == 0:
@@ -190,7 +189,8 @@ def check_destination(session: Session, location: Location, item: Item,
         field="location", held_lot=held)
 
 
-def check_source(session: Session, location: Location, item: Item) -> Inventory:
+def check_source(session: Session, location: Location | Place,
+                 item: Item | ItemRef) -> Stock:
     """What Pull and Move take from: the location holds some of the item, and for a
     lot-tracked item with a lot on record (else the lot cannot be verified: count it first)."""
     inv = inventory_at(session, location, item)
@@ -206,8 +206,8 @@ def check_source(session: Session, location: Location, item: Item) -> Inventory:
     return inv
 
 
-def verify_lot(session: Session, location: Location, item: Item, lot: str | None,
-               qty: int | None = None) -> Inventory:
+def verify_lot(session: Session, location: Location | Place, item: Item | ItemRef,
+               lot: str | None, qty: int | None = None) -> Stock:
     """Rule 4: Pull and Move verify the scanned lot against the location's lot."""
     inv = check_source(session, location, item)
     if item.require_lot:
@@ -237,29 +237,29 @@ def _sku(value) -> str:
     return str(value if value is not None else "").strip()
 
 
-_LOCK_LOCATION = select(Location).where(Location.code == bindparam("code")) \
-    .with_for_update().execution_options(populate_existing=True)
-
-
-def _lock(session: Session, codes: list[str]) -> dict[str, Location]:
+def _lock(session: Session, codes: list[str]) -> dict[str, Place]:
     """Lock the locations (in code order, so two moves cannot deadlock) and return them by
     code: on PostgreSQL each is read with ``FOR UPDATE`` (one statement reads and locks it);
     on SQLite the transaction already holds the database's write lock."""
     locking = LOCKING and is_postgres(session)
     found = {}
     for code in sorted({_code(c) for c in codes}):
-        if locking:
-            location = session.scalar(_LOCK_LOCATION, {"code": code})
-            if location is None:
-                locations_domain.get_location(session, code)  # raises its "no location" error
-            found[code] = _active(location)
-        else:
-            found[code] = active_location(session, code)
+        location = records.place(session, code, for_update=locking)
+        if location is None:
+            locations_domain.get_location(session, code)  # raises its "no location" error
+        found[code] = _active(location)
     return found
 
 
-def _get_lot(session: Session, item: Item, number: str | None, expiry: dt.date | None = None,
-             create: bool = True, known: Lot | None = None) -> Lot | None:
+_NEW_LOT = Prepared(sa_insert(Lot.__table__).values(
+    item_id=bindparam("item_id"), number=bindparam("number"), expiry=bindparam("expiry"),
+    created_at=bindparam("at")).returning(Lot.__table__.c.id))
+_SET_EXPIRY = Prepared(sa_update(Lot.__table__).where(Lot.__table__.c.id == bindparam("pk"))
+                       .values(expiry=bindparam("expiry")))
+
+
+def _get_lot(session: Session, item: Item | ItemRef, number: str | None,
+             expiry: dt.date | None = None, known: LotRef | None = None) -> LotRef | None:
     """The item's lot ``number`` (``known`` when it is that lot already: no query), created
     on first sight; an expiry that contradicts the one on record is refused."""
     if number is None:
@@ -267,35 +267,41 @@ def _get_lot(session: Session, item: Item, number: str | None, expiry: dt.date |
     if known is not None and known.item_id == item.id and known.number == number:
         lot = known
     else:
-        lot = session.scalar(select(Lot).where(Lot.item_id == item.id, Lot.number == number))
+        lot = records.lot(session, item.id, number)
     if lot is None:
-        if not create:
-            return None
-        lot = Lot(item_id=item.id, number=number, expiry=expiry)
-        session.add(lot)
-        session.flush()
-    elif expiry and lot.expiry and lot.expiry != expiry:
+        (pk,) = _NEW_LOT.first(session, {"item_id": item.id, "number": number,
+                                          "expiry": expiry, "at": utcnow()})
+        return LotRef(pk, item.id, number, expiry)
+    if expiry and lot.expiry and lot.expiry != expiry:
         raise DomainError("expiry_mismatch",
                           f"Lot {number} of {item.sku} expires {lot.expiry:%Y-%m-%d}, "
                           f"not {expiry:%Y-%m-%d}. Check the label.", field="expiry")
-    elif expiry and lot.expiry is None:
-        lot.expiry = expiry
+    if expiry and lot.expiry is None:
+        _SET_EXPIRY.execute(session, {"pk": lot.id, "expiry": expiry})
+        lot = lot._replace(expiry=expiry)
     return lot
 
 
 _UNREAD = object()
-# The writes of every inventory change, built once: Core statements on the transaction's
-# connection (no unit-of-work flush), with the ORM objects already read kept in step.
-_SET_QTY = sa_update(Inventory.__table__).where(Inventory.__table__.c.id == bindparam("pk")) \
-    .values(qty=bindparam("qty"), lot_id=bindparam("lot"), updated_at=bindparam("at"))
-_DELETE_ROW = sa_delete(Inventory.__table__).where(Inventory.__table__.c.id == bindparam("pk"))
-_NEW_ROW = sa_insert(Inventory.__table__)
-_LEDGER_ROW = sa_insert(LedgerEntry.__table__)
+# The writes of every inventory change: prepared statements in the transaction (no
+# unit-of-work flush), every column given.
+_SET_QTY = Prepared(
+    sa_update(Inventory.__table__).where(Inventory.__table__.c.id == bindparam("pk"))
+    .values(qty=bindparam("qty"), lot_id=bindparam("lot"), updated_at=bindparam("at")))
+_DELETE_ROW = Prepared(sa_delete(Inventory.__table__)
+                       .where(Inventory.__table__.c.id == bindparam("pk")))
+_NEW_ROW = Prepared(sa_insert(Inventory.__table__).values(
+    {name: bindparam(name) for name in ("location_id", "item_id", "lot_id", "qty",
+                                         "updated_at")}))
+_LEDGER_ROW = Prepared(sa_insert(LedgerEntry.__table__).values(
+    {name: bindparam(name) for name in ("type", "item_id", "location_id", "lot_id", "delta",
+                                         "qty_after", "user_id", "station", "reference",
+                                         "idempotency_key", "created_at")}))
 
 
-def _adjust(session: Session, *, kind: str, location: Location, item: Item, lot: Lot | None,
-            delta: int, actor: Actor, reference: str, key: str | None,
-            set_lot: bool = False, inv=_UNREAD) -> Change:
+def _adjust(session: Session, *, kind: str, location: Location | Place, item: Item | ItemRef,
+            lot: Lot | LotRef | None, delta: int, actor: Actor, reference: str,
+            key: str | None, set_lot: bool = False, inv=_UNREAD) -> Change:
     """Change one (location, item) quantity by ``delta`` and write its ledger row.
     ``inv`` is the record as already read in this transaction (under its lock), if it was."""
     if inv is _UNREAD:
@@ -307,23 +313,16 @@ def _adjust(session: Session, *, kind: str, location: Location, item: Item, lot:
                           f"{location.code} holds only {before} of {item.sku}.", field="qty")
     lot_id = lot.id if lot else None
     now = utcnow()
-    connection = session.connection()
     if inv is None:
         if after > 0:
-            connection.execute(_NEW_ROW, {"location_id": location.id, "item_id": item.id,
-                                          "lot_id": lot_id, "qty": after, "updated_at": now})
+            _NEW_ROW.execute(session, {"location_id": location.id, "item_id": item.id,
+                                       "lot_id": lot_id, "qty": after, "updated_at": now})
     elif after == 0:
-        connection.execute(_DELETE_ROW, {"pk": inv.id})  # an empty location holds no lot
-        session.expunge(inv)
+        _DELETE_ROW.execute(session, {"pk": inv.id})  # an empty location holds no lot
     else:
-        new_lot = lot_id if set_lot else inv.lot_id
-        connection.execute(_SET_QTY, {"pk": inv.id, "qty": after, "lot": new_lot, "at": now})
-        set_committed_value(inv, "qty", after)
-        set_committed_value(inv, "updated_at", now)
-        if new_lot != inv.lot_id:
-            set_committed_value(inv, "lot_id", new_lot)
-            session.expire(inv, ["lot"])
-    connection.execute(_LEDGER_ROW, {
+        _SET_QTY.execute(session, {"pk": inv.id, "qty": after,
+                                   "lot": lot_id if set_lot else inv.lot_id, "at": now})
+    _LEDGER_ROW.execute(session, {
         "type": kind, "item_id": item.id, "location_id": location.id, "lot_id": lot_id,
         "delta": delta, "qty_after": after, "user_id": actor.user_id,
         "station": actor.station[:64], "reference": reference[:64], "idempotency_key": key,
@@ -383,7 +382,7 @@ def _attempt(session, operation, actor, scoped, params, apply) -> Result:
         result = apply()
         if scoped:
             session.flush()  # the change's own ORM writes first, so a refusal among them wins
-            session.connection().execute(_KEY_ROW, {
+            _KEY_ROW.execute(session, {
                 "key": scoped, "user_id": actor.user_id, "operation": operation,
                 "result_json": json.dumps({"fp": _fingerprint(params),
                                            "result": result.to_dict()}),
@@ -391,7 +390,9 @@ def _attempt(session, operation, actor, scoped, params, apply) -> Result:
     return result
 
 
-_KEY_ROW = sa_insert(IdempotencyRecord.__table__)
+_KEY_ROW = Prepared(sa_insert(IdempotencyRecord.__table__).values(
+    {name: bindparam(name) for name in ("key", "user_id", "operation", "result_json",
+                                         "created_at")}))
 
 
 def already_done(session: Session, actor: Actor, key: str | None) -> Result | None:
@@ -429,7 +430,7 @@ def put(session: Session, *, location, sku, lot, qty, actor: Actor, idempotency_
 
     def apply():
         loc = _lock(session, [location])[_code(location)]
-        item = find_item(session, sku)
+        item = find_item_ref(session, sku)
         lot_number = required_lot(item, lot)
         inv = check_destination(session, loc, item, lot_number)
         lot_row = _get_lot(session, item, lot_number, expiry, known=inv.lot if inv else None)
@@ -448,7 +449,7 @@ def pull(session: Session, *, location, sku, lot, qty, actor: Actor, idempotency
 
     def apply():
         loc = _lock(session, [location])[_code(location)]
-        item = find_item(session, sku)
+        item = find_item_ref(session, sku)
         lot_number = required_lot(item, lot)
         inv = verify_lot(session, loc, item, lot_number, qty)
         change = _adjust(session, kind="pull", location=loc, item=item, lot=inv.lot,
@@ -472,7 +473,7 @@ def move(session: Session, *, from_location, to_location, sku, lot, qty, actor: 
 
     def apply():
         locs = _lock(session, [src_code, dst_code])
-        item = find_item(session, sku)
+        item = find_item_ref(session, sku)
         lot_number = required_lot(item, lot)
         inv = verify_lot(session, locs[src_code], item, lot_number, qty)
         lot_row = inv.lot  # what moves is the source's lot, whatever was scanned
@@ -497,7 +498,7 @@ def cycle_count(session: Session, *, location, sku, lot, qty, actor: Actor,
 
     def apply():
         loc = _lock(session, [location])[_code(location)]
-        item = find_item(session, sku)
+        item = find_item_ref(session, sku)
         lot_number = clean_lot(lot)
         if qty > 0:
             lot_number = required_lot(item, lot)
@@ -541,7 +542,7 @@ def putaway(session: Session, *, po_number, location, sku, lot, qty, actor: Acto
 
     def apply():
         loc = _lock(session, [location])[_code(location)]
-        item = find_item(session, sku)
+        item = find_item_ref(session, sku)
         line = purchase_order_line(session, po_number, item)
         if is_postgres(session) and LOCKING:
             session.execute(select(PurchaseOrderLine.id)

@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from sqlalchemy import bindparam, func, or_, select, update
 from sqlalchemy.orm import Session
 
+from . import records
 from .errors import Conflict, NotFound, ValidationError
 from .gtin import normalize_gtin
 from .models import LOT_AT_PACK_MODES, Inventory, Item
@@ -95,10 +96,20 @@ _BY_GTIN = select(Item).where(Item.gtin == bindparam("gtin"))
 
 def find_item(session: Session, scan: str) -> Item:
     """The item a scan names: its SKU, or its GTIN (any length, any leading zeros)."""
+    return _find(scan, lambda by, value: session.scalar(_BY_SKU if by == "sku" else _BY_GTIN,
+                                                        {by: value}))
+
+
+def find_item_ref(session: Session, scan: str) -> records.ItemRef:
+    """:func:`find_item` as a plain record: what an inventory transaction reads."""
+    return _find(scan, lambda by, value: records.item_ref(session, by, value))
+
+
+def _find(scan, lookup):
     scan = str(scan or "").strip()
-    item = session.scalar(_BY_SKU, {"sku": scan})
+    item = lookup("sku", scan)
     if item is None and scan.isdigit() and len(scan) in (8, 12, 13, 14):
-        item = session.scalar(_BY_GTIN, {"gtin": scan.zfill(14)})
+        item = lookup("gtin", scan.zfill(14))
     if item is None:
         raise NotFound(f"No item with SKU or GTIN {scan}. Scan the item's label again.",
                        code="unknown_item")

@@ -42,3 +42,21 @@ def test_a_connection_used_moments_ago_is_not_pinged(app, monkeypatch):
         db.session.scalar(select(text("1")))
     db.session.rollback()
     assert backend_pid() != pid
+
+
+def test_a_prepared_statement_on_a_dead_connection_invalidates_it(app, monkeypatch):
+    """The scan path's prepared statements run on the driver: a lost connection still comes
+    out as SQLAlchemy's error saying so, and the pool replaces the connection."""
+    from sqlalchemy.exc import DBAPIError
+
+    from lotline import records
+
+    pid = backend_pid()
+    terminate(pid)
+    monkeypatch.setattr(lotline_db, "IDLE_PING_SECONDS", 3600.0)
+    with pytest.raises(DBAPIError) as caught:
+        records.place(db.session, "A-01-01")
+    assert caught.value.connection_invalidated
+    db.session.rollback()
+    assert backend_pid() != pid
+    assert records.place(db.session, "NOWHERE") is None  # the new connection works
