@@ -9,11 +9,10 @@ from pathlib import Path
 from flask import Flask, render_template, request
 from flask_wtf.csrf import CSRFError
 from jinja2 import StrictUndefined
-from sqlalchemy import bindparam, select
 
 from lotline.db import configure_engine
 from lotline.extensions import csrf, db, login_manager, migrate
-from lotline.users import PASSWORD_HASH
+from lotline.users import PASSWORD_HASH, signed_in_user
 
 # 'wasm-unsafe-eval' lets the page compile WebAssembly, for the camera's barcode decoder
 # vendored under static/vendor/ (used where the browser has no BarcodeDetector). It allows
@@ -105,13 +104,9 @@ def create_app(test_config: dict | None = None) -> Flask:
     login_manager.login_view = "auth.login"
     login_manager.login_message = "Sign in to continue."
 
-    from lotline.models import User
-
-    active_user = select(User).where(User.id == bindparam("id"), User.active)  # built once
-
     @login_manager.user_loader
     def load_user(user_id: str):
-        return db.session.scalar(active_user, {"id": int(user_id)})
+        return signed_in_user(db.engine, int(user_id))
 
     from blueprints import register_blueprints
 

@@ -13,7 +13,7 @@ from contextlib import contextmanager
 
 from sqlalchemy import event, exc
 from sqlalchemy.engine import Engine
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, scoped_session
 
 IMMEDIATE = "lotline_immediate"
 # A pooled connection to a server that sat idle this long (seconds) is pinged before use:
@@ -78,7 +78,9 @@ def write_transaction(session: Session):
     Whatever the session had open (a read of the signed-in user, say) is ended first, so
     on SQLite the write lock is the first thing the new transaction takes.
     """
-    session.commit()
+    current = session() if isinstance(session, scoped_session) else session
+    if current.in_transaction() or current.new or current.dirty or current.deleted:
+        current.commit()
     session.connection(execution_options={IMMEDIATE: True})
     try:
         yield session

@@ -18,7 +18,7 @@ kept:
 
 from __future__ import annotations
 
-from sqlalchemy import Select, exc
+from sqlalchemy import Connection, Select, exc
 from sqlalchemy.orm import Session
 
 
@@ -79,7 +79,10 @@ class Prepared:
 
     def execute(self, session: Session, params: dict | None = None) -> list[tuple]:
         """Run it in the session's transaction; the rows it returns (none for a write)."""
-        connection = session.connection()
+        return self.run(session.connection(), params)
+
+    def run(self, connection: Connection, params: dict | None = None) -> list[tuple]:
+        """Run it on ``connection`` (a SQLAlchemy Connection, in whatever transaction it is)."""
         dialect = connection.dialect
         compiled = self._for(dialect)
         args = compiled.parameters(params or {})
@@ -109,4 +112,8 @@ class Prepared:
 
     def first(self, session: Session, params: dict | None = None) -> tuple | None:
         rows = self.execute(session, params)
+        return rows[0] if rows else None
+
+    def first_on(self, connection: Connection, params: dict | None = None) -> tuple | None:
+        rows = self.run(connection, params)
         return rows[0] if rows else None

@@ -7,13 +7,16 @@ import functools
 import hashlib
 import hmac
 import secrets
+from dataclasses import dataclass
 
-from sqlalchemy import select
+from flask_login import UserMixin
+from sqlalchemy import Engine, bindparam, select
 from sqlalchemy.orm import Session
 from werkzeug.security import check_password_hash, generate_password_hash
 
 from .errors import Conflict, DomainError, ValidationError
 from .models import ROLES, ApiToken, LoginThrottle, User, utcnow
+from .prepared import Prepared
 
 MAX_FAILURES = 5
 FAILURE_WINDOW = dt.timedelta(minutes=15)
@@ -22,6 +25,32 @@ LOCKOUT = dt.timedelta(minutes=5)
 # N=2^17, p=1). Werkzeug's default (N=2^15, p=1) is below that list and takes 32 MiB per
 # hash; this takes 16 MiB, so a sign-in does not lift a worker past 120 MB.
 PASSWORD_HASH = "scrypt:16384:8:5"
+
+
+@dataclass(frozen=True, eq=False)
+class SignedInUser(UserMixin):
+    """The signed-in user of a screen request: who they are and their role, nothing to edit
+    (``User`` is the account itself). Flask-Login loads it on every request."""
+
+    id: int
+    username: str
+    role: str
+
+    has_role = User.has_role  # the same rule, on the same attribute
+
+
+_U = User.__table__.c
+_ACTIVE_USER = Prepared(select(_U.id, _U.username, _U.role)
+                        .where(_U.id == bindparam("id"), _U.active))
+
+
+def signed_in_user(engine: Engine, user_id: int) -> SignedInUser | None:
+    """The active user ``user_id``, read on a connection of its own: the request's session
+    stays unopened, so an inventory transaction starts with its own lock, not with a read
+    transaction to end first."""
+    with engine.connect() as connection:
+        row = _ACTIVE_USER.first_on(connection, {"id": user_id})
+    return SignedInUser(*row) if row else None
 
 
 @functools.lru_cache(maxsize=4)
