@@ -11,11 +11,17 @@ from __future__ import annotations
 import time
 from contextlib import contextmanager
 
-from sqlalchemy import event, exc
+from sqlalchemy import event, exc, text
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session, scoped_session
 
+from .prepared import Prepared
+
 IMMEDIATE = "lotline_immediate"
+# On the driver, as every scan-path statement (lotline.prepared): a BEGIN through the
+# execution layer cost more than the transaction's own writes.
+_BEGIN = Prepared(text("BEGIN"))
+_BEGIN_IMMEDIATE = Prepared(text("BEGIN IMMEDIATE"))
 # A pooled connection to a server that sat idle this long (seconds) is pinged before use:
 # under load connections never idle that long, so busy stations pay no ping.
 IDLE_PING_SECONDS = 1.0
@@ -40,7 +46,7 @@ def configure_engine(engine: Engine) -> None:
     @event.listens_for(engine, "begin")
     def _begin(conn):
         immediate = conn.get_execution_options().get(IMMEDIATE)
-        conn.exec_driver_sql("BEGIN IMMEDIATE" if immediate else "BEGIN")
+        (_BEGIN_IMMEDIATE if immediate else _BEGIN).run(conn)
 
 
 def _ping_idle_connections(engine: Engine) -> None:

@@ -36,8 +36,8 @@ class _Compiled:
                       if (processor := bind.type.dialect_impl(dialect).bind_processor(dialect))}
         if isinstance(statement, Select):
             columns = list(statement.selected_columns)
-        else:  # INSERT/UPDATE/DELETE: its RETURNING columns, if any
-            columns = list(statement.exported_columns) or None
+        else:  # INSERT/UPDATE/DELETE: its RETURNING columns, if any; none for plain text
+            columns = list(getattr(statement, "exported_columns", ())) or None
         self.returns_rows = columns is not None
         self.results = None
         if columns is not None:

@@ -7,6 +7,7 @@ from sqlalchemy.orm import Session
 
 from .errors import ValidationError
 from .models import Setting, SettingChange, User
+from .prepared import Prepared
 
 REQUIRE_LOT_SERIAL_AT_PACK = "require_lot_serial_at_pack"
 # key -> (type, default, label)
@@ -33,11 +34,12 @@ def _encode(key: str, value) -> str:
     return str(kind(value))
 
 
-_VALUE = select(Setting.value).where(Setting.key == bindparam("key"))  # read on every pack scan
+_VALUE = Prepared(select(Setting.value).where(Setting.key == bindparam("key")))  # every pack scan
 
 
 def get_setting(session: Session, key: str):
-    return _decode(key, session.scalar(_VALUE, {"key": key}))
+    row = _VALUE.first(session, {"key": key})
+    return _decode(key, row[0] if row else None)
 
 
 def all_settings(session: Session) -> dict:
