@@ -48,12 +48,12 @@ def _line(session, state, raw=None):
 
 def _item(session, raw, state):
     line = _line(session, state, raw)
-    domain.check_room(line, 1)
+    domain.check_room(line, 1, line.item.sku, state["order"])
     return line.item.sku
 
 
 def _needs(session, state):
-    return domain.needs(session, find_item(session, state["sku"]))
+    return domain.needs(session, domain.pack_item(session, state["sku"]))
 
 
 def _lot(session, raw, state):
@@ -73,7 +73,8 @@ def _serial(session, raw, state):
 
 def _qty(session, raw, state):
     qty = inventory.clean_qty(raw)
-    domain.check_room(_line(session, state), qty)
+    line = _line(session, state)
+    domain.check_room(line, qty, line.item.sku, state["order"])
     return str(qty)
 
 

@@ -96,16 +96,17 @@ _BY_GTIN = select(Item).where(Item.gtin == bindparam("gtin"))
 
 def find_item(session: Session, scan: str) -> Item:
     """The item a scan names: its SKU, or its GTIN (any length, any leading zeros)."""
-    return _find(scan, lambda by, value: session.scalar(_BY_SKU if by == "sku" else _BY_GTIN,
+    return find_by(scan, lambda by, value: session.scalar(_BY_SKU if by == "sku" else _BY_GTIN,
                                                         {by: value}))
 
 
 def find_item_ref(session: Session, scan: str) -> records.ItemRef:
     """:func:`find_item` as a plain record: what an inventory transaction reads."""
-    return _find(scan, lambda by, value: records.item_ref(session, by, value))
+    return find_by(scan, lambda by, value: records.item_ref(session, by, value))
 
 
-def _find(scan, lookup):
+def find_by(scan, lookup):
+    """The item a scan names, its SKU or else its GTIN, read by ``lookup(by, value)``."""
     scan = str(scan or "").strip()
     item = lookup("sku", scan)
     if item is None and scan.isdigit() and len(scan) in (8, 12, 13, 14):

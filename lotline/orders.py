@@ -5,14 +5,16 @@ from __future__ import annotations
 import csv
 import io
 import re
+from typing import NamedTuple
 
-from sqlalchemy import bindparam, select
+from sqlalchemy import bindparam, select, update
 from sqlalchemy.orm import Session
 
 from .errors import Conflict, DomainError, NotFound, ValidationError
 from .inventory import clean_qty
 from .items import find_item
 from .models import ORDER_STATUSES, Order, OrderLine, utcnow
+from .prepared import Prepared
 
 NUMBER_RE = re.compile(r"^[A-Z0-9][A-Z0-9._/-]{0,31}$")
 
@@ -135,24 +137,77 @@ def list_orders(session: Session, status: str | None = None, limit: int = 200) -
 def refresh_status(order: Order, packing: bool = False) -> None:
     """Derive open → picking → picked → packing → packed from the lines (``packing``: a
     pack line was just added). Written only when it changes."""
-    if order.status in ("cancelled", "shipped"):
-        return
-    lines = order.lines
-    status = "packing" if packing and order.status in ("open", "picking", "picked") \
-        else order.status
-    if all(line.qty_packed >= line.qty - line.qty_short for line in lines) and \
-            any(line.qty_packed for line in lines) and status in ("packing", "packed"):
-        status = "packed"
-    elif any(line.qty_packed for line in lines):
-        status = "packing"
-    elif all(line.to_pick == 0 for line in lines):
-        status = "picked"
-    elif any(line.qty_picked or line.qty_short for line in lines):
-        status = "picking"
-    else:
-        status = "open"
+    status = next_status(order.status, order.lines, packing)
     if status != order.status:
         order.status = status
+
+
+def next_status(status: str, lines, packing: bool = False) -> str:
+    """The status an order in ``status`` with these ``lines`` (ORM or plain records) has."""
+    if status in ("cancelled", "shipped"):
+        return status
+    if packing and status in ("open", "picking", "picked"):
+        status = "packing"
+    if all(line.qty_packed >= line.qty - line.qty_short for line in lines) and \
+            any(line.qty_packed for line in lines) and status in ("packing", "packed"):
+        return "packed"
+    if any(line.qty_packed for line in lines):
+        return "packing"
+    if all(line.qty - line.qty_picked - line.qty_short == 0 for line in lines):
+        return "picked"
+    if any(line.qty_picked or line.qty_short for line in lines):
+        return "picking"
+    return "open"
+
+
+class OrderRef(NamedTuple):
+    """An order as a pack transaction needs it."""
+
+    id: int
+    number: str
+    status: str
+
+
+class LineRef(NamedTuple):
+    """An order line as a pack transaction needs it."""
+
+    id: int
+    item_id: int
+    qty: int
+    qty_picked: int
+    qty_short: int
+    qty_packed: int
+
+
+_o, _ol = Order.__table__.c, OrderLine.__table__.c
+_REF_BY_NUMBER = select(_o.id, _o.number, _o.status).where(_o.number == bindparam("number"))
+_REF = Prepared(_REF_BY_NUMBER)
+_REF_FOR_UPDATE = Prepared(_REF_BY_NUMBER.with_for_update())
+_LINES = Prepared(select(_ol.id, _ol.item_id, _ol.qty, _ol.qty_picked, _ol.qty_short,
+                         _ol.qty_packed).where(_ol.order_id == bindparam("order_id"))
+                  .order_by(_ol.id))
+_SET_STATUS = Prepared(update(Order.__table__).where(_o.id == bindparam("pk"))
+                       .values(status=bindparam("status")))
+
+
+def lock_order_ref(session: Session, number) -> tuple[OrderRef, list[LineRef]]:
+    """:func:`lock_order` as plain records: the order (locked on PostgreSQL) and its lines."""
+    from . import inventory
+    from .db import is_postgres
+
+    number = str(number or "").strip().upper()
+    locked = inventory.LOCKING and is_postgres(session)
+    row = (_REF_FOR_UPDATE if locked else _REF).first(session, {"number": number})
+    if row is None:
+        raise NotFound(f"No order {number}. Scan the order's barcode again.",
+                       code="unknown_order")
+    order = OrderRef(*row)
+    return order, [LineRef(*r) for r in _LINES.execute(session, {"order_id": order.id})]
+
+
+def set_status(session: Session, order: OrderRef, status: str) -> None:
+    if status != order.status:
+        _SET_STATUS.execute(session, {"pk": order.id, "status": status})
 
 
 def cancel_order(session: Session, order: Order) -> Order:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import datetime as dt
 from dataclasses import dataclass
+from typing import NamedTuple
 
 from sqlalchemy import bindparam, func, insert, select, update
 from sqlalchemy.orm import Session
@@ -18,8 +19,9 @@ from . import orders as orders_domain
 from . import settings as settings_domain
 from .errors import DomainError, ValidationError
 from .inventory import Actor, Result, clean_lot, clean_qty, request_count, run_once
-from .items import find_item
+from .items import find_by, find_item
 from .models import Carton, Item, Lot, Order, OrderLine, PackLine, PickLine, utcnow
+from .prepared import Prepared
 
 SERIAL_MAX = 64
 
@@ -32,7 +34,36 @@ class PackNeeds:
     serial: bool
 
 
-def needs(session: Session, item: Item, setting_on: bool | None = None) -> PackNeeds:
+class PackItem(NamedTuple):
+    """An item as packing needs it (a plain record)."""
+
+    id: int
+    sku: str
+    require_lot: bool
+    require_serial: bool
+    lot_at_pack: str
+    min_shelf_life_days: int | None
+
+    lot_recorded_at_pack = Item.lot_recorded_at_pack  # the same rule as the item's own
+
+
+_i = Item.__table__.c
+_PACK_ITEM = select(_i.id, _i.sku, _i.require_lot, _i.require_serial, _i.lot_at_pack,
+                    _i.min_shelf_life_days)
+_PACK_ITEM_BY = {"sku": Prepared(_PACK_ITEM.where(_i.sku == bindparam("sku"))),
+                 "gtin": Prepared(_PACK_ITEM.where(_i.gtin == bindparam("gtin")))}
+
+
+def pack_item(session: Session, scan) -> PackItem:
+    """The item a scan names (SKU or GTIN, as :func:`lotline.items.find_item`)."""
+    def lookup(by, value):
+        row = _PACK_ITEM_BY[by].first(session, {by: value})
+        return PackItem(*row) if row else None
+
+    return find_by(scan, lookup)
+
+
+def needs(session: Session, item: Item | PackItem, setting_on: bool | None = None) -> PackNeeds:
     """``setting_on``: the Require Lot/Serial at Pack setting, when the caller read it."""
     on = settings_domain.get_setting(session, settings_domain.REQUIRE_LOT_SERIAL_AT_PACK) \
         if setting_on is None else setting_on
@@ -43,10 +74,14 @@ def order_line(session: Session, order: Order, scan) -> OrderLine:
     item = find_item(session, scan)
     line = next((ln for ln in order.lines if ln.item_id == item.id), None)
     if line is None:
-        raise DomainError("not_on_order", f"{item.sku} is not on order {order.number}. "
-                          f"Put it aside and scan an item from the order.", field="sku")
+        raise _not_on_order(item, order)
     set_committed_value(line, "item", item)  # the item just read: no second query for it
     return line
+
+
+def _not_on_order(item, order) -> DomainError:
+    return DomainError("not_on_order", f"{item.sku} is not on order {order.number}. "
+                       f"Put it aside and scan an item from the order.", field="sku")
 
 
 def packable(line: OrderLine) -> int:
@@ -55,18 +90,19 @@ def packable(line: OrderLine) -> int:
     return line.qty_picked - line.qty_packed
 
 
-def check_room(line: OrderLine, qty: int) -> None:
+def check_room(line, qty: int, sku: str, order_number: str) -> None:
+    """``line`` (an OrderLine or a plain record) has room for ``qty`` more packed."""
     left = packable(line)
     if qty <= left:
         return
     if line.qty_packed + qty <= line.qty - line.qty_short:
         raise DomainError("not_picked", f"Only {line.qty_picked} of {line.qty} "
-                          f"{line.item.sku} are picked for order {line.order.number}; pick the "
+                          f"{sku} are picked for order {order_number}; pick the "
                           f"rest before packing it.", field="sku" if left == 0 else "qty",
                           picked=line.qty_picked)
     needed = line.qty - line.qty_short - line.qty_packed
-    raise DomainError("over_pack", f"Order {line.order.number} needs {needed} more of "
-                      f"{line.item.sku}; this would pack {qty}. Put the extra aside.",
+    raise DomainError("over_pack", f"Order {order_number} needs {needed} more of "
+                      f"{sku}; this would pack {qty}. Put the extra aside.",
                       field="sku" if left == 0 else "qty")
 
 
@@ -131,8 +167,8 @@ class PackPanel:
     needs: dict[int, PackNeeds]
 
 
-_o, _ol, _i = Order.__table__.c, OrderLine.__table__.c, Item.__table__.c
-_PANEL_LINES = (
+_o, _ol = Order.__table__.c, OrderLine.__table__.c
+_PANEL_LINES = Prepared(
     select(_o.id, _o.number, _o.customer_name, _o.customer_ref, _o.status, _ol.id,
            _ol.qty, _ol.qty_picked, _ol.qty_short, _ol.qty_packed, _i.sku, _i.gtin,
            _i.require_lot, _i.require_serial, _i.lot_at_pack)
@@ -140,65 +176,64 @@ _PANEL_LINES = (
                  .join(Item.__table__, _i.id == _ol.item_id))
     .where(_o.number == bindparam("number")).order_by(_ol.id))
 _c = Carton.__table__.c
-_OPEN_CARTON = select(_c.id, _c.number).where(
-    _c.order_id == bindparam("order_id"), _c.status == "open").order_by(_c.id).limit(1)
+_OPEN_CARTON = Prepared(select(_c.id, _c.number).where(
+    _c.order_id == bindparam("order_id"), _c.status == "open").order_by(_c.id).limit(1))
 
 
 def pack_panel(session: Session, number) -> PackPanel | None:
     """The panel of order ``number``, or None when there is no such order."""
-    rows = session.connection().execute(
-        _PANEL_LINES, {"number": str(number or "").strip().upper()}).all()
+    rows = _PANEL_LINES.execute(session, {"number": str(number or "").strip().upper()})
     if not rows:
         return None
     first = rows[0]
     lines = [PanelLine(r[5], r[6], r[7], r[8], r[9], PanelItem(*r[10:15])) for r in rows]
-    carton = session.connection().execute(_OPEN_CARTON, {"order_id": first[0]}).first()
+    carton = _OPEN_CARTON.first(session, {"order_id": first[0]})
     on = settings_domain.get_setting(session, settings_domain.REQUIRE_LOT_SERIAL_AT_PACK)
-    picked = picked_lots_by_line(session, [line.id for line in lines])
+    picked = _picked(_PICKED_BY_ORDER.execute(session, {"order_id": first[0]}))
     return PackPanel(
         number=first[1], customer_name=first[2], customer_ref=first[3], status=first[4],
-        lines=lines, carton=PanelCarton(carton.id, carton.number) if carton else None,
+        lines=lines, carton=PanelCarton(*carton) if carton else None,
         lots={line.id: picked.get(line.id, {}) for line in lines},
         needs={line.id: needs(session, line.item, on) for line in lines})
 
 
-def picked_lots(session: Session, line: OrderLine) -> dict[str, list[int]]:
+def picked_lots(session: Session, line) -> dict[str, list[int]]:
     """Lot number -> locations it was picked from, for this order line."""
-    return picked_lots_by_line(session, [line.id]).get(line.id, {})
+    return _picked(_PICKED_BY_LINE.execute(session, {"line_id": line.id})).get(line.id, {})
 
 
-_pl = PickLine.__table__.c
-_PICKED_LOTS = (
-    select(_pl.order_line_id, Lot.__table__.c.number, _pl.location_id)
-    .select_from(PickLine.__table__.join(Lot.__table__, Lot.__table__.c.id == _pl.lot_id))
-    .where(_pl.order_line_id.in_(bindparam("line_ids", expanding=True)), _pl.qty > 0)
-    .order_by(_pl.id))
+_pl, _lot = PickLine.__table__.c, Lot.__table__.c
+_PICKED = (select(_pl.order_line_id, _lot.number, _pl.location_id)
+           .select_from(PickLine.__table__.join(Lot.__table__, _lot.id == _pl.lot_id))
+           .where(_pl.qty > 0).order_by(_pl.id))
+_PICKED_BY_LINE = Prepared(_PICKED.where(_pl.order_line_id == bindparam("line_id")))
+_PICKED_BY_ORDER = Prepared(_PICKED.where(_pl.order_line_id.in_(
+    select(_ol.id).where(_ol.order_id == bindparam("order_id")).scalar_subquery())))
 
 
-def picked_lots_by_line(session: Session,
-                        line_ids: list[int]) -> dict[int, dict[str, list[int]]]:
-    """For each order line: lot number -> locations it was picked from (one query)."""
+def _picked(rows) -> dict[int, dict[str, list[int]]]:
+    """For each order line: lot number -> locations it was picked from."""
     out: dict[int, dict[str, list[int]]] = {}
-    if not line_ids:
-        return out
-    rows = session.connection().execute(_PICKED_LOTS, {"line_ids": list(line_ids)})
     for line_id, number, location_id in rows:
         out.setdefault(line_id, {}).setdefault(number, []).append(location_id)
     return out
 
 
-def open_carton(session: Session, order: Order, station: str = "") -> PanelCarton:
+_LAST_CARTON = Prepared(select(func.max(_c.number)).where(_c.order_id == bindparam("order_id")))
+_NEW_CARTON = Prepared(insert(Carton.__table__).values(
+    order_id=bindparam("order_id"), number=bindparam("number"), status="open",
+    station=bindparam("station"), opened_at=bindparam("at")).returning(_c.id))
+
+
+def open_carton(session: Session, order, station: str = "") -> PanelCarton:
     """The order's open carton (its id and number), opened now if there is none."""
-    row = session.connection().execute(_OPEN_CARTON, {"order_id": order.id}).first()
+    row = _OPEN_CARTON.first(session, {"order_id": order.id})
     if row is not None:
-        return PanelCarton(row.id, row.number)
-    number = (session.scalar(select(func.max(Carton.number))
-                             .where(Carton.order_id == order.id)) or 0) + 1
-    carton = Carton(order_id=order.id, number=number, status="open", station=station[:64])
-    session.add(carton)
-    session.flush()
-    session.expire(order, ["cartons"])
-    return PanelCarton(carton.id, carton.number)
+        return PanelCarton(*row)
+    number = (_LAST_CARTON.first(session, {"order_id": order.id})[0] or 0) + 1
+    (pk,) = _NEW_CARTON.first(session, {"order_id": order.id, "number": number,
+                                        "station": station[:64], "at": utcnow()})
+    return PanelCarton(pk, number)
 
 
 def check_shelf_life(session: Session, item: Item, lot: str | None,
@@ -228,12 +263,15 @@ def pack(session: Session, *, order_number, sku, actor: Actor, qty=1, lot=None, 
               "expiry": expiry}
 
     def apply():
-        order = orders_domain.lock_order(session, order_number)
+        order, lines = orders_domain.lock_order_ref(session, order_number)
         orders_domain.check_workable(order)
-        line = order_line(session, order, sku)
-        item = line.item
+        item = pack_item(session, sku)
+        at = next((n for n, ln in enumerate(lines) if ln.item_id == item.id), None)
+        if at is None:
+            raise _not_on_order(item, order)
+        line = lines[at]
         need = needs(session, item)
-        check_room(line, qty)
+        check_room(line, qty, item.sku, order.number)
         lot_number = clean_lot(lot)
         serial_number = clean_serial(serial)
         if need.lot and lot_number is None:
@@ -250,15 +288,15 @@ def pack(session: Session, *, order_number, sku, actor: Actor, qty=1, lot=None, 
         picked = picked_lots(session, line)
         mismatch = bool(lot_number and picked and lot_number not in picked)
         carton = open_carton(session, order, actor.station)
-        connection = session.connection()
-        connection.execute(_PACK_LINE_ROW, {
+        _PACK_LINE_ROW.execute(session, {
             "carton_id": carton.id, "order_line_id": line.id, "item_id": item.id, "qty": qty,
             "recorded_lot": lot_number, "serial": serial_number,
             "picked_lots": ", ".join(sorted(picked))[:200], "lot_mismatch": mismatch,
             "user_id": actor.user_id, "station": actor.station[:64], "created_at": utcnow()})
-        connection.execute(_ADD_PACKED, {"pk": line.id, "added": qty})
-        set_committed_value(line, "qty_packed", line.qty_packed + qty)
-        orders_domain.refresh_status(order, packing=True)
+        _ADD_PACKED.execute(session, {"pk": line.id, "added": qty})
+        lines[at] = line = line._replace(qty_packed=line.qty_packed + qty)
+        status = orders_domain.next_status(order.status, lines, packing=True)
+        orders_domain.set_status(session, order, status)
         messages = [_packed_text(item, qty, lot_number, serial_number, carton, line)]
         if mismatch:
             for picked_lot, locations in picked.items():
@@ -269,7 +307,7 @@ def pack(session: Session, *, order_number, sku, actor: Actor, qty=1, lot=None, 
             messages.append(f"⚠ Lot {lot_number} is not the lot picked "
                             f"({', '.join(sorted(picked))}). Recorded as packed and flagged "
                             f"for a supervisor.")
-        if order.status == "packed":
+        if status == "packed":
             messages.append(f"Order {order.number} is completely packed. Close the carton.")
         session.flush()
         return Result("pack", [], order.number, messages=messages)
@@ -277,9 +315,12 @@ def pack(session: Session, *, order_number, sku, actor: Actor, qty=1, lot=None, 
     return run_once(session, "pack", actor, idempotency_key, params, apply)
 
 
-_PACK_LINE_ROW = insert(PackLine.__table__)
-_ADD_PACKED = update(OrderLine.__table__).where(OrderLine.__table__.c.id == bindparam("pk")) \
-    .values(qty_packed=OrderLine.__table__.c.qty_packed + bindparam("added"))
+_PACK_LINE_ROW = Prepared(insert(PackLine.__table__).values(
+    {name: bindparam(name) for name in ("carton_id", "order_line_id", "item_id", "qty",
+                                         "recorded_lot", "serial", "picked_lots",
+                                         "lot_mismatch", "user_id", "station", "created_at")}))
+_ADD_PACKED = Prepared(update(OrderLine.__table__).where(_ol.id == bindparam("pk"))
+                       .values(qty_packed=_ol.qty_packed + bindparam("added")))
 
 
 def _packed_text(item, qty, lot, serial, carton, line) -> str:
