@@ -152,3 +152,52 @@ def test_a_carried_lot_for_an_item_that_tracks_none_is_dropped_at_put(as_role, w
     assert (row.qty, row.lot_id) == (2, None)
     assert db.session.scalar(select(func.count()).select_from(LedgerEntry)
                              .where(LedgerEntry.type == "put", LedgerEntry.lot_id.is_(None))) == 1
+
+
+def test_a_pack_confirm_is_one_transaction_that_reads_the_order_once(as_role, app):
+    """A pack line: the order and its lines are read (and on PostgreSQL locked) once, with
+    the item, the setting, the picked lots and the open carton; then the carton (the first
+    pack opens it), the pack line, the line's packed count, the order's status (it changes
+    on the first pack) and the key."""
+    from lotline.models import Order, PackLine
+    from tests.test_packing import pick_all, setting
+
+    for code in ("A-01", "S-01"):
+        locations_domain.create_location(db.session, code)
+    make_item("LOT-1", require_lot=True)
+    db.session.commit()
+    setting(True)
+    make_order("SO-1", LOT_1=2)
+    pick_all("SO-1", lot="L5")
+    browser = as_role("packer")
+    sent = []
+
+    def count(conn, cursor, statement, params, context, executemany):
+        sent.append(statement)
+
+    event.listen(db.engine, "before_cursor_execute", count)
+    try:
+        response, html = one_shot(browser, "/pack", order="SO-1", sku="LOT-1", lot="L5",
+                                  qty="1")
+    finally:
+        event.remove(db.engine, "before_cursor_execute", count)
+    assert response.status_code == 200 and "Packed 1 × LOT-1 · lot L5" in html
+    start = next(n for n, s in enumerate(sent) if s in ("BEGIN IMMEDIATE",)
+                 or "FOR UPDATE" in s)  # the write transaction (SQLite / PostgreSQL)
+    tail = sent[start:]
+    end = next(n for n, s in enumerate(tail) if "idempotency_record" in s) + 1
+    in_txn = [s.split()[0] + " " + s.split()[2 if s.startswith(("INSERT", "DELETE")) else 1]
+              if not s.startswith("SELECT") else "SELECT" for s in tail[:end]]
+    writes = [s for s in in_txn if not s.startswith(("SELECT", "BEGIN"))]
+    assert writes == ["INSERT carton", "INSERT pack_line", "UPDATE order_line",
+                      "UPDATE customer_order", "INSERT idempotency_record"]
+    order_reads = [s for s in tail[:end] if s.startswith("SELECT") and "customer_order" in s]
+    assert len(order_reads) == 1
+    db.session.rollback()
+    assert db.session.scalar(select(Order.status).where(Order.number == "SO-1")) == "packing"
+    assert [(p.qty, p.recorded_lot) for p in db.session.scalars(select(PackLine))] == [(1, "L5")]
+    # the second unit completes the order: its status is written again, once
+    response, html = one_shot(browser, "/pack", order="SO-1", sku="LOT-1", lot="L5", qty="1")
+    assert response.status_code == 200 and "completely packed" in html
+    db.session.rollback()
+    assert db.session.scalar(select(Order.status).where(Order.number == "SO-1")) == "packed"
