@@ -49,6 +49,10 @@ def signed_in_user(engine: Engine, user_id: int) -> SignedInUser | None:
     stays unopened, so an inventory transaction starts with its own lock, not with a read
     transaction to end first."""
     with engine.connect() as connection:
+        if engine.dialect.name == "postgresql":
+            # One round trip: psycopg would send BEGIN first and ROLLBACK on the way back to
+            # the pool (SQLite's driver already runs a lone SELECT outside a transaction).
+            connection = connection.execution_options(isolation_level="AUTOCOMMIT")
         row = _ACTIVE_USER.first_on(connection, {"id": user_id})
     return SignedInUser(*row) if row else None
 
