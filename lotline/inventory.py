@@ -287,6 +287,11 @@ _UNREAD = object()
 # unit-of-work flush), every column given.
 _SET_QTY = Prepared(
     sa_update(Inventory.__table__).where(Inventory.__table__.c.id == bindparam("pk"))
+    .values(qty=bindparam("qty"), updated_at=bindparam("at")))
+# Only when the lot changes: SQLite rewrites the lot index entry of every row whose lot_id is
+# SET, even to the same value (a page more to write at every commit).
+_SET_QTY_AND_LOT = Prepared(
+    sa_update(Inventory.__table__).where(Inventory.__table__.c.id == bindparam("pk"))
     .values(qty=bindparam("qty"), lot_id=bindparam("lot"), updated_at=bindparam("at")))
 _DELETE_ROW = Prepared(sa_delete(Inventory.__table__)
                        .where(Inventory.__table__.c.id == bindparam("pk")))
@@ -320,8 +325,11 @@ def _adjust(session: Session, *, kind: str, location: Location | Place, item: It
     elif after == 0:
         _DELETE_ROW.execute(session, {"pk": inv.id})  # an empty location holds no lot
     else:
-        _SET_QTY.execute(session, {"pk": inv.id, "qty": after,
-                                   "lot": lot_id if set_lot else inv.lot_id, "at": now})
+        if set_lot and lot_id != inv.lot_id:
+            _SET_QTY_AND_LOT.execute(session, {"pk": inv.id, "qty": after, "lot": lot_id,
+                                               "at": now})
+        else:
+            _SET_QTY.execute(session, {"pk": inv.id, "qty": after, "at": now})
     _LEDGER_ROW.execute(session, {
         "type": kind, "item_id": item.id, "location_id": location.id, "lot_id": lot_id,
         "delta": delta, "qty_after": after, "user_id": actor.user_id,

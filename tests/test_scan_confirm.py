@@ -6,6 +6,7 @@ stays one transaction with no re-checks (its statement count is the guard)."""
 
 import re
 import uuid
+from contextlib import contextmanager
 
 import pytest
 from sqlalchemy import event, func, select
@@ -21,6 +22,21 @@ def one_shot(browser, url, **fields):
     fields.setdefault("idem", uuid.uuid4().hex)
     response = browser.post(url, fields, htmx=True)
     return response, response.get_data(as_text=True)
+
+
+@contextmanager
+def statements():
+    """Every statement sent to the database meanwhile (engine events see them all)."""
+    sent = []
+
+    def count(conn, cursor, statement, params, context, executemany):
+        sent.append(statement)
+
+    event.listen(db.engine, "before_cursor_execute", count)
+    try:
+        yield sent
+    finally:
+        event.remove(db.engine, "before_cursor_execute", count)
 
 
 def refusal(html):
@@ -64,17 +80,9 @@ def test_a_refused_confirm_reads_as_the_scans_would_and_changes_nothing(
 
 def test_a_confirm_is_one_transaction_without_re_checks(app, as_role, warehouse):  # noqa: F811
     browser = as_role("packer")
-    sent = []
-
-    def count(conn, cursor, statement, params, context, executemany):
-        sent.append(statement)
-
-    event.listen(db.engine, "before_cursor_execute", count)
-    try:
+    with statements() as sent:
         response, html = one_shot(browser, "/put", location="A-01", sku="LOT-1", lot="L1",
                                   qty="2")
-    finally:
-        event.remove(db.engine, "before_cursor_execute", count)
     assert response.status_code == 200 and "A-01 · LOT-1 · L1: 10 → 12" in html
     writes = [s for s in sent if s.split()[0] in ("INSERT", "UPDATE", "DELETE")]
     reads = [s for s in sent if s.lstrip().startswith("SELECT") and "user_account" not in s]
@@ -118,20 +126,27 @@ def test_cancel_with_every_step_filled_changes_nothing(as_role, warehouse, url, 
     assert qty("A-01") == 10
 
 
-def test_a_carried_lot_for_an_item_that_records_none_at_pack_is_dropped(as_role, app):
-    """With Require Lot/Serial at Pack off, the walk never asks for a lot, so a lot a GS1
-    label filled in must not be recorded by the confirm either (found in review)."""
-    from lotline import settings
-    from lotline.models import PackLine
+def picked_order(recording: bool) -> None:
+    """Order SO-1: 2 × LOT-1 (lot-tracked), both picked from lot L5; Require Lot/Serial at
+    Pack set to ``recording``."""
     from tests.test_packing import pick_all, setting
 
     for code in ("A-01", "S-01"):
         locations_domain.create_location(db.session, code)
     make_item("LOT-1", require_lot=True)
     db.session.commit()
-    setting(False)
+    setting(recording)
     make_order("SO-1", LOT_1=2)
     pick_all("SO-1", lot="L5")
+
+
+def test_a_carried_lot_for_an_item_that_records_none_at_pack_is_dropped(as_role, app):
+    """With Require Lot/Serial at Pack off, the walk never asks for a lot, so a lot a GS1
+    label filled in must not be recorded by the confirm either (found in review)."""
+    from lotline import settings
+    from lotline.models import PackLine
+
+    picked_order(recording=False)
     assert settings.get_setting(db.session, settings.REQUIRE_LOT_SERIAL_AT_PACK) is False
     response, html = one_shot(as_role("packer"), "/pack", order="SO-1", sku="LOT-1",
                               lot="L9", qty="1")
@@ -160,27 +175,12 @@ def test_a_pack_confirm_is_one_transaction_that_reads_the_order_once(as_role, ap
     pack opens it), the pack line, the line's packed count, the order's status (it changes
     on the first pack) and the key."""
     from lotline.models import Order, PackLine
-    from tests.test_packing import pick_all, setting
 
-    for code in ("A-01", "S-01"):
-        locations_domain.create_location(db.session, code)
-    make_item("LOT-1", require_lot=True)
-    db.session.commit()
-    setting(True)
-    make_order("SO-1", LOT_1=2)
-    pick_all("SO-1", lot="L5")
+    picked_order(recording=True)
     browser = as_role("packer")
-    sent = []
-
-    def count(conn, cursor, statement, params, context, executemany):
-        sent.append(statement)
-
-    event.listen(db.engine, "before_cursor_execute", count)
-    try:
+    with statements() as sent:
         response, html = one_shot(browser, "/pack", order="SO-1", sku="LOT-1", lot="L5",
                                   qty="1")
-    finally:
-        event.remove(db.engine, "before_cursor_execute", count)
     assert response.status_code == 200 and "Packed 1 × LOT-1 · lot L5" in html
     start = next(n for n, s in enumerate(sent) if s in ("BEGIN IMMEDIATE",)
                  or "FOR UPDATE" in s)  # the write transaction (SQLite / PostgreSQL)
