@@ -91,7 +91,7 @@ def _commit(session, state, actor, key, options):
     return domain.pack(session, order_number=state["order"], sku=state["sku"], actor=actor,
                        qty=state.get("qty", 1), lot=state.get("lot"),
                        serial=state.get("serial"), idempotency_key=key,
-                       expiry=_expiry(options))
+                       expiry=_expiry(options), unneeded="drop")
 
 
 FLOW = Flow("pack", "Pack", "packing.index", [
@@ -104,7 +104,7 @@ FLOW = Flow("pack", "Pack", "packing.index", [
     Step("qty", "Quantity", "How many? Scan the item again to add one, or type a number",
          _qty, quantity=True, info=_picked_info,
          applies=lambda s, st: "sku" in st and not _needs(s, st).serial),
-], _commit, "Packed", keep=("order",), panel="packing/_panel.html", refuses_extra=False)
+], _commit, "Packed", keep=("order",), panel="packing/_panel.html")
 
 
 def _panel(view: View) -> dict:

@@ -73,10 +73,6 @@ class Flow:
     keep: tuple[str, ...] = ()  # steps that stay accepted after a commit (e.g. the order)
     panel: str | None = None  # a template shown beside the step (e.g. the order's lines)
     carry: tuple[str, ...] = ()  # extra hidden fields carried between scans
-    # Whether the commit refuses a value for a step that does not apply (a lot for an item
-    # that tracks none): then the confirm need not ask each step whether it applies. Pack
-    # records what it is given, so it says False and the confirm drops such values first.
-    refuses_extra: bool = True
 
 
 @dataclass
@@ -143,8 +139,8 @@ def _confirmed(flow: Flow, session: Session, form) -> dict | None:
     applies has one, and the quantity is a typed number or CMD:CONFIRM (an item scanned
     again at Quantity adds one instead). None otherwise (and for Cancel or a redo); the
     steps are then walked. A value for a step that does not apply to this item (a lot a GS1
-    label filled in for an item that records none) is refused by the commit, or for a flow
-    whose commit would record it, dropped here: either way as the walk drops it."""
+    label filled in for an item that records none) is the commit's to handle, as the walk
+    would: it refuses it (the walk then drops it), or drops it itself (pack)."""
     if form.get("redo") or form.get("cancel") or not any(s.quantity for s in flow.steps):
         return None
     state = {}
@@ -161,14 +157,7 @@ def _confirmed(flow: Flow, session: Session, form) -> dict | None:
             if step.applies is ALWAYS:
                 return None
             continue  # the domain says whether this item needs it
-        if step.applies is ALWAYS or step.quantity or flow.refuses_extra:
-            state[step.name] = raw  # (a refusal of an extra value walks the steps)
-            continue
-        try:
-            if step.applies(session, state):
-                state[step.name] = raw
-        except DomainError:  # an earlier value is wrong (an unknown item): the walk says so
-            return None
+        state[step.name] = raw
     return state
 
 

@@ -256,8 +256,16 @@ def check_shelf_life(session: Session, item: Item, lot: str | None,
 
 
 def pack(session: Session, *, order_number, sku, actor: Actor, qty=1, lot=None, serial=None,
-         idempotency_key=None, expiry: dt.date | None = None) -> Result:
-    """Pack ``qty`` of an item into the order's open carton, recording lot and serial."""
+         idempotency_key=None, expiry: dt.date | None = None,
+         unneeded: str = "record") -> Result:
+    """Pack ``qty`` of an item into the order's open carton, recording lot and serial.
+
+    ``unneeded``: what to do with a lot or serial the item does not need at pack now.
+    "record" (the API, a replay) records what it is given; "drop" (the pack screen's
+    confirm) drops it, as the screen's step-by-step walk never asks for it (a GS1 label
+    carries a lot whether or not the item records one)."""
+    if unneeded not in ("record", "drop"):
+        raise ValueError(f"unneeded is 'record' or 'drop', not {unneeded!r}")
     qty = clean_qty(qty)
     params = {"order": order_number, "sku": sku, "qty": qty, "lot": lot, "serial": serial,
               "expiry": expiry}
@@ -272,8 +280,8 @@ def pack(session: Session, *, order_number, sku, actor: Actor, qty=1, lot=None, 
         line = lines[at]
         need = needs(session, item)
         check_room(line, qty, item.sku, order.number)
-        lot_number = clean_lot(lot)
-        serial_number = clean_serial(serial)
+        lot_number = clean_lot(lot if need.lot or unneeded == "record" else None)
+        serial_number = clean_serial(serial if need.serial or unneeded == "record" else None)
         if need.lot and lot_number is None:
             raise DomainError("lot_required", f"Scan the lot of {item.sku} for this pack line.",
                               field="lot")

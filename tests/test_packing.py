@@ -178,6 +178,24 @@ def test_pack_with_records_is_always_accepted_and_stored(wh, on, kind):
 
 
 @pytest.mark.parametrize("on, kind", MATRIX, ids=MATRIX_IDS)
+def test_the_screen_drops_what_the_item_does_not_need_and_records_the_rest(wh, on, kind):
+    """The pack screen's confirm (``unneeded="drop"``) keeps a lot or serial only where the
+    item needs it now, exactly as its step-by-step walk asks for them; the API records what
+    it is given (the test above)."""
+    sku = kind_item(kind)
+    setting(on)
+    _, lot_mode, serial_mode = KINDS[kind]
+    make_order("SO-1", **{sku: 1})
+    pick_all("SO-1", lot="LX1")
+    pack("SO-1", sku, lot="LX1", serial="SN-0001", unneeded="drop")
+    (line,) = pack_lines()
+    assert (line.recorded_lot, line.serial) == ("LX1" if on and lot_mode else None,
+                                                "SN-0001" if on and serial_mode else None)
+    with pytest.raises(ValueError):
+        pack("SO-1", sku, unneeded="ignore")
+
+
+@pytest.mark.parametrize("on, kind", MATRIX, ids=MATRIX_IDS)
 def test_serial_items_pack_one_unit_per_serial(wh, on, kind):
     sku = kind_item(kind)
     setting(on)
