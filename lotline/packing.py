@@ -48,19 +48,29 @@ class PackItem(NamedTuple):
 
 
 _i = Item.__table__.c
+_RECORDING = settings_domain.REQUIRE_LOT_SERIAL_AT_PACK
 _PACK_ITEM = select(_i.id, _i.sku, _i.require_lot, _i.require_serial, _i.lot_at_pack,
-                    _i.min_shelf_life_days)
+                    _i.min_shelf_life_days, settings_domain.stored(_RECORDING))
 _PACK_ITEM_BY = {"sku": Prepared(_PACK_ITEM.where(_i.sku == bindparam("sku"))),
                  "gtin": Prepared(_PACK_ITEM.where(_i.gtin == bindparam("gtin")))}
 
 
 def pack_item(session: Session, scan) -> PackItem:
     """The item a scan names (SKU or GTIN, as :func:`lotline.items.find_item`)."""
+    return pack_item_and_setting(session, scan)[0]
+
+
+def pack_item_and_setting(session: Session, scan) -> tuple[PackItem, bool]:
+    """The item a scan names, and the Require Lot/Serial at Pack setting, in one statement."""
+    found = {}
+
     def lookup(by, value):
         row = _PACK_ITEM_BY[by].first(session, {by: value})
-        return PackItem(*row) if row else None
+        if row:
+            found["on"] = settings_domain.decode(_RECORDING, row[-1])
+        return PackItem(*row[:-1]) if row else None
 
-    return find_by(scan, lookup)
+    return find_by(scan, lookup), found["on"]
 
 
 def needs(session: Session, item: Item | PackItem, setting_on: bool | None = None) -> PackNeeds:
@@ -168,7 +178,7 @@ class PackPanel:
 
 
 _o, _ol = Order.__table__.c, OrderLine.__table__.c
-_PANEL_LINES = Prepared(
+_PANEL_LINES = (
     select(_o.id, _o.number, _o.customer_name, _o.customer_ref, _o.status, _ol.id,
            _ol.qty, _ol.qty_picked, _ol.qty_short, _ol.qty_packed, _i.sku, _i.gtin,
            _i.require_lot, _i.require_serial, _i.lot_at_pack)
@@ -178,17 +188,22 @@ _PANEL_LINES = Prepared(
 _c = Carton.__table__.c
 _OPEN_CARTON = Prepared(select(_c.id, _c.number).where(
     _c.order_id == bindparam("order_id"), _c.status == "open").order_by(_c.id).limit(1))
+# The panel's lines with, on each, the open carton (id, number) and the setting.
+_PANEL = Prepared(_PANEL_LINES.add_columns(
+    *(select(column).where(_c.order_id == _o.id, _c.status == "open").order_by(_c.id)
+      .limit(1).scalar_subquery() for column in (_c.id, _c.number)),
+    settings_domain.stored(_RECORDING)))
 
 
 def pack_panel(session: Session, number) -> PackPanel | None:
     """The panel of order ``number``, or None when there is no such order."""
-    rows = _PANEL_LINES.execute(session, {"number": str(number or "").strip().upper()})
+    rows = _PANEL.execute(session, {"number": str(number or "").strip().upper()})
     if not rows:
         return None
     first = rows[0]
     lines = [PanelLine(r[5], r[6], r[7], r[8], r[9], PanelItem(*r[10:15])) for r in rows]
-    carton = _OPEN_CARTON.first(session, {"order_id": first[0]})
-    on = settings_domain.get_setting(session, settings_domain.REQUIRE_LOT_SERIAL_AT_PACK)
+    carton = first[15:17] if first[15] is not None else None
+    on = settings_domain.decode(_RECORDING, first[17])
     picked = _picked(_PICKED_BY_ORDER.execute(session, {"order_id": first[0]}))
     return PackPanel(
         number=first[1], customer_name=first[2], customer_ref=first[3], status=first[4],
@@ -273,12 +288,12 @@ def pack(session: Session, *, order_number, sku, actor: Actor, qty=1, lot=None, 
     def apply():
         order, lines = orders_domain.lock_order_ref(session, order_number)
         orders_domain.check_workable(order)
-        item = pack_item(session, sku)
+        item, recording = pack_item_and_setting(session, sku)
         at = next((n for n, ln in enumerate(lines) if ln.item_id == item.id), None)
         if at is None:
             raise _not_on_order(item, order)
         line = lines[at]
-        need = needs(session, item)
+        need = needs(session, item, recording)
         check_room(line, qty, item.sku, order.number)
         lot_number = clean_lot(lot if need.lot or unneeded == "record" else None)
         serial_number = clean_serial(serial if need.serial or unneeded == "record" else None)

@@ -42,6 +42,16 @@ def get_setting(session: Session, key: str):
     return _decode(key, row[0] if row else None)
 
 
+def stored(key: str):
+    """The stored value of ``key`` as a scalar subquery, for a statement that reads it along
+    with other things (:func:`decode` turns what it returns into the setting's value)."""
+    return select(Setting.value).where(Setting.key == key).scalar_subquery()
+
+
+def decode(key: str, raw: str | None):
+    return _decode(key, raw)
+
+
 def all_settings(session: Session) -> dict:
     rows = {r.key: r.value for r in session.scalars(select(Setting))}
     return {key: _decode(key, rows.get(key)) for key in SETTINGS}
