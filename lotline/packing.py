@@ -17,6 +17,7 @@ from sqlalchemy.orm.attributes import set_committed_value
 
 from . import orders as orders_domain
 from . import settings as settings_domain
+from .db import outside_transaction
 from .errors import DomainError, ValidationError
 from .inventory import Actor, Result, clean_lot, clean_qty, request_count, run_once
 from .items import find_by, find_item
@@ -196,15 +197,17 @@ _PANEL = Prepared(_PANEL_LINES.add_columns(
 
 
 def pack_panel(session: Session, number) -> PackPanel | None:
-    """The panel of order ``number``, or None when there is no such order."""
-    rows = _PANEL.execute(session, {"number": str(number or "").strip().upper()})
-    if not rows:
-        return None
+    """The panel of order ``number``, or None when there is no such order. What is
+    committed (read outside the session's transaction: it is drawn after every pack scan)."""
+    with outside_transaction(session.get_bind()) as connection:
+        rows = _PANEL.run(connection, {"number": str(number or "").strip().upper()})
+        if not rows:
+            return None
+        picked = _picked(_PICKED_BY_ORDER.run(connection, {"order_id": rows[0][0]}))
     first = rows[0]
     lines = [PanelLine(r[5], r[6], r[7], r[8], r[9], PanelItem(*r[10:15])) for r in rows]
     carton = first[15:17] if first[15] is not None else None
     on = settings_domain.decode(_RECORDING, first[17])
-    picked = _picked(_PICKED_BY_ORDER.execute(session, {"order_id": first[0]}))
     return PackPanel(
         number=first[1], customer_name=first[2], customer_ref=first[3], status=first[4],
         lines=lines, carton=PanelCarton(*carton) if carton else None,

@@ -14,6 +14,7 @@ from sqlalchemy import Engine, bindparam, select
 from sqlalchemy.orm import Session
 from werkzeug.security import check_password_hash, generate_password_hash
 
+from .db import outside_transaction
 from .errors import Conflict, DomainError, ValidationError
 from .models import ROLES, ApiToken, LoginThrottle, User, utcnow
 from .prepared import Prepared
@@ -45,14 +46,9 @@ _ACTIVE_USER = Prepared(select(_U.id, _U.username, _U.role)
 
 
 def signed_in_user(engine: Engine, user_id: int) -> SignedInUser | None:
-    """The active user ``user_id``, read on a connection of its own: the request's session
-    stays unopened, so an inventory transaction starts with its own lock, not with a read
-    transaction to end first."""
-    with engine.connect() as connection:
-        if engine.dialect.name == "postgresql":
-            # One round trip: psycopg would send BEGIN first and ROLLBACK on the way back to
-            # the pool (SQLite's driver already runs a lone SELECT outside a transaction).
-            connection = connection.execution_options(isolation_level="AUTOCOMMIT")
+    """The active user ``user_id``, read outside the request's session (one round trip, and
+    an inventory transaction then starts with its own lock, not by ending a read)."""
+    with outside_transaction(engine) as connection:
         row = _ACTIVE_USER.first_on(connection, {"id": user_id})
     return SignedInUser(*row) if row else None
 
