@@ -10,8 +10,9 @@ from flask import Flask, render_template, request
 from flask_wtf.csrf import CSRFError
 from jinja2 import StrictUndefined
 
+from blueprints.signed import MemoSessionInterface, csrf
 from lotline.db import configure_engine
-from lotline.extensions import csrf, db, login_manager, migrate
+from lotline.extensions import db, login_manager, migrate
 from lotline.users import PASSWORD_HASH, signed_in_user
 
 # 'wasm-unsafe-eval' lets the page compile WebAssembly, for the camera's barcode decoder
@@ -93,6 +94,7 @@ def create_app(test_config: dict | None = None) -> Flask:
     if not app.config.get("SECRET_KEY"):
         app.config["SECRET_KEY"] = secret_key(app.instance_path)
     app.jinja_env.undefined = StrictUndefined
+    app.session_interface = MemoSessionInterface()
 
     db.init_app(app)
     migrate.init_app(app, db, directory=str(Path(__file__).parent / "migrations"))

@@ -1,0 +1,132 @@
+"""The session cookie and CSRF token memo (blueprints/signed.py) checks no less than
+Flask and Flask-WTF: a remembered value still has to be the very value that was verified,
+for this session, under these keys, and not expired."""
+
+from __future__ import annotations
+
+import time
+
+from app import create_app
+from blueprints import signed
+from tests.conftest import Browser, make_user
+
+COOKIE = "lotline_session"
+
+
+def _cookie(client) -> str:
+    return client.get_cookie(COOKIE).value
+
+
+def _with_cookie(app, value):
+    """A client that sends only this session cookie. (The ``app`` fixture keeps one app
+    context open, so ``flask.g`` would carry the last request's user and token over.)"""
+    from flask import g
+
+    g.pop("_login_user", None)
+    g.pop("csrf_token", None)
+    client = app.test_client()
+    client.set_cookie(COOKIE, value)
+    return client
+
+
+def test_a_tampered_cookie_is_refused_after_the_genuine_one_was_remembered(app, client):
+    make_user("pat")
+    Browser(client).login("pat")
+    genuine = _cookie(client)
+    assert _with_cookie(app, genuine).get("/put").status_code == 200  # verified, remembered
+    payload, _, signature = genuine.rpartition(".")
+    forged = payload + "." + ("A" if signature[0] != "A" else "B") + signature[1:]
+    response = _with_cookie(app, forged).get("/put")
+    assert response.status_code == 302 and "/login" in response.headers["Location"]
+
+
+def test_a_remembered_session_still_expires(app, client, monkeypatch):
+    make_user("pat")
+    Browser(client).login("pat")
+    cookie = _cookie(client)
+    assert _with_cookie(app, cookie).get("/put").status_code == 200
+    lifetime = app.permanent_session_lifetime.total_seconds()
+    later = time.time() + lifetime + 5
+    monkeypatch.setattr(signed.time, "time", lambda: later)
+    response = _with_cookie(app, cookie).get("/put")
+    assert response.status_code == 302 and "/login" in response.headers["Location"]
+
+
+def test_a_changed_session_does_not_leak_into_the_remembered_one(app, client):
+    make_user("pat")
+    b = Browser(client)
+    b.login("pat")
+    cookie = _cookie(client)
+    interface = app.session_interface
+    with app.test_request_context(headers={"Cookie": f"{COOKIE}={cookie}"}):
+        from flask import request
+
+        first = interface.open_session(app, request)
+        first["station"] = "changed"
+        first["_user_id"] = "999"
+        second = interface.open_session(app, request)
+    assert "station" not in second and second["_user_id"] != "999"
+
+
+def test_another_secret_key_verifies_anew(app, client, tmp_path):
+    make_user("pat")
+    b = Browser(client)
+    b.login("pat")
+    cookie = _cookie(client)
+    assert _with_cookie(app, cookie).get("/put").status_code == 200
+    other = create_app({"TESTING": True, "SECRET_KEY": "another-secret",
+                        "SQLALCHEMY_DATABASE_URI": app.config["SQLALCHEMY_DATABASE_URI"]})
+    other.session_interface = app.session_interface  # the same memo, other keys
+    response = _with_cookie(other, cookie).get("/put")
+    assert response.status_code == 302 and "/login" in response.headers["Location"]
+
+
+def _put(browser: Browser, token: str):
+    return browser.client.post("/put", data={"location": "", "idem": "k-" + "1" * 10},
+                               headers={"HX-Request": "true", "X-CSRFToken": token})
+
+
+def test_a_remembered_csrf_token_is_good_only_for_its_own_session(app, client):
+    make_user("pat")
+    make_user("sam")
+    pat = Browser(client)
+    pat.login("pat")
+    assert _put(pat, pat.token).status_code == 200  # verified and remembered for pat
+    assert _put(pat, pat.token).status_code == 200
+    sam = Browser(app.test_client())
+    sam.login("sam")
+    response = _put(sam, pat.token)  # pat's token with sam's session
+    assert response.status_code == 400
+    assert 'data-error-code="form_expired"' in response.get_data(as_text=True)
+
+
+def test_a_forged_or_missing_csrf_token_is_refused(app, client):
+    make_user("pat")
+    pat = Browser(client)
+    pat.login("pat")
+    assert _put(pat, pat.token).status_code == 200
+    assert _put(pat, pat.token[:-2] + "xx").status_code == 400
+    response = pat.client.post("/put", data={"location": ""}, headers={"HX-Request": "true"})
+    assert response.status_code == 400
+
+
+def test_the_page_token_is_signed_once_per_session_and_changes_at_sign_in(app, client):
+    make_user("pat")
+    b = Browser(client)
+    b.get("/login")
+    before = b.client.get("/login").get_data(as_text=True)
+    b.login("pat")
+    first = b.token
+    b.refresh_token("/put")
+    assert b.token == first  # the same signed token: remembered, not signed again
+    assert first not in before  # sign-in gave the session a new raw token
+
+
+def test_csrf_token_with_a_time_limit_is_not_remembered(app, client, monkeypatch):
+    app.config["WTF_CSRF_TIME_LIMIT"] = 3600
+    make_user("pat")
+    pat = Browser(client)
+    pat.login("pat")
+    valid = dict(signed.csrf._valid)
+    assert _put(pat, pat.token).status_code == 200
+    assert signed.csrf._valid == valid  # checked by Flask-WTF, nothing remembered
