@@ -130,3 +130,74 @@ def test_csrf_token_with_a_time_limit_is_not_remembered(app, client, monkeypatch
     valid = dict(signed.csrf._valid)
     assert _put(pat, pat.token).status_code == 200
     assert signed.csrf._valid == valid  # checked by Flask-WTF, nothing remembered
+
+
+# ---------------------------------------------------------------- the signed-in user
+
+def _fresh_g():
+    from flask import g
+
+    g.pop("_login_user", None)
+    g.pop("csrf_token", None)
+
+
+def test_a_role_change_or_deactivation_by_an_admin_applies_at_once(app, client):
+    from lotline import users as users_domain
+    from lotline.extensions import db
+
+    user = make_user("pat", "supervisor")
+    b = Browser(client)
+    b.login("pat")
+    _fresh_g()
+    assert b.client.get("/items").status_code == 200  # read and remembered as supervisor
+    users_domain.update_user(db.session, user, role="packer")
+    db.session.commit()
+    _fresh_g()
+    assert b.client.get("/items").status_code == 403
+    users_domain.update_user(db.session, user, active=False)
+    db.session.commit()
+    _fresh_g()
+    response = b.client.get("/put")
+    assert response.status_code == 302 and "/login" in response.headers["Location"]
+
+
+def test_a_change_made_elsewhere_applies_within_the_ttl(app, client, monkeypatch):
+    """Another worker (or the database directly) deactivates the user: this worker notices
+    within SIGNED_IN_TTL seconds."""
+    from lotline import users as users_domain
+    from lotline.extensions import db
+
+    now = [1000.0]
+    monkeypatch.setattr(users_domain.time, "monotonic", lambda: now[0])
+    user = make_user("pat")
+    b = Browser(client)
+    b.login("pat")
+    _fresh_g()
+    assert b.client.get("/put").status_code == 200
+    user.active = False  # not through update_user: this worker is not told
+    db.session.commit()
+    now[0] += users_domain.SIGNED_IN_TTL / 2
+    _fresh_g()
+    assert b.client.get("/put").status_code == 200  # still remembered
+    now[0] += users_domain.SIGNED_IN_TTL
+    _fresh_g()
+    response = b.client.get("/put")
+    assert response.status_code == 302 and "/login" in response.headers["Location"]
+
+
+def test_the_user_memo_belongs_to_one_database(app, client, tmp_path):
+    """Two apps (two engines) never answer from each other's memo: user 1 remembered for
+    this database is not user 1 of another one, which has no users."""
+    from lotline import users as users_domain
+    from lotline.extensions import db
+
+    make_user("pat", "admin")
+    first = users_domain.signed_in_user(db.engine, 1)
+    assert first is not None and first.role == "admin"
+    other = create_app({"TESTING": True, "SECRET_KEY": "x",
+                        "SQLALCHEMY_DATABASE_URI": f"sqlite:///{tmp_path / 'other.db'}"})
+    with other.app_context():
+        db.create_all()
+        assert users_domain.signed_in_user(db.engine, 1) is None
+        db.engine.dispose()
+    assert users_domain.signed_in_user(db.engine, 1) == first
