@@ -65,9 +65,8 @@ def create():
     if not form.validate_on_submit():
         return _new_result(form, None, None, 422)
     try:
-        location = domain.create_location(db.session, form.code.data, form.zone.data,
-                                          form.type.data)
-        db.session.commit()
+        location = domain.add_location(db.session, form.code.data, form.zone.data,
+                                       form.type.data)
     except DomainError as exc:
         db.session.rollback()
         field = getattr(form, exc.details.get("field") or "", None)
@@ -102,8 +101,7 @@ def import_csv():
         return _import_result(form, None, "The file is not UTF-8 text. Save it as "
                               "“CSV UTF-8” and import it again.", 422)
     try:
-        count = domain.import_csv(db.session, text)
-        db.session.commit()
+        count = domain.import_locations(db.session, text)
     except DomainError as exc:
         db.session.rollback()
         return _import_result(form, None, f"Nothing was imported. {exc.message}", exc.status)

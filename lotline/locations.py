@@ -7,8 +7,10 @@ import io
 import re
 
 from sqlalchemy import bindparam, func, or_, select
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
+from .db import write_transaction
 from .errors import Conflict, NotFound, ValidationError
 from .models import LOCATION_TYPES, Inventory, Location
 
@@ -37,6 +39,32 @@ def create_location(session: Session, code, zone: str = "", type: str = "storage
     session.add(location)
     session.flush()
     return location
+
+
+def add_location(session: Session, code, zone: str = "", type: str = "storage") -> Location:
+    """Create a location and commit it (the Locations screen, the API)."""
+    return _committed(session, lambda: create_location(session, code, zone, type))
+
+
+def import_locations(session: Session, text: str) -> int:
+    """Create the locations of a CSV file and commit them, all or none."""
+    return _committed(session, lambda: import_csv(session, text))
+
+
+def _committed(session: Session, work):
+    """Run ``work`` as one write transaction. Two supervisors adding the same code at once:
+    on SQLite the write lock (BEGIN IMMEDIATE) is taken before the check, so the second one's
+    check sees the first one's location; on PostgreSQL the second insert fails at the unique
+    key once the first commits, and the retry's check sees it. Either way the second is told
+    the location exists (409), never a server error."""
+    for attempt in range(2):
+        try:
+            with write_transaction(session):
+                return work()
+        except IntegrityError:
+            if attempt:
+                raise
+    raise AssertionError("unreachable")
 
 
 _BY_CODE = select(Location).where(Location.code == bindparam("code"))  # built once: every scan

@@ -379,3 +379,36 @@ def test_without_locking_postgres_loses_updates(app, monkeypatch):
     assert final != expected  # updates were lost ...
     assert any("ledger and inventory disagree" in p for p in problems)  # ... and it shows
     assert inventory.ledger_mismatches(db.session) != []
+
+
+def test_the_same_location_added_at_once_is_one_location_and_conflicts(app):
+    """Supervisors adding the same location code at the same moment (the screen, the API,
+    a CSV import): one gets the location, every other one is told it already exists (409, or
+    the import's 422 naming the line), and nobody gets a server error."""
+    stations, rounds = 4, 5
+    outcomes: dict[str, list[str]] = defaultdict(list)
+    barrier = threading.Barrier(stations)
+
+    def work(n):
+        for r in range(rounds):
+            code = f"RACE-{r}"
+            barrier.wait(timeout=30)
+            try:
+                if n % 2:
+                    locations_domain.import_locations(db.session, f"code\n{code}\n")
+                else:
+                    locations_domain.add_location(db.session, code)
+                outcomes[code].append("created")
+            except DomainError as exc:
+                assert "already exists" in exc.message, exc.message
+                outcomes[code].append("refused")
+            except Exception as exc:  # noqa: BLE001 - reported below as the failure
+                db.session.rollback()
+                outcomes[code].append(repr(exc))
+
+    run_stations(app, stations, work)
+    for r in range(rounds):
+        got = sorted(outcomes[f"RACE-{r}"])
+        assert got == ["created"] + ["refused"] * (stations - 1), got
+    assert db.session.scalar(select(func.count()).select_from(Location)
+                             .where(Location.code.like("RACE-%"))) == rounds

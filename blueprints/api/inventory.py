@@ -200,8 +200,7 @@ def list_locations():
 @operation("POST", "/locations", summary="Create a location", role="supervisor",
            body=LOCATION_BODY, response="Location", status=201, errors=(409,))
 def create_location():
-    location = locations_domain.create_location(db.session, **json_body(LOCATION_BODY))
-    db.session.commit()
+    location = locations_domain.add_location(db.session, **json_body(LOCATION_BODY))
     return jsonify(location_json(location)), 201
 
 
