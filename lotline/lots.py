@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from sqlalchemy import bindparam, select
 from sqlalchemy.orm import Session, joinedload
 
-from .db import write_transaction
+from .db import is_postgres, write_transaction
 from .errors import DomainError, NotFound, ValidationError
 from .inventory import Actor, clean_lot
 from .items import find_item
@@ -200,13 +200,23 @@ def _ledger_marks(session: Session, lot: Lot, kind: str, actor: Actor, note: str
                                 reference=note[:64]))
 
 
+def _locked(session: Session, lots: list[Lot]) -> list[Lot]:
+    """On PostgreSQL, lock the lots (in id order) before their holds are read, so two
+    supervisors holding (or releasing) the same lot at once are served one after the other:
+    the second sees the first one's hold. SQLite's write lock already does that."""
+    if lots and is_postgres(session):
+        session.execute(select(Lot.id).where(Lot.id.in_([lot.id for lot in lots]))
+                        .order_by(Lot.id).with_for_update())
+    return lots
+
+
 def hold(session: Session, *, number, sku=None, reason: str, actor: Actor) -> list[LotHold]:
     """Hold every lot ``number`` (of ``sku`` if given): picks skip it until it is released."""
     reason = str(reason or "").strip()
     if not reason or len(reason) > 200:
         raise ValidationError("Say why the lot is held (1 to 200 characters).", field="reason")
     with write_transaction(session):
-        lots = find_lots(session, number, sku)
+        lots = _locked(session, find_lots(session, number, sku))
         if not lots:
             raise NotFound(f"No lot {number} is on record.", code="unknown_lot")
         open_holds = held_lot_ids(session, [lot.id for lot in lots])
@@ -224,7 +234,7 @@ def hold(session: Session, *, number, sku=None, reason: str, actor: Actor) -> li
 
 def release(session: Session, *, number, sku=None, note: str = "", actor: Actor) -> int:
     with write_transaction(session):
-        lots = find_lots(session, number, sku)
+        lots = _locked(session, find_lots(session, number, sku))
         open_holds = held_lot_ids(session, [lot.id for lot in lots])
         if not open_holds:
             raise DomainError("not_held", f"Lot {number} is not on hold.")

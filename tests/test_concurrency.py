@@ -412,3 +412,40 @@ def test_the_same_location_added_at_once_is_one_location_and_conflicts(app):
         assert got == ["created"] + ["refused"] * (stations - 1), got
     assert db.session.scalar(select(func.count()).select_from(Location)
                              .where(Location.code.like("RACE-%"))) == rounds
+
+
+def test_the_same_lot_held_or_released_at_once_is_one_hold(app):
+    """Supervisors tapping Hold (then Release) on the same lot at the same moment: one hold
+    is made (the others are told it is already held), and one release ends it; no lot is
+    left with a second open hold that a release would miss."""
+    from lotline import lots as lots_domain
+    from lotline.models import LotHold
+
+    make_world()
+    actor = inventory.Actor(None, "phone")
+    number = "HOLD-1"
+    inventory.put(db.session, location=LOCATIONS[0], sku="LOT-A", lot=number, qty=5,
+                  actor=actor)
+    stations = 4
+    results: dict[str, list[str]] = defaultdict(list)
+    barrier = threading.Barrier(stations)
+
+    def work(n):
+        for step, call in (("hold", lambda: lots_domain.hold(
+                db.session, number=number, reason="recall check", actor=actor)),
+                           ("release", lambda: lots_domain.release(
+                               db.session, number=number, actor=actor))):
+            barrier.wait(timeout=30)
+            try:
+                call()
+                results[step].append("done")
+            except DomainError as exc:
+                results[step].append(exc.code)
+
+    run_stations(app, stations, work)
+    assert sorted(results["hold"]) == ["already_held"] * (stations - 1) + ["done"]
+    assert sorted(results["release"]) == ["done"] + ["not_held"] * (stations - 1)
+    db.session.rollback()
+    assert db.session.scalar(select(func.count()).select_from(LotHold)) == 1
+    assert db.session.scalar(select(func.count()).select_from(LotHold)
+                             .where(LotHold.released_at.is_(None))) == 0
