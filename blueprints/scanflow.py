@@ -95,7 +95,10 @@ class View:
 def clean_scan(raw) -> str:
     """Strip whitespace and the scanner's configured prefix/suffix."""
     value = str(raw or "").strip()
-    prefix, suffix = current_app.config["SCAN_PREFIX"], current_app.config["SCAN_SUFFIX"]
+    if not value:
+        return value
+    config = current_app.config
+    prefix, suffix = config["SCAN_PREFIX"], config["SCAN_SUFFIX"]
     if prefix and value.startswith(prefix):
         value = value[len(prefix):]
     if suffix and value.endswith(suffix):

@@ -15,7 +15,7 @@ from sqlalchemy import event, exc, text
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session, scoped_session
 
-from .prepared import Prepared
+from .prepared import TX_CONNECTION, Prepared
 
 IMMEDIATE = "lotline_immediate"
 # On the driver, as every scan-path statement (lotline.prepared): a BEGIN through the
@@ -101,10 +101,13 @@ def write_transaction(session: Session):
     current = session() if isinstance(session, scoped_session) else session
     if current.in_transaction() or current.new or current.dirty or current.deleted:
         current.commit()
-    session.connection(execution_options={IMMEDIATE: True})
+    info = session.info
+    info[TX_CONNECTION] = session.connection(execution_options={IMMEDIATE: True})
     try:
         yield session
         session.commit()
     except BaseException:
         session.rollback()
         raise
+    finally:
+        info.pop(TX_CONNECTION, None)
