@@ -18,6 +18,18 @@ fragment. It is served by gunicorn exactly as Lotline is (see bench/scan_roundtr
         -b 127.0.0.1:8100 --chdir bench floor_app:app
 
 POST /put  location, sku, lot, qty, idem   (form-encoded; idem is stored on the ledger row)
+
+The same floor on PostgreSQL (psycopg 3, one connection per worker), to tell what the
+client/server database itself costs: with FLOOR_PG set to a libpq conninfo
+(``host=127.0.0.1 user=postgres dbname=floor``) the app does
+
+    BEGIN                                 -- psycopg's, before the first statement
+    SELECT the (location, item) inventory row FOR UPDATE   -- the row lock
+    UPDATE it (or INSERT it)
+    INSERT a ledger row
+    COMMIT
+
+    FLOOR_PG="host=127.0.0.1 user=postgres dbname=floor" .venv/bin/python bench/floor_app.py --init
 """
 
 from __future__ import annotations
@@ -70,6 +82,20 @@ CREATE INDEX IF NOT EXISTS ix_ledger_key ON ledger (idempotency_key);
 """
 
 
+def pg_conninfo() -> str | None:
+    return os.environ.get("FLOOR_PG") or None
+
+
+def pg_connect():
+    import psycopg
+
+    return psycopg.connect(pg_conninfo())
+
+
+def pg_schema() -> str:
+    return SCHEMA.replace("id INTEGER PRIMARY KEY", "id BIGSERIAL PRIMARY KEY")
+
+
 def db_path() -> str:
     return os.environ.get("FLOOR_DB", "floor.db")
 
@@ -84,6 +110,8 @@ def connect() -> sqlite3.Connection:
 
 
 def init_db() -> None:
+    if pg_conninfo():
+        return pg_init_db()
     conn = connect()
     conn.executescript(SCHEMA)
     now = dt.datetime.now(dt.UTC).isoformat()
@@ -96,6 +124,21 @@ def init_db() -> None:
                      (location, sku, lot, qty, qty, now))
     conn.execute("COMMIT")
     conn.close()
+
+
+def pg_init_db() -> None:
+    now = dt.datetime.now(dt.UTC).isoformat()
+    with pg_connect() as conn:
+        for statement in pg_schema().split(";"):
+            if statement.strip():
+                conn.execute(statement)
+        for location, sku, lot, qty in SEED:
+            conn.execute("INSERT INTO inventory (location, sku, lot, qty, updated_at) "
+                         "VALUES (%s, %s, %s, %s, %s) ON CONFLICT DO NOTHING",
+                         (location, sku, lot, qty, now))
+            conn.execute("INSERT INTO ledger (type, location, sku, lot, delta, qty_after, "
+                         "idempotency_key, created_at) VALUES ('put', %s, %s, %s, %s, %s, "
+                         "NULL, %s)", (location, sku, lot, qty, qty, now))
 
 
 app = Flask(__name__)
@@ -118,6 +161,10 @@ def put():
         return "<p class='error'>Quantity must be a whole number.</p>", 422
     key = f.get("idem") or None
     now = dt.datetime.now(dt.UTC).isoformat()
+    if pg_conninfo():
+        before, after = pg_put(location, sku, lot, qty, key, now)
+        return (f"<div class='result'>{escape(location)} · {escape(sku)} · "
+                f"{escape(lot or '')}: {before} → {after}</div>")
     c = conn()
     c.execute("BEGIN IMMEDIATE")
     try:
@@ -143,9 +190,34 @@ def put():
             f"{before} → {after}</div>")
 
 
+def pg_put(location, sku, lot, qty, key, now) -> tuple[int, int]:
+    if not hasattr(app, "_floor_pg"):
+        app._floor_pg = pg_connect()
+    c = app._floor_pg
+    try:
+        row = c.execute("SELECT id, qty FROM inventory WHERE location = %s AND sku = %s "
+                        "FOR UPDATE", (location, sku)).fetchone()
+        before = row[1] if row else 0
+        after = before + qty
+        if row:
+            c.execute("UPDATE inventory SET qty = %s, updated_at = %s WHERE id = %s",
+                      (after, now, row[0]))
+        else:
+            c.execute("INSERT INTO inventory (location, sku, lot, qty, updated_at) "
+                      "VALUES (%s, %s, %s, %s, %s)", (location, sku, lot, after, now))
+        c.execute("INSERT INTO ledger (type, location, sku, lot, delta, qty_after, "
+                  "idempotency_key, created_at) VALUES ('put', %s, %s, %s, %s, %s, %s, %s)",
+                  (location, sku, lot, qty, after, key, now))
+        c.commit()
+    except BaseException:
+        c.rollback()
+        raise
+    return before, after
+
+
 if __name__ == "__main__":
     if "--init" in sys.argv:
         init_db()
-        print(f"initialised {db_path()}")
+        print(f"initialised {pg_conninfo() or db_path()}")
     else:
         print(__doc__)

@@ -455,6 +455,14 @@ def floor_count(db: Path, prefix: str) -> int:
         conn.close()
 
 
+def floor_pg_count(conninfo: str, prefix: str) -> int:
+    import psycopg
+
+    with psycopg.connect(conninfo) as conn:
+        return conn.execute("SELECT count(*) FROM ledger WHERE idempotency_key LIKE %s",
+                            (prefix + "%",)).fetchone()[0]
+
+
 # ---------------------------------------------------------------- main
 
 def main() -> int:
@@ -497,16 +505,24 @@ def main() -> int:
                        env={**os.environ, "FLOOR_DB": str(floor_db)}, capture_output=True)
         servers["floor"] = Server("floor", "floor_app:app",
                                   {**os.environ, "FLOOR_DB": str(floor_db)}, tmp, cwd=BENCH)
-        # Lotline on SQLite and PostgreSQL
+        # Lotline on SQLite and PostgreSQL (and the floor's writes on PostgreSQL, to tell
+        # what the client/server database itself costs)
         dbs["sqlite"] = f"sqlite:///{tmp / 'lotline.db'}"
         if not args.no_pg:
             dbs["pg"] = create_pg_database(args.pg_db)
+            create_pg_database(args.pg_db + "_floor")
+            floor_pg = f"host=127.0.0.1 user=postgres dbname={args.pg_db}_floor"
+            subprocess.run([sys.executable, str(BENCH / "floor_app.py"), "--init"], check=True,
+                           env={**os.environ, "FLOOR_PG": floor_pg}, capture_output=True)
+            servers["floorpg"] = Server("floorpg", "floor_app:app",
+                                        {**os.environ, "FLOOR_PG": floor_pg}, tmp, cwd=BENCH)
         for name, url in dbs.items():
             prepare_lotline(url)
             servers[name] = Server(name, "app:create_app()", lotline_env(url), tmp)
             clients[name] = Client(servers[name].url).sign_in()
         targets = list(servers)
-        cases = [("floor", "put")] + [(t, c) for t in dbs for c in ("put", "pack")]
+        cases = [(f, "put") for f in ("floor", "floorpg") if f in servers] + \
+            [(t, c) for t in dbs for c in ("put", "pack")]
         for target in targets:
             ok_sent[target] = {"put": 0, "pack": 0}
             in_flight[target] = {"put": 0, "pack": 0}
@@ -520,7 +536,7 @@ def main() -> int:
             fields["idem"] = f"{prefix}-smoke-{case}"
             status, body = client.form("/" + case, fields)
             good = status == 200 and ("result" in body)
-            if target != "floor":
+            if not target.startswith("floor"):
                 good = good and 'data-testid="result"' in body
             if not good:
                 raise RuntimeError(f"smoke {target} {case}: {status}\n{body[:2000]}")
@@ -589,6 +605,12 @@ def main() -> int:
                            "in_flight_max": in_flight["floor"]["put"]}
         if not within(checks["floor"]["ledger_rows"], "floor", "put"):
             problems.append(f"floor: {checks['floor']}")
+        if "floorpg" in servers:
+            checks["floorpg"] = {"ledger_rows": floor_pg_count(floor_pg, prefix),
+                                 "ok_put": ok_sent["floorpg"]["put"],
+                                 "in_flight_max": in_flight["floorpg"]["put"]}
+            if not within(checks["floorpg"]["ledger_rows"], "floorpg", "put"):
+                problems.append(f"floorpg: {checks['floorpg']}")
         for name, url in dbs.items():
             got = lotline_counts(url, prefix)
             got["ok_put"], got["ok_pack"] = ok_sent[name]["put"], ok_sent[name]["pack"]
@@ -622,6 +644,7 @@ def main() -> int:
             server.stop()
         if "pg" in dbs:
             drop_pg_database(args.pg_db)
+            drop_pg_database(args.pg_db + "_floor")
         if args.keep:
             print(f"# kept {tmp}")
         else:
@@ -647,6 +670,11 @@ def children_hwm(server: Server) -> list[int]:
     return sorted((proc_status(p).get("VmHWM", 0) for p in server.worker_pids()), reverse=True)
 
 
+def _label(target: str, case: str) -> str:
+    return {"floor": "floor (put)", "floorpg": "floor-pg (put)"}.get(
+        target, f"lotline-{target} {case}")
+
+
 def report(results, memory, checks, problems, conns, info) -> None:
     def agg(target, case, c):
         rows = [r for r in results if (r["target"], r["case"], r["connections"]) ==
@@ -666,7 +694,7 @@ def report(results, memory, checks, problems, conns, info) -> None:
     print(f"{'case':22} {'conns':>5} {'median':>8} {'p99':>8} {'req/s':>8} "
           f"{'median/floor':>13} {'req/s/floor':>12} {'cpu ms/req':>10} {'load1':>6}")
     targets = sorted({r["target"] for r in results},
-                     key=lambda t: ["floor", "sqlite", "pg"].index(t))
+                     key=lambda t: ["floor", "floorpg", "sqlite", "pg"].index(t))
     verdict = []
     for c in conns:
         fl = agg("floor", "put", c)
@@ -675,13 +703,12 @@ def report(results, memory, checks, problems, conns, info) -> None:
                 a = agg(target, case, c)
                 if a is None:
                     continue
-                label = "floor (put)" if target == "floor" else \
-                    f"lotline-{target} {case}"
+                label = _label(target, case)
                 rmed = a["p50"] / fl["p50"] if fl else float("nan")
                 rrps = a["rps"] / fl["rps"] if fl else float("nan")
                 print(f"{label:22} {c:>5} {a['p50']:8.2f} {a['p99']:8.2f} {a['rps']:8.1f} "
                       f"{rmed:12.2f}x {rrps * 100:11.0f}% {a['cpu']:10.2f} {a['load']:6.2f}")
-                if target == "floor":
+                if target.startswith("floor"):
                     continue
                 name = f"lotline-{target} {case}"
                 if c == 1:
@@ -692,6 +719,18 @@ def report(results, memory, checks, problems, conns, info) -> None:
                                     rrps >= 0.45, f"{rrps * 100:.0f}%"))
                 verdict.append((f"{name}: p99 < 50 ms at {c} conn", a["p99"] < 50,
                                 f"{a['p99']:.1f} ms"))
+    if "floorpg" in targets:
+        print()
+        print("## Lotline on PostgreSQL against the floor's writes on PostgreSQL "
+              "(what the database itself costs)")
+        for c in conns:
+            fl = agg("floorpg", "put", c)
+            for case in ("put", "pack"):
+                a = agg("pg", case, c)
+                if a and fl:
+                    print(f"lotline-pg {case:4} c={c:<3} median {a['p50'] / fl['p50']:5.2f}x "
+                          f"the PostgreSQL floor's ({fl['p50']:.2f} ms), req/s "
+                          f"{a['rps'] / fl['rps'] * 100:4.0f}% of its {fl['rps']:.0f}")
     rounds = sorted({r["round"] for r in results})
     if len(rounds) > 1:
         quiet = min(rounds, key=lambda n: statistics.mean(
@@ -704,8 +743,7 @@ def report(results, memory, checks, problems, conns, info) -> None:
             for r in results:
                 if r["connections"] != c or r["round"] != quiet:
                     continue
-                label = "floor (put)" if r["target"] == "floor" else \
-                    f"lotline-{r['target']} {r['case']}"
+                label = _label(r["target"], r["case"])
                 print(f"{label:22} {c:>5} {ms(r['p50_us']):8.2f} {ms(r['p99_us']):8.2f} "
                       f"{r['rps']:8.1f} {r['p50_us'] / fl['p50_us']:12.2f}x "
                       f"{r['rps'] / fl['rps'] * 100:11.0f}% {r['cpu_ms_per_req']:10.2f} "
@@ -719,7 +757,7 @@ def report(results, memory, checks, problems, conns, info) -> None:
               f"master {m['master_kb'] / 1024:.1f} MB; whole server peak RSS sum "
               f"{m['total_rss_kb'] / 1024:.1f} MB, PSS sum {m['total_pss_kb'] / 1024:.1f} MB "
               f"({m['samples']} samples)")
-        if target != "floor":
+        if not target.startswith("floor"):
             worst = max(m["workers_kb"] + m["workers_hwm_kb"]) / 1024
             verdict.append((f"lotline-{target}: worker < 120 MB", worst < 120, f"{worst:.1f} MB"))
     print()
