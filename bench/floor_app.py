@@ -161,53 +161,42 @@ def put():
         return "<p class='error'>Quantity must be a whole number.</p>", 422
     key = f.get("idem") or None
     now = dt.datetime.now(dt.UTC).isoformat()
-    if pg_conninfo():
-        before, after = pg_put(location, sku, lot, qty, key, now)
-        return (f"<div class='result'>{escape(location)} · {escape(sku)} · "
-                f"{escape(lot or '')}: {before} → {after}</div>")
-    c = conn()
-    c.execute("BEGIN IMMEDIATE")
-    try:
-        row = c.execute("SELECT id, qty FROM inventory WHERE location = ? AND sku = ?",
-                        (location, sku)).fetchone()
-        before = row[1] if row else 0
-        after = before + qty
-        if row:
-            c.execute("UPDATE inventory SET qty = ?, updated_at = ? WHERE id = ?",
-                      (after, now, row[0]))
-        else:
-            c.execute("INSERT INTO inventory (location, sku, lot, qty, updated_at) "
-                      "VALUES (?, ?, ?, ?, ?)", (location, sku, lot, after, now))
-        c.execute("INSERT INTO ledger (type, location, sku, lot, delta, qty_after, "
-                  "idempotency_key, created_at) VALUES ('put', ?, ?, ?, ?, ?, ?, ?)",
-                  (location, sku, lot, qty, after, key, now))
-        c.execute("COMMIT")
-    except BaseException:
-        c.execute("ROLLBACK")
-        raise
+    if pg_conninfo():  # psycopg sends BEGIN itself; the row is locked FOR UPDATE
+        if not hasattr(app, "_floor_pg"):
+            app._floor_pg = pg_connect()
+        before, after = _put(app._floor_pg, PG_SQL, location, sku, lot, qty, key, now)
+    else:
+        c = conn()
+        c.execute("BEGIN IMMEDIATE")  # the write lock, before the read
+        before, after = _put(c, SQLITE_SQL, location, sku, lot, qty, key, now)
     g.done = True
     return (f"<div class='result'>{escape(location)} · {escape(sku)} · {escape(lot or '')}: "
             f"{before} → {after}</div>")
 
 
-def pg_put(location, sku, lot, qty, key, now) -> tuple[int, int]:
-    if not hasattr(app, "_floor_pg"):
-        app._floor_pg = pg_connect()
-    c = app._floor_pg
+SQLITE_SQL = {
+    "read": "SELECT id, qty FROM inventory WHERE location = ? AND sku = ?",
+    "update": "UPDATE inventory SET qty = ?, updated_at = ? WHERE id = ?",
+    "insert": "INSERT INTO inventory (location, sku, lot, qty, updated_at) "
+              "VALUES (?, ?, ?, ?, ?)",
+    "ledger": "INSERT INTO ledger (type, location, sku, lot, delta, qty_after, "
+              "idempotency_key, created_at) VALUES ('put', ?, ?, ?, ?, ?, ?, ?)",
+}
+PG_SQL = {name: sql.replace("?", "%s") for name, sql in SQLITE_SQL.items()}
+PG_SQL["read"] = "SELECT id, qty FROM inventory WHERE location = %s AND sku = %s FOR UPDATE"
+
+
+def _put(c, sql, location, sku, lot, qty, key, now) -> tuple[int, int]:
+    """The writes by hand, in the transaction open on ``c`` (sqlite3 or psycopg)."""
     try:
-        row = c.execute("SELECT id, qty FROM inventory WHERE location = %s AND sku = %s "
-                        "FOR UPDATE", (location, sku)).fetchone()
+        row = c.execute(sql["read"], (location, sku)).fetchone()
         before = row[1] if row else 0
         after = before + qty
         if row:
-            c.execute("UPDATE inventory SET qty = %s, updated_at = %s WHERE id = %s",
-                      (after, now, row[0]))
+            c.execute(sql["update"], (after, now, row[0]))
         else:
-            c.execute("INSERT INTO inventory (location, sku, lot, qty, updated_at) "
-                      "VALUES (%s, %s, %s, %s, %s)", (location, sku, lot, after, now))
-        c.execute("INSERT INTO ledger (type, location, sku, lot, delta, qty_after, "
-                  "idempotency_key, created_at) VALUES ('put', %s, %s, %s, %s, %s, %s, %s)",
-                  (location, sku, lot, qty, after, key, now))
+            c.execute(sql["insert"], (location, sku, lot, after, now))
+        c.execute(sql["ledger"], (location, sku, lot, qty, after, key, now))
         c.commit()
     except BaseException:
         c.rollback()
