@@ -36,7 +36,7 @@ _SCALARS = (str, int, float, bool, type(None))
 
 def _remember(memo: dict, key, value) -> None:
     if len(memo) >= MEMO_SIZE:
-        memo.pop(next(iter(memo)))
+        memo.pop(next(iter(memo), None), None)
     memo[key] = value
 
 
@@ -99,14 +99,16 @@ class MemoCSRFProtect(CSRFProtect):
 
     def token(self) -> str:
         """The signed CSRF token of this session (a new raw token if it has none)."""
-        field = current_app.config["WTF_CSRF_FIELD_NAME"]
+        config = current_app.config
+        field = config["WTF_CSRF_FIELD_NAME"]
         raw = session.get(field)
-        if not isinstance(raw, str):
+        if not isinstance(raw, str) or config["WTF_CSRF_TIME_LIMIT"] is not None:
             from flask_wtf.csrf import generate_csrf
 
-            g.pop(field, None)
-            return generate_csrf()  # creates the session's raw token, then signs it
-        secret = current_app.config.get("WTF_CSRF_SECRET_KEY") or current_app.secret_key
+            if not isinstance(raw, str):
+                g.pop(field, None)
+            return generate_csrf()  # a new raw token if none; signed now (a time limit runs)
+        secret = config.get("WTF_CSRF_SECRET_KEY") or current_app.secret_key
         memo_key = (secret, raw)
         signed = self._signed.get(memo_key)
         if signed is None:
@@ -137,10 +139,11 @@ class MemoCSRFProtect(CSRFProtect):
         raw = session.get(config["WTF_CSRF_FIELD_NAME"])
         secret = config.get("WTF_CSRF_SECRET_KEY") or current_app.secret_key
         memo_key = (secret, data, raw)
-        if data and isinstance(raw, str) and memo_key in self._valid:
+        unlimited = config["WTF_CSRF_TIME_LIMIT"] is None  # else Flask-WTF checks the age
+        if unlimited and data and isinstance(raw, str) and memo_key in self._valid:
             return
         validate_csrf(data)  # raises ValidationError with Flask-WTF's message
-        if config["WTF_CSRF_TIME_LIMIT"] is None:
+        if unlimited:
             _remember(self._valid, memo_key, True)
 
 

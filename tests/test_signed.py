@@ -122,7 +122,7 @@ def test_the_page_token_is_signed_once_per_session_and_changes_at_sign_in(app, c
     assert first not in before  # sign-in gave the session a new raw token
 
 
-def test_csrf_token_with_a_time_limit_is_not_remembered(app, client, monkeypatch):
+def test_csrf_token_with_a_time_limit_is_not_remembered(app, client):
     app.config["WTF_CSRF_TIME_LIMIT"] = 3600
     make_user("pat")
     pat = Browser(client)
@@ -201,3 +201,36 @@ def test_the_user_memo_belongs_to_one_database(app, client, tmp_path):
         assert users_domain.signed_in_user(db.engine, 1) is None
         db.engine.dispose()
     assert users_domain.signed_in_user(db.engine, 1) == first
+
+
+# ---------------------------------------------------------------- with a CSRF time limit
+
+def _later(monkeypatch, seconds):
+    """itsdangerous reads the clock through time.time(): move it on."""
+    import itsdangerous.timed
+
+    now = time.time() + seconds
+    monkeypatch.setattr(itsdangerous.timed.time, "time", lambda: now)
+
+
+def test_with_a_time_limit_each_page_gets_a_freshly_signed_token(app, client, monkeypatch):
+    app.config["WTF_CSRF_TIME_LIMIT"] = 60
+    make_user("pat")
+    pat = Browser(client)
+    pat.login("pat")
+    first = pat.token
+    _later(monkeypatch, 120)
+    pat.refresh_token("/put")  # a page served two minutes later
+    assert pat.token != first
+    assert _put(pat, pat.token).status_code == 200
+    assert _put(pat, first).status_code == 400  # the old one has expired
+
+
+def test_a_remembered_pair_is_not_accepted_once_a_time_limit_applies(app, client, monkeypatch):
+    make_user("pat")
+    pat = Browser(client)
+    pat.login("pat")
+    assert _put(pat, pat.token).status_code == 200  # remembered: no time limit yet
+    app.config["WTF_CSRF_TIME_LIMIT"] = 60
+    _later(monkeypatch, 120)
+    assert _put(pat, pat.token).status_code == 400  # Flask-WTF's age check, not the memo
