@@ -87,6 +87,29 @@ def outside_transaction(engine: Engine):
         yield connection
 
 
+def retryable(error: Exception) -> bool:
+    """A write transaction that failed this way is worth running again from the start: a
+    unique-key race (its rules are checked again, and now see the winner's row), a
+    PostgreSQL deadlock or serialization failure, or SQLite's lock wait running out."""
+    if isinstance(error, exc.IntegrityError):
+        return True
+    message = str(getattr(error, "orig", error)).lower()
+    return "deadlock" in message or "could not serialize" in message or "locked" in message
+
+
+def committed(session: Session, work, tries: int = 3):
+    """``work()`` as one write transaction, committed; run again from the start (rules and
+    all) when it failed in a way worth retrying (:func:`retryable`)."""
+    for attempt in range(tries):
+        try:
+            with write_transaction(session):
+                return work()
+        except (exc.IntegrityError, exc.OperationalError) as error:
+            if attempt == tries - 1 or not retryable(error):
+                raise
+    raise AssertionError("unreachable")
+
+
 def is_postgres(session: Session) -> bool:
     return session.get_bind().dialect.name == "postgresql"
 

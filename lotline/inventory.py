@@ -26,7 +26,7 @@ from sqlalchemy.orm import Session
 
 from . import locations as locations_domain
 from . import records
-from .db import is_postgres, write_transaction
+from .db import is_postgres, retryable, write_transaction
 from .errors import Conflict, DomainError, NotFound, ValidationError
 from .items import find_item, find_item_ref
 from .models import (
@@ -373,16 +373,9 @@ def run_once(session: Session, operation: str, actor: Actor, key: str | None, pa
             done = scoped and _replay(session, scoped, operation, params)
             if done:
                 return done
-            if attempt == RETRIES - 1 or not _retryable(exc):
+            if attempt == RETRIES - 1 or not retryable(exc):
                 raise
     raise AssertionError("unreachable")
-
-
-def _retryable(exc: Exception) -> bool:
-    if isinstance(exc, IntegrityError):
-        return True
-    text = str(getattr(exc, "orig", exc)).lower()
-    return "deadlock" in text or "could not serialize" in text or "locked" in text
 
 
 def _attempt(session, operation, actor, scoped, params, apply) -> Result:

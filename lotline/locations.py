@@ -5,12 +5,12 @@ from __future__ import annotations
 import csv
 import io
 import re
+from contextlib import contextmanager
 
 from sqlalchemy import bindparam, func, or_, select
-from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from .db import write_transaction
+from .db import committed
 from .errors import Conflict, NotFound, ValidationError
 from .models import LOCATION_TYPES, Inventory, Location
 
@@ -27,12 +27,21 @@ def clean_code(value) -> str:
 
 
 def create_location(session: Session, code, zone: str = "", type: str = "storage") -> Location:
+    return _insert(session, *_fields(code, zone, type))
+
+
+def _fields(code, zone, type) -> tuple[str, str, str]:
+    """A new location's code, zone and type, checked."""
     code = clean_code(code)
     if type not in LOCATION_TYPES:
         raise ValidationError(f"Type is one of {', '.join(LOCATION_TYPES)}.", field="type")
     zone = str(zone or "").strip()
     if len(zone) > 32:
         raise ValidationError("A zone has at most 32 characters.", field="zone")
+    return code, zone, type
+
+
+def _insert(session: Session, code: str, zone: str, type: str) -> Location:
     if session.scalar(select(Location.id).where(Location.code == code)):
         raise Conflict(f"Location {code} already exists.", field="code")
     location = Location(code=code, zone=zone, type=type, active=True)
@@ -42,29 +51,20 @@ def create_location(session: Session, code, zone: str = "", type: str = "storage
 
 
 def add_location(session: Session, code, zone: str = "", type: str = "storage") -> Location:
-    """Create a location and commit it (the Locations screen, the API)."""
-    return _committed(session, lambda: create_location(session, code, zone, type))
+    """Create a location and commit it (the Locations screen, the API).
+
+    Two supervisors adding the same code at once: on SQLite the write lock (BEGIN IMMEDIATE)
+    is taken before the check, so the second one's check sees the first one's location; on
+    PostgreSQL the second insert fails at the unique key once the first commits (or, for two
+    imports with the same codes in another order, one is a deadlock's victim), and the retry's
+    check sees the other's rows. Either way the second is told the location exists (409, or
+    the import's 422 naming the line), never a server error."""
+    return committed(session, lambda: create_location(session, code, zone, type))
 
 
 def import_locations(session: Session, text: str) -> int:
-    """Create the locations of a CSV file and commit them, all or none."""
-    return _committed(session, lambda: import_csv(session, text))
-
-
-def _committed(session: Session, work):
-    """Run ``work`` as one write transaction. Two supervisors adding the same code at once:
-    on SQLite the write lock (BEGIN IMMEDIATE) is taken before the check, so the second one's
-    check sees the first one's location; on PostgreSQL the second insert fails at the unique
-    key once the first commits, and the retry's check sees it. Either way the second is told
-    the location exists (409), never a server error."""
-    for attempt in range(2):
-        try:
-            with write_transaction(session):
-                return work()
-        except IntegrityError:
-            if attempt:
-                raise
-    raise AssertionError("unreachable")
+    """Create the locations of a CSV file and commit them, all or none (as add_location)."""
+    return committed(session, lambda: import_csv(session, text))
 
 
 _BY_CODE = select(Location).where(Location.code == bindparam("code"))  # built once: every scan
@@ -106,24 +106,35 @@ def _import_rows(session: Session, reader: csv.DictReader) -> int:
     if not reader.fieldnames or "code" not in [f.strip().lower() for f in reader.fieldnames]:
         raise ValidationError("The CSV needs a header row with at least a 'code' column "
                               "(and optionally 'zone' and 'type').", field="file")
-    count = 0
-    seen = set()
+    rows: dict[str, tuple[int, str, str]] = {}  # code -> (line, zone, type)
     for n, row in enumerate(reader, start=2):
         row = {(k or "").strip().lower(): (v or "").strip() for k, v in row.items()}
         if not any(row.values()):
             continue
-        try:
-            code = clean_code(row.get("code"))
-            if code in seen:
+        with _line(n):
+            code, zone, type = _fields(row.get("code"), row.get("zone", ""),
+                                       row.get("type") or "storage")
+            if code in rows:
                 raise Conflict(f"Location {code} appears twice in the file.")
-            seen.add(code)
-            create_location(session, code, row.get("zone", ""), row.get("type") or "storage")
-        except (ValidationError, Conflict) as exc:
-            raise ValidationError(f"Line {n}: {exc.message}", field="file") from exc
-        count += 1
-    if not count:
+            rows[code] = (n, zone, type)
+    if not rows:
         raise ValidationError("The CSV has no locations in it.", field="file")
-    return count
+    # Inserted in code order: two imports sharing codes then wait for each other's rows in
+    # the same order instead of deadlocking (PostgreSQL); the loser is told they exist.
+    for code in sorted(rows):
+        n, zone, type = rows[code]
+        with _line(n):
+            _insert(session, code, zone, type)
+    return len(rows)
+
+
+@contextmanager
+def _line(n: int):
+    """A refusal about one row of the file, said with its line number."""
+    try:
+        yield
+    except (ValidationError, Conflict) as exc:
+        raise ValidationError(f"Line {n}: {exc.message}", field="file") from exc
 
 
 def list_locations(session: Session, q: str = "", include_inactive: bool = True):

@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from sqlalchemy import bindparam, select
 from sqlalchemy.orm import Session, joinedload
 
-from .db import is_postgres, write_transaction
+from .db import committed, is_postgres
 from .errors import DomainError, NotFound, ValidationError
 from .inventory import Actor, clean_lot
 from .items import find_item
@@ -205,17 +205,22 @@ def _locked(session: Session, lots: list[Lot]) -> list[Lot]:
     supervisors holding (or releasing) the same lot at once are served one after the other:
     the second sees the first one's hold. SQLite's write lock already does that."""
     if lots and is_postgres(session):
+        # FOR NO KEY UPDATE: it makes holds of one lot wait for each other, but not a put or
+        # pick that only references the lot (their foreign-key checks take FOR KEY SHARE).
         session.execute(select(Lot.id).where(Lot.id.in_([lot.id for lot in lots]))
-                        .order_by(Lot.id).with_for_update())
+                        .order_by(Lot.id).with_for_update(key_share=True))
     return lots
 
 
 def hold(session: Session, *, number, sku=None, reason: str, actor: Actor) -> list[LotHold]:
-    """Hold every lot ``number`` (of ``sku`` if given): picks skip it until it is released."""
+    """Hold every lot ``number`` (of ``sku`` if given): picks skip it until it is released.
+    Retried from the start if PostgreSQL picks it as a deadlock's victim (a put changing the
+    lot's expiry at one of its locations at that moment)."""
     reason = str(reason or "").strip()
     if not reason or len(reason) > 200:
         raise ValidationError("Say why the lot is held (1 to 200 characters).", field="reason")
-    with write_transaction(session):
+
+    def work():
         lots = _locked(session, find_lots(session, number, sku))
         if not lots:
             raise NotFound(f"No lot {number} is on record.", code="unknown_lot")
@@ -229,11 +234,13 @@ def hold(session: Session, *, number, sku=None, reason: str, actor: Actor) -> li
             _ledger_marks(session, lot, "hold", actor, reason)
         if not created:
             raise DomainError("already_held", f"Lot {number} is already on hold.")
-    return created
+        return created
+
+    return committed(session, work)
 
 
 def release(session: Session, *, number, sku=None, note: str = "", actor: Actor) -> int:
-    with write_transaction(session):
+    def work():
         lots = _locked(session, find_lots(session, number, sku))
         open_holds = held_lot_ids(session, [lot.id for lot in lots])
         if not open_holds:
@@ -246,7 +253,9 @@ def release(session: Session, *, number, sku=None, note: str = "", actor: Actor)
             held.released_by_id = actor.user_id
             held.release_note = str(note or "")[:200]
             _ledger_marks(session, lot, "release", actor, note or "released")
-    return len(open_holds)
+        return len(open_holds)
+
+    return committed(session, work)
 
 
 def held_lots(session: Session) -> list[LotHold]:

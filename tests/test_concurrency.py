@@ -449,3 +449,76 @@ def test_the_same_lot_held_or_released_at_once_is_one_hold(app):
     assert db.session.scalar(select(func.count()).select_from(LotHold)) == 1
     assert db.session.scalar(select(func.count()).select_from(LotHold)
                              .where(LotHold.released_at.is_(None))) == 0
+
+
+def test_a_hold_while_a_put_holds_the_location_both_go_through(app, monkeypatch):
+    """A put has locked its location and is about to write its rows for lot HOLD-1 when a
+    supervisor holds that lot. The hold must not take a lock the put's foreign-key check needs
+    (on PostgreSQL FOR UPDATE on the lot did, and the two deadlocked): the put finishes, then
+    the hold, whose ledger marks wait for the location."""
+    from lotline import lots as lots_domain
+
+    make_world()
+    actor = inventory.Actor(None, "phone")
+    inventory.put(db.session, location="C-1", sku="LOT-A", lot="HOLD-1", qty=5, actor=actor)
+    put_locked, go_on = threading.Event(), threading.Event()
+    adjust = inventory._adjust
+
+    def paused(*args, **kwargs):
+        if threading.current_thread().name == "put":
+            put_locked.set()
+            go_on.wait(10)
+        return adjust(*args, **kwargs)
+
+    monkeypatch.setattr(inventory, "_adjust", paused)
+    tries = []
+    locked = lots_domain._locked
+    monkeypatch.setattr(lots_domain, "_locked", lambda *a: tries.append(1) or locked(*a))
+    out = {}
+
+    def run(name, call):
+        with app.app_context():
+            try:
+                call()
+                out[name] = "ok"
+            except Exception as exc:  # noqa: BLE001 - reported by the assertion below
+                out[name] = repr(exc)[:300]
+
+    put = threading.Thread(target=run, name="put", args=("put", lambda: inventory.put(
+        db.session, location="C-1", sku="LOT-A", lot="HOLD-1", qty=1, actor=actor)))
+    hold = threading.Thread(target=run, name="hold", args=("hold", lambda: lots_domain.hold(
+        db.session, number="HOLD-1", reason="recall", actor=actor)))
+    put.start()
+    assert put_locked.wait(10)
+    hold.start()
+    time.sleep(0.4)  # the hold has locked the lot and waits for the location
+    go_on.set()
+    put.join(30)
+    hold.join(30)
+    assert out == {"put": "ok", "hold": "ok"}
+    assert len(tries) == 1  # no deadlock to retry
+    assert invariant_problems() == []
+
+
+def test_two_imports_of_the_same_codes_in_opposite_order(app):
+    """Two CSV files with the same 20 codes, one reversed, imported at the same moment, ten
+    times: one import creates them, the other is told they exist; never a server error (on
+    PostgreSQL the two wait for each other's rows, and one is retried as a deadlock's victim)."""
+    outcomes: list[str] = []
+    barrier = threading.Barrier(2)
+
+    def work(n):
+        for r in range(10):
+            codes = [f"X{r}-{i}" for i in range(20)]
+            if n:
+                codes.reverse()
+            barrier.wait(timeout=30)
+            try:
+                locations_domain.import_locations(db.session, "code\n" + "\n".join(codes))
+                outcomes.append("created")
+            except DomainError as exc:
+                assert "already exists" in exc.message, exc.message
+                outcomes.append("refused")
+
+    run_stations(app, 2, work)
+    assert sorted(outcomes) == ["created"] * 10 + ["refused"] * 10
