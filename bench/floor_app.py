@@ -40,7 +40,7 @@ import sqlite3
 import sys
 from html import escape
 
-from flask import Flask, g, request
+from flask import Flask, request
 
 # The same (location, sku, lot) rows Lotline's demo seeds for its lot-tracked items.
 SEED = [
@@ -169,7 +169,6 @@ def put():
         c = conn()
         c.execute("BEGIN IMMEDIATE")  # the write lock, before the read
         before, after = _put(c, SQLITE_SQL, location, sku, lot, qty, key, now)
-    g.done = True
     return (f"<div class='result'>{escape(location)} · {escape(sku)} · {escape(lot or '')}: "
             f"{before} → {after}</div>")
 
