@@ -37,6 +37,11 @@ Then, with the server stopped, it checks on the database:
     idempotency record; every pack's key has its record, and pack lines = pack records;
   * no key anywhere in the ledger has a half-applied or doubled pattern;
   * no key whose final answer was a refusal changed anything;
+  * the copies of a submission agree (applied once, replayed otherwise), except a copy
+    refused before the applying copy ran: its answer arrived before the applying
+    transaction wrote its idempotency record (same machine, same clock), so it was decided
+    on the stock as it was then, which another station changed in between (refusals are
+    not stored under the key: a screen re-sends the same key once the step is fixed);
   * picked/packed counters agree with pick and pack lines;
   * no 5xx, no traceback in gunicorn's error log.
 Exit status 1 when any check fails.
@@ -46,6 +51,7 @@ from __future__ import annotations
 
 import argparse
 import collections
+import datetime as dt
 import json
 import os
 import random
@@ -264,7 +270,7 @@ class Station(threading.Thread):
         def one(i):
             status, text, tries = send(self.client, "POST", path, body=body, headers=headers,
                                        tally=self.tally)
-            answers[i] = (status, text, tries)
+            answers[i] = (status, text, tries, time.time())
 
         if copies == 1:
             one(0)
@@ -275,10 +281,10 @@ class Station(threading.Thread):
             for t in threads:
                 t.join()
         outcomes = []
-        for status, text, tries in answers:
+        for status, text, tries, answered_at in answers:
             outcome, code, changes = classify(kind, status, text)
             outcomes.append({"outcome": outcome, "code": code, "changes": changes,
-                             "status": status, "tries": tries,
+                             "status": status, "tries": tries, "at": answered_at,
                              "snippet": text[:400] if outcome in ("incomplete",) else ""})
         if op == "pick" and any(o["outcome"] in ("applied", "replayed") for o in outcomes):
             with self.tally.lock:
@@ -525,9 +531,12 @@ def check(database_url: str, tally: Tally, twins: list[dict], user_ids: dict) ->
                                          .where(LedgerEntry.idempotency_key.is_not(None))):
             ledger[key][kind] += 1
         records: dict[str, str] = {}
-        for scoped, operation in session.execute(select(IdempotencyRecord.key,
-                                                        IdempotencyRecord.operation)):
+        recorded_at: dict[str, float] = {}  # when the applying transaction wrote its record
+        for scoped, operation, created in session.execute(select(
+                IdempotencyRecord.key, IdempotencyRecord.operation,
+                IdempotencyRecord.created_at)):
             records[scoped.split(":", 1)[1]] = operation
+            recorded_at[scoped.split(":", 1)[1]] = created.replace(tzinfo=dt.UTC).timestamp()
 
         # every key in the ledger: a whole pattern, never half, never twice
         for key, kinds in ledger.items():
@@ -544,6 +553,7 @@ def check(database_url: str, tally: Tally, twins: list[dict], user_ids: dict) ->
         outcome_counts: collections.Counter = collections.Counter()
         refusal_codes: collections.Counter = collections.Counter()
         acked = 0
+        earlier_refusals = 0
         for rec in tally.records:
             if rec.get("outcome") == "client-error":
                 problems.append(f"soak client error in {rec['op']}: {rec['code']}")
@@ -578,7 +588,14 @@ def check(database_url: str, tally: Tally, twins: list[dict], user_ids: dict) ->
                                         f"changes {changes}")
                 if op == "pack" and applied_rows:
                     problems.append(f"pack {key}: ledger rows {applied_rows}")
-                if finals - {"applied", "replayed"}:
+                refused = [a for a in answers if a["outcome"] not in ("applied", "replayed")]
+                if refused and all(a["outcome"] == "refused" and key in recorded_at
+                                   and a["at"] < recorded_at[key] for a in refused):
+                    # Answered before the copy that applied had even written its record: the
+                    # refusal was decided first, on what the stock was then (another station
+                    # changed it before the applying copy ran). True when said; nothing doubled.
+                    earlier_refusals += len(refused)
+                elif finals - {"applied", "replayed"}:
                     problems.append(
                         f"[retry answered wrong] {op} {rec['channel']} {key} ({rec['copies']} cop"
                         f"{'ies' if rec['copies'] > 1 else 'y'}): answers disagree "
@@ -639,7 +656,8 @@ def check(database_url: str, tally: Tally, twins: list[dict], user_ids: dict) ->
             if not good:
                 problems.append(f"same key x10 ({twin['channel']}): answers "
                                 f"{twin['answers']}, ledger rows {rows}")
-        stats.update(acknowledged=acked, outcomes=dict(sorted(outcome_counts.items())),
+        stats.update(acknowledged=acked, earlier_refusals=earlier_refusals,
+                     outcomes=dict(sorted(outcome_counts.items())),
                      refusal_codes=dict(refusal_codes.most_common()),
                      pack_lines=pack_lines, pick_lines_qty=pick_sum)
         return problems, stats
@@ -731,6 +749,8 @@ def main() -> int:
         for k, v in stats["outcomes"].items():
             print(f"  {k:32} {v}")
         print("refusals by code:", stats["refusal_codes"])
+        print(f"copies of an applied submission refused before it applied (answered before its "
+              f"record was written; true when said): {stats['earlier_refusals']}")
         lat = sorted(t for t, _, _ in tally.latency)
         if lat:
             pct = {q: lat[min(len(lat) - 1, int(q / 100 * len(lat)))] * 1000 for q in (50, 99)}
