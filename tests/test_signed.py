@@ -17,13 +17,18 @@ def _cookie(client) -> str:
     return client.get_cookie(COOKIE).value
 
 
-def _with_cookie(app, value):
-    """A client that sends only this session cookie. (The ``app`` fixture keeps one app
-    context open, so ``flask.g`` would carry the last request's user and token over.)"""
+def _fresh_g():
+    """The ``app`` fixture keeps one app context open, so ``flask.g`` would carry the last
+    request's user and token over to the next request: drop them."""
     from flask import g
 
     g.pop("_login_user", None)
     g.pop("csrf_token", None)
+
+
+def _with_cookie(app, value):
+    """A client that sends only this session cookie."""
+    _fresh_g()
     client = app.test_client()
     client.set_cookie(COOKIE, value)
     return client
@@ -133,12 +138,6 @@ def test_csrf_token_with_a_time_limit_is_not_remembered(app, client):
 
 
 # ---------------------------------------------------------------- the signed-in user
-
-def _fresh_g():
-    from flask import g
-
-    g.pop("_login_user", None)
-    g.pop("csrf_token", None)
 
 
 def test_a_role_change_or_deactivation_by_an_admin_applies_at_once(app, client):
