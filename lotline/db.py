@@ -2,13 +2,19 @@
 
 Every inventory transaction runs inside :func:`write_transaction`. On SQLite it is
 ``BEGIN IMMEDIATE`` (the database's write lock is taken before anything is read, so
-two stations cannot read the same quantity and both write); on PostgreSQL the domain
-takes row locks (``SELECT … FOR UPDATE``) on the locations it changes.
+two stations cannot read the same quantity and both write), and Lotline's writers queue
+for that lock through a kernel lock beside the file (:class:`WriterQueue`) instead of
+SQLite's sleep-and-retry; on PostgreSQL the domain takes row locks (``SELECT … FOR
+UPDATE``) on the locations it changes.
 """
 
 from __future__ import annotations
 
+import fcntl
+import os
+import threading
 import time
+import weakref
 from contextlib import contextmanager
 
 from sqlalchemy import event, exc, text
@@ -114,6 +120,77 @@ def is_postgres(session: Session) -> bool:
     return session.get_bind().dialect.name == "postgresql"
 
 
+class WriterQueue:
+    """The writers of one SQLite file take turns in a queue the kernel keeps.
+
+    ``BEGIN IMMEDIATE`` makes a second writer wait for the first, but SQLite's own wait is a
+    sleep and retry: 1 ms, then 2, 5, 10 ms... whatever the holder needs (a scan holds the
+    lock for about 0.2 ms). Two gunicorn workers writing nonstop then sleep more than they
+    work. Here each write transaction first takes an exclusive ``flock`` on a file beside the
+    database (``<database>-writers``), and a waiting worker is woken the moment the holder
+    lets go. A thread lock does the same between threads of one process (a flock is shared
+    by every thread using the same file). The kernel drops the lock of a killed process.
+
+    It only orders Lotline's own writers; SQLite's lock still guards the data, and
+    ``busy_timeout`` still covers any other writer (the CLI, a migration).
+    """
+
+    def __init__(self, path: str) -> None:
+        self.path = path
+        self._threads = threading.Lock()
+        self._fd: int | None = None
+        self._pid: int | None = None
+
+    def _file(self) -> int:
+        if self._fd is None or self._pid != os.getpid():  # a forked worker opens its own
+            self._fd = os.open(self.path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
+            self._pid = os.getpid()
+        return self._fd
+
+    @contextmanager
+    def turn(self):
+        with self._threads:
+            fd = self._file()
+            fcntl.flock(fd, fcntl.LOCK_EX)
+            try:
+                yield
+            finally:
+                fcntl.flock(fd, fcntl.LOCK_UN)
+
+
+_queues: weakref.WeakKeyDictionary[Engine, WriterQueue | None] = weakref.WeakKeyDictionary()
+_turn = threading.local()
+
+
+def writer_queue(engine: Engine) -> WriterQueue | None:
+    """The queue of writers of ``engine``'s SQLite file; None for a server database or an
+    in-memory one."""
+    try:
+        return _queues[engine]
+    except KeyError:
+        database = engine.url.database if engine.dialect.name == "sqlite" else None
+        queue = None
+        if database and database != ":memory:" and not database.startswith("file:"):
+            queue = WriterQueue(os.path.abspath(database) + "-writers")
+        _queues[engine] = queue
+        return queue
+
+
+@contextmanager
+def _writers_turn(session: Session):
+    """This thread's turn to write (nested write transactions take it once)."""
+    queue = writer_queue(session.get_bind())
+    if queue is None or getattr(_turn, "held", False):
+        yield
+        return
+    with queue.turn():
+        _turn.held = True
+        try:
+            yield
+        finally:
+            _turn.held = False
+
+
 @contextmanager
 def write_transaction(session: Session):
     """One database transaction for one inventory change: commit on success, roll back on error.
@@ -125,12 +202,13 @@ def write_transaction(session: Session):
     if current.in_transaction() or current.new or current.dirty or current.deleted:
         current.commit()
     info = session.info
-    info[TX_CONNECTION] = session.connection(execution_options={IMMEDIATE: True})
-    try:
-        yield session
-        session.commit()
-    except BaseException:
-        session.rollback()
-        raise
-    finally:
-        info.pop(TX_CONNECTION, None)
+    with _writers_turn(session):
+        info[TX_CONNECTION] = session.connection(execution_options={IMMEDIATE: True})
+        try:
+            yield session
+            session.commit()
+        except BaseException:
+            session.rollback()
+            raise
+        finally:
+            info.pop(TX_CONNECTION, None)

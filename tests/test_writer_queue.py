@@ -1,0 +1,175 @@
+"""The writers of one SQLite file take turns through a kernel lock (lotline.db.WriterQueue).
+
+These run on a SQLite file of their own whichever database the suite is pointed at: the
+queue exists only for SQLite, and a server database has none.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+
+import pytest
+from sqlalchemy import create_engine
+
+from app import create_app
+from lotline import inventory
+from lotline.db import WriterQueue, _writers_turn, write_transaction, writer_queue
+from lotline.extensions import db
+
+ROOT = Path(__file__).resolve().parents[1]
+
+HOLDER = """
+import sys, time
+from lotline.db import WriterQueue
+queue = WriterQueue(sys.argv[1])
+with queue.turn():
+    print("held", flush=True)
+    time.sleep(float(sys.argv[2]))
+    print(repr(time.time()), flush=True)
+"""
+
+
+@pytest.fixture
+def sqlite_app(tmp_path):
+    app = create_app({"TESTING": True, "SECRET_KEY": "t",
+                      "SQLALCHEMY_DATABASE_URI": f"sqlite:///{tmp_path / 'queue.db'}"})
+    with app.app_context():
+        db.create_all()
+        yield app
+        db.session.remove()
+        db.engine.dispose()
+
+
+def hold(path: str, seconds: float) -> subprocess.Popen:
+    """Another process holding the turn for ``seconds`` (forever: a large number)."""
+    proc = subprocess.Popen([sys.executable, "-c", HOLDER, path, str(seconds)], cwd=ROOT,
+                            stdout=subprocess.PIPE, text=True)
+    assert proc.stdout.readline().strip() == "held"
+    return proc
+
+
+def in_thread(fn, timeout: float = 20) -> float:
+    """Run ``fn`` in a thread; the time it finished (fails if it hangs)."""
+    from flask import current_app
+
+    app = current_app._get_current_object()
+    done: list[float] = []
+    errors: list[BaseException] = []
+
+    def run():
+        try:
+            with app.app_context():
+                fn()
+            done.append(time.time())
+        except BaseException as error:  # noqa: BLE001 - reported below
+            errors.append(error)
+
+    thread = threading.Thread(target=run)
+    thread.start()
+    thread.join(timeout)
+    assert not thread.is_alive(), "the writer never got its turn"
+    assert not errors, errors
+    return done[0]
+
+
+def test_a_sqlite_file_has_a_queue_beside_it_and_memory_none(sqlite_app, tmp_path):
+    queue = writer_queue(db.engine)
+    assert queue is not None
+    assert queue.path == str(tmp_path / "queue.db") + "-writers"
+    assert writer_queue(create_engine("sqlite://")) is None
+    assert writer_queue(create_engine("postgresql+psycopg://u@127.0.0.1/none")) is None
+
+
+def test_a_put_waits_while_another_process_has_the_turn(sqlite_app):
+    from lotline import items, locations
+
+    items.create_item(db.session, sku="Q-1")
+    locations.add_location(db.session, "Q-01")
+    db.session.commit()
+    holder = hold(writer_queue(db.engine).path, 0.5)
+    try:
+        finished = in_thread(lambda: inventory.put(
+            db.session, location="Q-01", sku="Q-1", lot=None, qty=3,
+            actor=inventory.Actor(None, "t")))
+        released = float(holder.stdout.readline())
+    finally:
+        holder.wait(10)
+        holder.stdout.close()
+    assert finished >= released  # it wrote only after the other process let go
+    db.session.expire_all()
+    rows = inventory.query_inventory(db.session, location="Q-01")
+    assert [(r.item.sku, r.qty) for r in rows] == [("Q-1", 3)]
+
+
+def test_a_killed_holder_does_not_block_the_next_writer(sqlite_app):
+    holder = hold(writer_queue(db.engine).path, 3600)
+    holder.send_signal(signal.SIGKILL)
+    holder.wait(10)
+    holder.stdout.close()
+
+    def write():
+        with write_transaction(db.session):
+            pass
+
+    in_thread(write, timeout=10)
+
+
+def test_threads_of_one_process_take_turns(sqlite_app):
+    """A flock is shared by the threads using one file, so a thread lock orders them."""
+    queue = WriterQueue(writer_queue(db.engine).path)
+    inside, most = [0], [0]
+    lock = threading.Lock()
+
+    def writer():
+        for _ in range(200):
+            with queue.turn():
+                with lock:
+                    inside[0] += 1
+                    most[0] = max(most[0], inside[0])
+                time.sleep(0.0001)
+                with lock:
+                    inside[0] -= 1
+
+    threads = [threading.Thread(target=writer) for _ in range(4)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(30)
+    assert most[0] == 1
+
+
+def test_a_turn_inside_a_turn_does_not_wait_for_itself(sqlite_app):
+    def nested():
+        with _writers_turn(db.session):
+            with _writers_turn(db.session):
+                pass
+
+    in_thread(nested, timeout=10)
+    in_thread(nested, timeout=10)  # and it was given back
+
+
+def test_a_forked_child_opens_its_own_lock_file(sqlite_app):
+    """gunicorn forks its workers: a worker must not share the parent's open file (a flock
+    on a shared file description would let both in at once)."""
+    queue = WriterQueue(writer_queue(db.engine).path)
+    with queue.turn():
+        parent_fd = queue._fd
+    read, write = os.pipe()
+    pid = os.fork()
+    if pid == 0:  # the child: take a turn, say whether it opened a file of its own
+        try:
+            with queue.turn():
+                os.write(write, b"own" if queue._fd != parent_fd else b"shared")
+        finally:
+            os._exit(0)
+    os.close(write)
+    answer = os.read(read, 16)
+    os.close(read)
+    os.waitpid(pid, 0)
+    assert answer == b"own"
