@@ -199,7 +199,7 @@ _PANEL = Prepared(_PANEL_LINES.add_columns(
 def pack_panel(session: Session, number) -> PackPanel | None:
     """The panel of order ``number``, or None when there is no such order. What is
     committed (read outside the session's transaction: it is drawn after every pack scan)."""
-    with outside_transaction(session.get_bind()) as connection:
+    with outside_transaction(session.get_bind().engine) as connection:
         rows = _PANEL.run(connection, {"number": str(number or "").strip().upper()})
         if not rows:
             return None

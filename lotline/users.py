@@ -127,7 +127,7 @@ def update_user(session: Session, user: User, *, role: str | None = None,
             raise ValidationError("A password has at least 8 characters.", field="password")
         user.password_hash = generate_password_hash(password, method=hash_method)
     session.flush()
-    forget_signed_in(session.get_bind(), user.id)
+    forget_signed_in(session.get_bind().engine, user.id)
     return user
 
 
