@@ -11,6 +11,7 @@ UPDATE``) on the locations it changes.
 from __future__ import annotations
 
 import fcntl
+import logging
 import os
 import threading
 import time
@@ -132,7 +133,11 @@ class WriterQueue:
     by every thread using the same file). The kernel drops the lock of a killed process.
 
     It only orders Lotline's own writers; SQLite's lock still guards the data, and
-    ``busy_timeout`` still covers any other writer (the CLI, a migration).
+    ``busy_timeout`` still covers any other writer (a migration, the sqlite3 shell). The
+    file holds nothing and is opened read-only (a flock needs no more), created readable by
+    all like the database's other files, so a server running as another user than the one
+    who created it can still queue. Where it cannot be opened at all, writers wait as
+    SQLite makes them (slower under load, as safe), and the log says so once.
     """
 
     def __init__(self, path: str) -> None:
@@ -141,16 +146,24 @@ class WriterQueue:
         self._fd: int | None = None
         self._pid: int | None = None
 
-    def _file(self) -> int:
-        if self._fd is None or self._pid != os.getpid():  # a forked worker opens its own
-            self._fd = os.open(self.path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
+    def _file(self) -> int | None:
+        if self._pid != os.getpid():  # a forked worker opens its own
             self._pid = os.getpid()
+            try:
+                self._fd = os.open(self.path, os.O_RDONLY | os.O_CREAT | os.O_CLOEXEC, 0o644)
+            except OSError as error:
+                self._fd = None
+                logging.getLogger(__name__).warning(
+                    "Writers of %s wait as SQLite makes them: %s", self.path, error)
         return self._fd
 
     @contextmanager
     def turn(self):
         with self._threads:
             fd = self._file()
+            if fd is None:
+                yield
+                return
             fcntl.flock(fd, fcntl.LOCK_EX)
             try:
                 yield

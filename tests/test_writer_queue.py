@@ -15,7 +15,7 @@ import time
 from pathlib import Path
 
 import pytest
-from sqlalchemy import create_engine
+from sqlalchemy import create_engine, text
 
 from app import create_app
 from lotline import inventory
@@ -173,3 +173,41 @@ def test_a_forked_child_opens_its_own_lock_file(sqlite_app):
     os.close(read)
     os.waitpid(pid, 0)
     assert answer == b"own"
+
+
+def test_a_lock_file_that_cannot_be_opened_leaves_writes_working(sqlite_app, monkeypatch,
+                                                               caplog):
+    """A lock file the server may not open (made by another user, say): the writes go on
+    under SQLite's own lock, and the log says why they queue no more."""
+    queue = writer_queue(db.engine)
+    real_open = os.open
+
+    def refuse(path, *args, **kwargs):
+        if path == queue.path:
+            raise PermissionError(13, "Permission denied", path)
+        return real_open(path, *args, **kwargs)
+
+    monkeypatch.setattr(os, "open", refuse)
+    monkeypatch.setattr(queue, "_pid", None)  # as a new worker: open it again
+    with write_transaction(db.session):
+        db.session.execute(text("INSERT INTO location (code, zone, type, active) "
+                                "VALUES ('Q-02', '', 'storage', 1)"))
+    assert db.session.scalar(text("SELECT count(*) FROM location")) == 1
+    assert "wait as SQLite makes them" in caplog.text
+
+
+def test_the_lock_file_is_made_readable_by_all_and_opened_read_only(sqlite_app):
+    queue = WriterQueue(writer_queue(db.engine).path + "-mode")
+    with queue.turn():
+        pass
+    assert os.stat(queue.path).st_mode & 0o777 == 0o644 & ~current_umask()
+    os.chmod(queue.path, 0o444)  # read-only is enough for another worker to queue
+    other = WriterQueue(queue.path)
+    with other.turn():
+        assert other._fd is not None
+
+
+def current_umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
