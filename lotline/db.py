@@ -231,13 +231,21 @@ def write_transaction(session: Session):
         info[TX_CONNECTION] = connection
         try:
             yield session
-            if current.in_transaction() or current.new or current.dirty or current.deleted:
-                current.commit()  # flushes; joined, so the connection's transaction stays open
+            used = current.in_transaction() or current.new or current.dirty or current.deleted
+            if used:
+                current.flush()
             transaction.commit()
+            if used:  # joined: this only ends the session's part, after the data is committed
+                current.commit()
         except BaseException:
-            current.rollback()  # joined: this rolls the connection's transaction back too
-            if transaction.is_active:
-                transaction.rollback()
+            try:
+                current.rollback()  # joined: this rolls the connection's transaction back too
+                if transaction.is_active:
+                    transaction.rollback()
+            finally:
+                if connection.get_transaction() is not None:
+                    # a COMMIT that failed leaves the driver's transaction open: never pool it
+                    connection.invalidate()
             raise
         finally:
             info.pop(TX_CONNECTION, None)

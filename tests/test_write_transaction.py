@@ -6,7 +6,7 @@ Runs on the suite's database (SQLite file, or PostgreSQL with TEST_DATABASE_URL)
 from __future__ import annotations
 
 import pytest
-from sqlalchemy import func, select, text
+from sqlalchemy import func, inspect, select, text
 
 from lotline.db import write_transaction
 from lotline.extensions import db
@@ -98,3 +98,33 @@ def test_what_the_session_had_open_is_committed_first(app):
         _ADD_LOCATION.execute(db.session)
     assert count_items() == 1
     assert count_locations() == 1
+
+
+def test_a_failed_commit_leaves_nothing_behind(app, monkeypatch):
+    """The COMMIT itself fails (a disk error, a lost server): nothing is saved, the session
+    does not think otherwise, and the connection goes back to no one still in its
+    transaction (on SQLite it would keep the write lock; on PostgreSQL the next request on
+    it would commit the failed write)."""
+    dialect = db.engine.dialect
+    real = dialect.do_commit
+    failures = [dialect.loaded_dbapi.OperationalError("disk I/O error")]
+
+    def flaky(dbapi_connection):
+        if failures:
+            raise failures.pop()
+        return real(dbapi_connection)
+
+    monkeypatch.setattr(dialect, "do_commit", flaky)
+    item = Item(sku="W-5", description="W")
+    with pytest.raises(Exception, match="disk I/O error"):
+        with write_transaction(db.session):
+            db.session.add(item)
+            db.session.flush()
+            _ADD_LOCATION.execute(db.session)
+    assert inspect(item).transient  # not taken for saved
+    assert db.engine.pool.checkedout() == 0
+    with write_transaction(db.session):  # the next write gets a clean connection
+        db.session.add(Item(sku="W-6", description="W"))
+    assert count_items() == 1
+    assert count_locations() == 0
+    assert db.session.scalars(select(Item.sku)).all() == ["W-6"]
