@@ -16,10 +16,11 @@ from pathlib import Path
 
 import pytest
 from sqlalchemy import create_engine, text
+from sqlalchemy.exc import OperationalError
 
 from app import create_app
 from lotline import inventory
-from lotline.db import WriterQueue, _writers_turn, write_transaction, writer_queue
+from lotline.db import WriterQueue, _writers_turn, retryable, write_transaction, writer_queue
 from lotline.extensions import db
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -154,25 +155,129 @@ def test_a_turn_inside_a_turn_does_not_wait_for_itself(sqlite_app):
     in_thread(nested, timeout=10)  # and it was given back
 
 
-def test_a_forked_child_opens_its_own_lock_file(sqlite_app):
-    """gunicorn forks its workers: a worker must not share the parent's open file (a flock
-    on a shared file description would let both in at once)."""
-    queue = WriterQueue(writer_queue(db.engine).path)
-    with queue.turn():
-        parent_fd = queue._fd
+def in_child(work) -> bytes:
+    """Fork; ``work()`` runs in the child and returns up to 64 bytes, read back here."""
     read, write = os.pipe()
     pid = os.fork()
-    if pid == 0:  # the child: take a turn, say whether it opened a file of its own
+    if pid == 0:
         try:
-            with queue.turn():
-                os.write(write, b"own" if queue._fd != parent_fd else b"shared")
+            os.write(write, work())
         finally:
             os._exit(0)
     os.close(write)
-    answer = os.read(read, 16)
-    os.close(read)
-    os.waitpid(pid, 0)
-    assert answer == b"own"
+    try:
+        answer = os.read(read, 64)
+    finally:
+        os.close(read)
+        os.waitpid(pid, 0)
+    return answer
+
+
+def test_a_forked_child_does_not_share_the_parents_turn(sqlite_app):
+    """gunicorn forks its workers: a worker sharing its parent's open file would share the
+    parent's flock too, and both would write at once."""
+    queue = WriterQueue(writer_queue(db.engine).path, timeout=0.3)
+
+    def child_tries():
+        try:
+            with queue.turn():
+                return b"got in"
+        except OperationalError:
+            return b"waited"
+
+    with queue.turn():
+        assert in_child(child_tries) == b"waited"
+    assert in_child(child_tries) == b"got in"
+
+
+def test_a_child_forked_while_another_thread_has_the_turn_can_write(sqlite_app):
+    """The thread holding the turn does not exist in the child: its thread lock must not
+    stay taken there."""
+    queue = WriterQueue(writer_queue(db.engine).path, timeout=5)
+    holding, release = threading.Event(), threading.Event()
+
+    def holder():
+        with queue.turn():
+            holding.set()
+            release.wait(10)
+
+    thread = threading.Thread(target=holder)
+    thread.start()
+    holding.wait(10)
+
+    def child_writes():
+        try:
+            with queue.turn():
+                return b"wrote"
+        except OperationalError:
+            return b"stuck"
+
+    threading.Timer(0.2, release.set).start()  # the parent's thread lets go soon
+    try:
+        assert in_child(child_writes) == b"wrote"
+    finally:
+        release.set()
+        thread.join(10)
+
+
+def test_a_writer_waits_for_its_turn_no_longer_than_the_timeout(sqlite_app):
+    """Behind a writer that does not finish (or waits itself for a migration holding
+    SQLite's lock), the next one is told the database is locked in the busy timeout, as
+    SQLite would tell it, not queued for ever."""
+    holder = hold(writer_queue(db.engine).path, 3600)
+    try:
+        queue = WriterQueue(writer_queue(db.engine).path, timeout=0.3)
+        started = time.monotonic()
+        with pytest.raises(OperationalError, match="database is locked") as raised:
+            with queue.turn():
+                pass
+        assert 0.3 <= time.monotonic() - started < 3
+        assert retryable(raised.value)  # the transactions retry it, as SQLite's own
+        assert queue._threads.acquire(blocking=False)  # nothing left taken
+        queue._threads.release()
+    finally:
+        holder.kill()
+        holder.wait(10)
+        holder.stdout.close()
+
+
+def test_threads_behind_a_stuck_one_are_told_within_the_timeout(sqlite_app):
+    queue = WriterQueue(writer_queue(db.engine).path, timeout=0.3)
+    holding, release = threading.Event(), threading.Event()
+
+    def stuck():
+        with queue.turn():
+            holding.set()
+            release.wait(10)
+
+    thread = threading.Thread(target=stuck)
+    thread.start()
+    holding.wait(10)
+    try:
+        started = time.monotonic()
+        with pytest.raises(OperationalError, match="database is locked"):
+            with queue.turn():
+                pass
+        assert time.monotonic() - started < 3
+    finally:
+        release.set()
+        thread.join(10)
+
+
+def test_disposing_the_engine_closes_the_lock_file(sqlite_app):
+    queue = writer_queue(db.engine)
+    with write_transaction(db.session):
+        pass
+    fd = queue._fd
+    assert fd is not None and os.fstat(fd)
+    db.session.remove()
+    db.engine.dispose()
+    assert queue._fd is None
+    with pytest.raises(OSError):
+        os.fstat(fd)
+    with write_transaction(db.session):  # and it opens again when needed
+        pass
+    assert queue._fd is not None
 
 
 def test_a_lock_file_that_cannot_be_opened_leaves_writes_working(sqlite_app, monkeypatch,
@@ -211,3 +316,11 @@ def current_umask() -> int:
     mask = os.umask(0)
     os.umask(mask)
     return mask
+
+
+def test_the_queue_gives_up_when_sqlite_would(sqlite_app):
+    from lotline.db import BUSY_TIMEOUT_MS
+
+    with db.engine.connect() as connection:
+        assert connection.exec_driver_sql("PRAGMA busy_timeout").scalar() == BUSY_TIMEOUT_MS
+    assert writer_queue(db.engine).timeout == BUSY_TIMEOUT_MS / 1000
