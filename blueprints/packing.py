@@ -108,7 +108,11 @@ FLOW = Flow("pack", "Pack", "packing.index", [
 
 
 def _panel(view: View) -> dict:
-    panel = domain.pack_panel(db.session, view.state.get("order"))
+    """The order's panel: the one the pack just committed drew, else read now."""
+    panel = getattr(view.result, "panel", None)
+    number = str(view.state.get("order") or "").strip().upper()
+    if panel is None or panel.number != number:
+        panel = domain.pack_panel(db.session, number)
     if panel is None:
         return {"order": None, "lots": {}, "carton": None, "needs": {}}
     return {"order": panel, "lots": panel.lots, "carton": panel.carton, "needs": panel.needs}

@@ -18,7 +18,7 @@ from sqlalchemy.orm.attributes import set_committed_value
 from . import orders as orders_domain
 from . import settings as settings_domain
 from .db import outside_transaction
-from .errors import DomainError, ValidationError
+from .errors import DomainError, NotFound, ValidationError
 from .inventory import Actor, Result, clean_lot, clean_qty, request_count, run_once
 from .items import find_by, find_item
 from .models import Carton, Item, Lot, Order, OrderLine, PackLine, PickLine, utcnow
@@ -189,11 +189,15 @@ _PANEL_LINES = (
 _c = Carton.__table__.c
 _OPEN_CARTON = Prepared(select(_c.id, _c.number).where(
     _c.order_id == bindparam("order_id"), _c.status == "open").order_by(_c.id).limit(1))
-# The panel's lines with, on each, the open carton (id, number) and the setting.
-_PANEL = Prepared(_PANEL_LINES.add_columns(
+# The panel's lines with, on each, the open carton (id, number), the setting and the line's
+# item id. A pack reads it in its transaction (locking the order on PostgreSQL): it is the
+# order and lines the rules need, and with the pack's own changes the panel drawn after it.
+_PANEL_ROWS = _PANEL_LINES.add_columns(
     *(select(column).where(_c.order_id == _o.id, _c.status == "open").order_by(_c.id)
       .limit(1).scalar_subquery() for column in (_c.id, _c.number)),
-    settings_domain.stored(_RECORDING)))
+    settings_domain.stored(_RECORDING), _ol.item_id)
+_PANEL = Prepared(_PANEL_ROWS)
+_PANEL_FOR_UPDATE = Prepared(_PANEL_ROWS.with_for_update(of=Order.__table__))
 
 
 def pack_panel(session: Session, number) -> PackPanel | None:
@@ -204,15 +208,28 @@ def pack_panel(session: Session, number) -> PackPanel | None:
         if not rows:
             return None
         picked = _picked(_PICKED_BY_ORDER.run(connection, {"order_id": rows[0][0]}))
+    return _panel_of(rows, picked)
+
+
+def _panel_of(rows, picked: dict, status: str | None = None,
+              packed: tuple[int, int] | None = None,
+              carton: PanelCarton | None = None) -> PackPanel:
+    """The panel from ``_PANEL``'s rows and the order's picks; after a pack in the same
+    transaction, with what it changed: the order's ``status``, ``packed`` (line id, units
+    added) and the ``carton`` it packed into."""
     first = rows[0]
     lines = [PanelLine(r[5], r[6], r[7], r[8], r[9], PanelItem(*r[10:15])) for r in rows]
-    carton = first[15:17] if first[15] is not None else None
+    if packed is not None:
+        line = next(ln for ln in lines if ln.id == packed[0])
+        line.qty_packed += packed[1]
+    if carton is None and first[15] is not None:
+        carton = PanelCarton(first[15], first[16])
     on = settings_domain.decode(_RECORDING, first[17])
     return PackPanel(
-        number=first[1], customer_name=first[2], customer_ref=first[3], status=first[4],
-        lines=lines, carton=PanelCarton(*carton) if carton else None,
+        number=first[1], customer_name=first[2], customer_ref=first[3],
+        status=status or first[4], lines=lines, carton=carton,
         lots={line.id: picked.get(line.id, {}) for line in lines},
-        needs={line.id: needs(session, line.item, on) for line in lines})
+        needs={line.id: needs(None, line.item, on) for line in lines})
 
 
 def picked_lots(session: Session, line) -> dict[str, list[int]]:
@@ -243,8 +260,12 @@ _NEW_CARTON = Prepared(insert(Carton.__table__).values(
     station=bindparam("station"), opened_at=bindparam("at")).returning(_c.id))
 
 
-def open_carton(session: Session, order, station: str = "") -> PanelCarton:
-    """The order's open carton (its id and number), opened now if there is none."""
+def open_carton(session: Session, order, station: str = "",
+                known: PanelCarton | None = None) -> PanelCarton:
+    """The order's open carton (its id and number), opened now if there is none.
+    ``known``: the open carton as this transaction already read it."""
+    if known is not None:
+        return known
     row = _OPEN_CARTON.first(session, {"order_id": order.id})
     if row is not None:
         return PanelCarton(*row)
@@ -289,7 +310,10 @@ def pack(session: Session, *, order_number, sku, actor: Actor, qty=1, lot=None, 
               "expiry": expiry}
 
     def apply():
-        order, lines = orders_domain.lock_order_ref(session, order_number)
+        rows = _order_rows(session, order_number)
+        first = rows[0]
+        order = orders_domain.OrderRef(first[0], first[1], first[4])
+        lines = [orders_domain.LineRef(r[5], r[18], *r[6:10]) for r in rows]
         orders_domain.check_workable(order)
         item, recording = pack_item_and_setting(session, sku)
         at = next((n for n, ln in enumerate(lines) if ln.item_id == item.id), None)
@@ -311,9 +335,11 @@ def pack(session: Session, *, order_number, sku, actor: Actor, qty=1, lot=None, 
             if qty != 1:
                 raise ValidationError("A serial is recorded one unit at a time.", field="qty")
             check_serial(session, item, serial_number)
-        picked = picked_lots(session, line)
+        picked_by_line = _picked(_PICKED_BY_ORDER.execute(session, {"order_id": order.id}))
+        picked = picked_by_line.get(line.id, {})
         mismatch = bool(lot_number and picked and lot_number not in picked)
-        carton = open_carton(session, order, actor.station)
+        open_now = PanelCarton(first[15], first[16]) if first[15] is not None else None
+        carton = open_carton(session, order, actor.station, known=open_now)
         _PACK_LINE_ROW.execute(session, {
             "carton_id": carton.id, "order_line_id": line.id, "item_id": item.id, "qty": qty,
             "recorded_lot": lot_number, "serial": serial_number,
@@ -336,9 +362,26 @@ def pack(session: Session, *, order_number, sku, actor: Actor, qty=1, lot=None, 
         if status == "packed":
             messages.append(f"Order {order.number} is completely packed. Close the carton.")
         session.flush()
-        return Result("pack", [], order.number, messages=messages)
+        panel = _panel_of(rows, picked_by_line, status=status, packed=(line.id, qty),
+                          carton=carton)
+        return Result("pack", [], order.number, messages=messages, panel=panel)
 
     return run_once(session, "pack", actor, idempotency_key, params, apply)
+
+
+def _order_rows(session: Session, number) -> list[tuple]:
+    """The order's panel rows in this transaction (the order locked on PostgreSQL, as
+    :func:`lotline.orders.lock_order_ref` does), or NotFound."""
+    from . import inventory
+    from .db import is_postgres
+
+    number = str(number or "").strip().upper()
+    locked = inventory.LOCKING and is_postgres(session)
+    rows = (_PANEL_FOR_UPDATE if locked else _PANEL).execute(session, {"number": number})
+    if not rows:
+        raise NotFound(f"No order {number}. Scan the order's barcode again.",
+                       code="unknown_order")
+    return rows
 
 
 _PACK_LINE_ROW = Prepared(insert(PackLine.__table__).values(
