@@ -180,29 +180,8 @@ class LineRef(NamedTuple):
 
 
 _o, _ol = Order.__table__.c, OrderLine.__table__.c
-_REF_BY_NUMBER = select(_o.id, _o.number, _o.status).where(_o.number == bindparam("number"))
-_REF = Prepared(_REF_BY_NUMBER)
-_REF_FOR_UPDATE = Prepared(_REF_BY_NUMBER.with_for_update())
-_LINES = Prepared(select(_ol.id, _ol.item_id, _ol.qty, _ol.qty_picked, _ol.qty_short,
-                         _ol.qty_packed).where(_ol.order_id == bindparam("order_id"))
-                  .order_by(_ol.id))
 _SET_STATUS = Prepared(update(Order.__table__).where(_o.id == bindparam("pk"))
                        .values(status=bindparam("status")))
-
-
-def lock_order_ref(session: Session, number) -> tuple[OrderRef, list[LineRef]]:
-    """:func:`lock_order` as plain records: the order (locked on PostgreSQL) and its lines."""
-    from . import inventory
-    from .db import is_postgres
-
-    number = str(number or "").strip().upper()
-    locked = inventory.LOCKING and is_postgres(session)
-    row = (_REF_FOR_UPDATE if locked else _REF).first(session, {"number": number})
-    if row is None:
-        raise NotFound(f"No order {number}. Scan the order's barcode again.",
-                       code="unknown_order")
-    order = OrderRef(*row)
-    return order, [LineRef(*r) for r in _LINES.execute(session, {"order_id": order.id})]
 
 
 def set_status(session: Session, order: OrderRef, status: str) -> None:

@@ -370,8 +370,8 @@ def pack(session: Session, *, order_number, sku, actor: Actor, qty=1, lot=None, 
 
 
 def _order_rows(session: Session, number) -> list[tuple]:
-    """The order's panel rows in this transaction (the order locked on PostgreSQL, as
-    :func:`lotline.orders.lock_order_ref` does), or NotFound."""
+    """The order's panel rows in this transaction (the order row locked on PostgreSQL, so
+    two stations packing one order take turns), or NotFound."""
     from . import inventory
     from .db import is_postgres
 
