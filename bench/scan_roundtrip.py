@@ -734,30 +734,25 @@ def report(results, memory, checks, problems, conns, info) -> None:
                                     rrps >= 0.45, f"{rrps * 100:.0f}%"))
                 verdict.append((f"{name}: p99 < 50 ms at {c} conn", a["p99"] < 50,
                                 f"{a['p99']:.1f} ms"))
-    if "floorq" in targets:
+    def against(floor, target, title, what):
+        """Lotline on ``target`` against another floor (not a target; for comparison)."""
+        if floor not in targets:
+            return
         print()
-        print("## Lotline on SQLite against the floor waiting in the same writer queue "
-              "(floor+queue; not a target, for comparison)")
+        print(title)
         for c in conns:
-            fl = agg("floorq", "put", c)
+            fl = agg(floor, "put", c)
             for case in ("put", "pack"):
-                a = agg("sqlite", case, c)
+                a = agg(target, case, c)
                 if a and fl:
-                    print(f"lotline-sqlite {case:4} c={c:<3} median {a['p50'] / fl['p50']:5.2f}x "
-                          f"floor+queue's ({fl['p50']:.2f} ms), req/s "
+                    print(f"lotline-{target} {case:4} c={c:<3} median "
+                          f"{a['p50'] / fl['p50']:5.2f}x {what} ({fl['p50']:.2f} ms), req/s "
                           f"{a['rps'] / fl['rps'] * 100:4.0f}% of its {fl['rps']:.0f}")
-    if "floorpg" in targets:
-        print()
-        print("## Lotline on PostgreSQL against the floor's writes on PostgreSQL "
-              "(what the database itself costs)")
-        for c in conns:
-            fl = agg("floorpg", "put", c)
-            for case in ("put", "pack"):
-                a = agg("pg", case, c)
-                if a and fl:
-                    print(f"lotline-pg {case:4} c={c:<3} median {a['p50'] / fl['p50']:5.2f}x "
-                          f"the PostgreSQL floor's ({fl['p50']:.2f} ms), req/s "
-                          f"{a['rps'] / fl['rps'] * 100:4.0f}% of its {fl['rps']:.0f}")
+
+    against("floorq", "sqlite", "## Lotline on SQLite against the floor waiting in the same "
+            "writer queue (floor+queue; not a target, for comparison)", "floor+queue's")
+    against("floorpg", "pg", "## Lotline on PostgreSQL against the floor's writes on "
+            "PostgreSQL (what the database itself costs)", "the PostgreSQL floor's")
     rounds = sorted({r["round"] for r in results})
     if len(rounds) > 1:
         quiet = min(rounds, key=lambda n: statistics.mean(

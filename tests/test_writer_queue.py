@@ -12,6 +12,7 @@ import subprocess
 import sys
 import threading
 import time
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -190,10 +191,10 @@ def test_a_forked_child_does_not_share_the_parents_turn(sqlite_app):
     assert in_child(child_tries) == b"got in"
 
 
-def test_a_child_forked_while_another_thread_has_the_turn_can_write(sqlite_app):
-    """The thread holding the turn does not exist in the child: its thread lock must not
-    stay taken there."""
-    queue = WriterQueue(writer_queue(db.engine).path, timeout=5)
+@contextmanager
+def another_thread_holding(queue: WriterQueue):
+    """Another thread of this process holds the turn until the block sets the event it
+    is given (or the block ends)."""
     holding, release = threading.Event(), threading.Event()
 
     def holder():
@@ -204,6 +205,17 @@ def test_a_child_forked_while_another_thread_has_the_turn_can_write(sqlite_app):
     thread = threading.Thread(target=holder)
     thread.start()
     holding.wait(10)
+    try:
+        yield release
+    finally:
+        release.set()
+        thread.join(10)
+
+
+def test_a_child_forked_while_another_thread_has_the_turn_can_write(sqlite_app):
+    """The thread holding the turn does not exist in the child: its thread lock must not
+    stay taken there."""
+    queue = WriterQueue(writer_queue(db.engine).path, timeout=5)
 
     def child_writes():
         try:
@@ -212,12 +224,9 @@ def test_a_child_forked_while_another_thread_has_the_turn_can_write(sqlite_app):
         except OperationalError:
             return b"stuck"
 
-    threading.Timer(0.2, release.set).start()  # the parent's thread lets go soon
-    try:
+    with another_thread_holding(queue) as release:
+        threading.Timer(0.2, release.set).start()  # the parent's thread lets go soon
         assert in_child(child_writes) == b"wrote"
-    finally:
-        release.set()
-        thread.join(10)
 
 
 def test_a_writer_waits_for_its_turn_no_longer_than_the_timeout(sqlite_app):
@@ -243,25 +252,12 @@ def test_a_writer_waits_for_its_turn_no_longer_than_the_timeout(sqlite_app):
 
 def test_threads_behind_a_stuck_one_are_told_within_the_timeout(sqlite_app):
     queue = WriterQueue(writer_queue(db.engine).path, timeout=0.3)
-    holding, release = threading.Event(), threading.Event()
-
-    def stuck():
-        with queue.turn():
-            holding.set()
-            release.wait(10)
-
-    thread = threading.Thread(target=stuck)
-    thread.start()
-    holding.wait(10)
-    try:
+    with another_thread_holding(queue):
         started = time.monotonic()
         with pytest.raises(OperationalError, match="database is locked"):
             with queue.turn():
                 pass
         assert time.monotonic() - started < 3
-    finally:
-        release.set()
-        thread.join(10)
 
 
 def test_disposing_the_engine_closes_the_lock_file(sqlite_app):
