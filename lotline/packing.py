@@ -166,7 +166,8 @@ class PanelCarton:
 class PackPanel:
     """What the pack screen shows beside the scan: the order's lines with what is picked
     and packed, the lots picked for each, what each line must record, the open carton.
-    Plain rows read in four statements: it is drawn again after every pack scan."""
+    Plain rows read in two statements (in the pack's own transaction after a pack): it
+    is drawn again after every pack scan."""
 
     number: str
     customer_name: str
@@ -222,14 +223,18 @@ def _panel_of(rows, picked: dict, status: str | None = None,
     if packed is not None:
         line = next(ln for ln in lines if ln.id == packed[0])
         line.qty_packed += packed[1]
-    if carton is None and first[15] is not None:
-        carton = PanelCarton(first[15], first[16])
+    carton = carton or _open_carton_in(first)
     on = settings_domain.decode(_RECORDING, first[17])
     return PackPanel(
         number=first[1], customer_name=first[2], customer_ref=first[3],
         status=status or first[4], lines=lines, carton=carton,
         lots={line.id: picked.get(line.id, {}) for line in lines},
         needs={line.id: needs(None, line.item, on) for line in lines})
+
+
+def _open_carton_in(row) -> PanelCarton | None:
+    """The open carton a ``_PANEL`` row carries, if the order has one."""
+    return PanelCarton(row[15], row[16]) if row[15] is not None else None
 
 
 def picked_lots(session: Session, line) -> dict[str, list[int]]:
@@ -260,12 +265,8 @@ _NEW_CARTON = Prepared(insert(Carton.__table__).values(
     station=bindparam("station"), opened_at=bindparam("at")).returning(_c.id))
 
 
-def open_carton(session: Session, order, station: str = "",
-                known: PanelCarton | None = None) -> PanelCarton:
-    """The order's open carton (its id and number), opened now if there is none.
-    ``known``: the open carton as this transaction already read it."""
-    if known is not None:
-        return known
+def open_carton(session: Session, order, station: str = "") -> PanelCarton:
+    """The order's open carton (its id and number), opened now if there is none."""
     row = _OPEN_CARTON.first(session, {"order_id": order.id})
     if row is not None:
         return PanelCarton(*row)
@@ -338,8 +339,7 @@ def pack(session: Session, *, order_number, sku, actor: Actor, qty=1, lot=None, 
         picked_by_line = _picked(_PICKED_BY_ORDER.execute(session, {"order_id": order.id}))
         picked = picked_by_line.get(line.id, {})
         mismatch = bool(lot_number and picked and lot_number not in picked)
-        open_now = PanelCarton(first[15], first[16]) if first[15] is not None else None
-        carton = open_carton(session, order, actor.station, known=open_now)
+        carton = _open_carton_in(first) or open_carton(session, order, actor.station)
         _PACK_LINE_ROW.execute(session, {
             "carton_id": carton.id, "order_line_id": line.id, "item_id": item.id, "qty": qty,
             "recorded_lot": lot_number, "serial": serial_number,
