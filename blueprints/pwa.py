@@ -49,6 +49,7 @@ def shell_urls() -> list[str]:
     """What the worker precaches: the offline page, the script, the style, the icons."""
     static = [
         "css/lotline.css",
+        "js/scan-field.js",
         "js/lotline.js",
         current_app.jinja_env.globals["htmx_js"],
         "manifest.webmanifest",

@@ -8,14 +8,23 @@ from flask_wtf import FlaskForm
 from wtforms import StringField
 from wtforms.validators import DataRequired, Length, Regexp
 
+from lotline.commands import STATION_NAME_RE as NAME_RE
+
 bp = Blueprint("station", __name__)
 COOKIE = "lotline_station"
-NAME_RE = r"^[A-Za-z0-9][A-Za-z0-9 ._-]{0,31}$"
 
 
 def current_station() -> str:
     name = request.cookies.get(COOKIE, "")
     return name if re.match(NAME_RE, name) else ""
+
+
+def remember_station(response, name: str):
+    """This device is station ``name`` from now on (a cookie kept for years)."""
+    response.set_cookie(COOKIE, name, max_age=5 * 365 * 24 * 3600,
+                        secure=current_app.config["SESSION_COOKIE_SECURE"],
+                        httponly=True, samesite="Lax")
+    return response
 
 
 class StationForm(FlaskForm):
@@ -29,10 +38,7 @@ class StationForm(FlaskForm):
 def station():
     form = StationForm()
     if form.validate_on_submit():
-        response = redirect(url_for("auth.home"))
-        response.set_cookie(COOKIE, form.name.data.strip(), max_age=5 * 365 * 24 * 3600,
-                            secure=current_app.config["SESSION_COOKIE_SECURE"],
-                            httponly=True, samesite="Lax")
+        response = remember_station(redirect(url_for("auth.home")), form.name.data.strip())
         flash(f"This device is station {form.name.data.strip()}.")
         return response
     if request.method == "GET":

@@ -1,4 +1,5 @@
-/* Lotline's one behaviour file: CSRF for htmx, scan-field focus and feedback, grid selection.
+/* Lotline's behaviour file: CSRF for htmx, feedback, grid selection, offline and camera
+   (the scan field itself is static/js/scan-field.js).
    No inline script anywhere (the CSP forbids it); everything initialises from here. */
 (function () {
   "use strict";
@@ -39,51 +40,8 @@
     }
   }
 
-  /* ---------- scan fields ---------- */
-  function scanField(root) {
-    return (root || document).querySelector("[data-scan]:not([disabled])");
-  }
-  function focusScan(root) {
-    var field = scanField(root) || scanField(document);
-    if (field && document.activeElement !== field) {
-      field.focus({ preventScroll: false });
-    }
-    return field;
-  }
-  function isControl(el) {
-    return el && el.closest && el.closest("a, button, input, select, textarea, label, summary, [tabindex]");
-  }
-
-  // A tap anywhere that is not another control puts focus back in the scan field
-  // (not from inside the camera overlay, which is modal).
-  document.addEventListener("click", function (evt) {
-    if (!isControl(evt.target) && !(evt.target.closest && evt.target.closest("dialog"))) focusScan();
-  });
-  document.addEventListener("visibilitychange", function () {
-    if (!document.hidden) focusScan();
-  });
-
-  // Tab ends a scan like Enter (some scanners send Tab); a lone Enter submits once.
-  document.addEventListener("keydown", function (evt) {
-    var field = evt.target;
-    if (!field.matches || !field.matches("[data-scan]")) return;
-    if (evt.key === "Tab" && !evt.shiftKey && field.value.trim() !== "") {
-      evt.preventDefault();
-      field.form && field.form.requestSubmit();
-    }
-  });
-
-  // The keyboard button switches a scan field to typing (on-screen keyboard) and back.
-  document.addEventListener("click", function (evt) {
-    var btn = evt.target.closest && evt.target.closest("[data-keyboard-toggle]");
-    if (!btn) return;
-    var field = scanField(btn.closest("form") || document);
-    if (!field) return;
-    var typing = field.getAttribute("inputmode") !== "none";
-    field.setAttribute("inputmode", typing ? "none" : "text");
-    btn.setAttribute("aria-pressed", typing ? "false" : "true");
-    field.blur(); field.focus();
-  });
+  /* ---------- scan fields (static/js/scan-field.js) ---------- */
+  var scanField = window.LotlineScan.field, focusScan = window.LotlineScan.focus;
 
   // Mute toggle, remembered per station (device).
   document.addEventListener("click", function (evt) {

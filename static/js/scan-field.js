@@ -1,0 +1,72 @@
+/* The scan field (SCAN-UX.md): the one field that expects the next scan has focus, always,
+   and what is scanned or typed into it replaces what it shows. A prefilled quantity
+   (data-select-on-focus) is selected whenever the field gets focus: on load, after every
+   swap, after an error, after a tap, so "5" typed over "1" is 5, and an item scanned again
+   replaces the number (the server then adds one). Tab ends a scan like Enter. */
+(function () {
+  "use strict";
+
+  function field(root) {
+    return (root || document).querySelector("[data-scan]:not([disabled])");
+  }
+  function selectAll(el) {
+    if (el && el.matches && el.matches("[data-select-on-focus]") && el.value) el.select();
+  }
+  function focus(root) {
+    var el = field(root) || field(document);
+    if (!el) return el;
+    if (document.activeElement !== el) el.focus({ preventScroll: false });
+    selectAll(el);  // focus already there (autofocus, a swap) fires no new focus event
+    return el;
+  }
+  function isControl(el) {
+    return el && el.closest && el.closest("a, button, input, select, textarea, label, summary, [tabindex]");
+  }
+
+  document.addEventListener("focusin", function (evt) { selectAll(evt.target); });
+  // A tap in the field places the caret on mouseup, undoing the selection: keep it once.
+  document.addEventListener("mouseup", function (evt) {
+    var el = evt.target;
+    if (el.matches && el.matches("[data-select-on-focus]") && el.dataset.selected !== "1") {
+      el.dataset.selected = "1";
+      evt.preventDefault();
+      selectAll(el);
+    }
+  });
+  document.addEventListener("focusout", function (evt) {
+    if (evt.target.dataset) delete evt.target.dataset.selected;
+  });
+
+  // A tap anywhere that is not another control puts focus back in the scan field (not from
+  // inside the camera overlay, which is modal); so does coming back to the page.
+  document.addEventListener("click", function (evt) {
+    if (!isControl(evt.target) && !(evt.target.closest && evt.target.closest("dialog"))) focus();
+  });
+  document.addEventListener("visibilitychange", function () {
+    if (!document.hidden) focus();
+  });
+
+  // Tab ends a scan like Enter (some scanners send Tab).
+  document.addEventListener("keydown", function (evt) {
+    var el = evt.target;
+    if (!el.matches || !el.matches("[data-scan]")) return;
+    if (evt.key === "Tab" && !evt.shiftKey && el.value.trim() !== "") {
+      evt.preventDefault();
+      el.form && el.form.requestSubmit();
+    }
+  });
+
+  // The keyboard button switches the scan field to typing (on-screen keyboard) and back.
+  document.addEventListener("click", function (evt) {
+    var btn = evt.target.closest && evt.target.closest("[data-keyboard-toggle]");
+    if (!btn) return;
+    var el = field(btn.closest("form") || document);
+    if (!el) return;
+    var typing = el.getAttribute("inputmode") !== "none";
+    el.setAttribute("inputmode", typing ? "none" : (el.dataset.typing || "text"));
+    btn.setAttribute("aria-pressed", typing ? "false" : "true");
+    el.blur(); focus();
+  });
+
+  window.LotlineScan = { field: field, focus: focus };
+})();
