@@ -15,8 +15,8 @@ from lotline.extensions import db
 from lotline.items import find_item
 from lotline.locations import get_location
 
-from . import role_blueprint, roles_required
-from .scanflow import Flow, Step, advance, clean_scan, render_flow
+from . import accepts, role_blueprint, roles_required
+from .scanflow import Flow, Step, advance, clean_scan, preview, render_flow
 from .station import current_station
 
 bp = role_blueprint("inventory", __name__, "packer")
@@ -226,17 +226,8 @@ FLOWS = {
 def _run(name: str):
     flow = FLOWS[name]
     actor = domain.Actor(current_user._get_current_object(), current_station())
-    if request.method == "GET":
-        form = MultiDict({k: clean_scan(v) for k, v in request.args.items()
-                          if k in {s.name for s in flow.steps}})
-        if not form:
-            from .scanflow import View, first_step, new_key
-
-            return render_flow(View(flow, {}, key=new_key(),
-                                    current=first_step(flow, db.session, {})))
-        form["idem"] = ""
-        view = advance(flow, db.session, form, actor)
-        return render_flow(view)
+    if request.method == "GET":  # a link may prefill the steps; only a POST commits
+        return render_flow(preview(flow, db.session, request.args, actor))
     form = request.form
     options = {}
     if form.get("allow_over_receipt") and form.get("qty_override"):
@@ -248,32 +239,42 @@ def _run(name: str):
     return render_flow(view)
 
 
+def _declared(name: str, *more: str):
+    return accepts("csrf_token", *FLOWS[name].fields, *more)
+
+
 @bp.route("/put", methods=["GET", "POST"])
+@_declared("put")
 def put():
     return _run("put")
 
 
 @bp.route("/pull", methods=["GET", "POST"])
+@_declared("pull")
 def pull():
     return _run("pull")
 
 
 @bp.route("/move", methods=["GET", "POST"])
+@_declared("move")
 def move():
     return _run("move")
 
 
 @bp.route("/count", methods=["GET", "POST"])
+@_declared("count")
 def count():
     return _run("count")
 
 
 @bp.route("/receive", methods=["GET", "POST"])
+@_declared("receive", "allow_over_receipt", "qty_override")
 def receive():
     return _run("receive")
 
 
 @bp.route("/lookup", methods=["GET", "POST"])
+@accepts("csrf_token", "location")
 def lookup():
     """Scan a location: what it holds (item, lot, expiry, quantity)."""
     code = clean_scan(request.values.get("location"))
@@ -291,6 +292,7 @@ def lookup():
 
 
 @bp.get("/needs-count")
+@accepts()
 @roles_required("supervisor")
 def needs_count():
     rows = domain.needs_cycle_count(db.session)

@@ -1,16 +1,18 @@
 """The pick screen: directed to a location, scan it and the item, confirm the quantity.
 No lot scan: the lot is assumed from the inventory record (spec, Lot Tracking).
 
-What a picker does with a scanner in hand:
-  1. "Scan the order" (or tap Next open order).
+What a picker does with a scanner in hand (every step by scan; the buttons do the same):
+  1. "Scan the order", or scan CMD:NEXT for the oldest order waiting.
   2. The screen says where to go: "Go to A-01-02: pick 3 × VIT-C-500 · lot VC24B07".
      Scan the location's label (another location that holds the item is accepted too).
+     CMD:SKIP sends the picker to another location.
   3. Scan the item. If that stock has no lot on record, the pick is blocked: cycle count
-     the location, or tap Skip location to be sent elsewhere.
-  4. Quantity is filled in with what to pick there; Enter confirms. Found fewer? Type what
-     was there and tap "Short: found fewer" (the location goes on Needs cycle count).
-  5. The next task appears; when nothing is left the order is picked. A line with no stock
-     anywhere is recorded short with "Record short".
+     the location, or scan CMD:SKIP to be sent elsewhere.
+  4. Quantity is filled in with what to pick there; Enter (or CMD:CONFIRM) confirms, a
+     typed number replaces it. Found fewer? Scan CMD:SHORT, then type what was there (the
+     location goes on Needs cycle count).
+  5. The next task appears; when nothing is left the order is picked and the screen asks
+     for the next order. A line with no stock anywhere is recorded short with CMD:SHORT.
 """
 
 from __future__ import annotations
@@ -19,15 +21,14 @@ from flask import request
 from flask_login import current_user
 from werkzeug.datastructures import MultiDict
 
-from lotline import inventory
+from lotline import commands, inventory
 from lotline import orders as orders_domain
 from lotline import picking as domain
-from lotline.errors import DomainError
 from lotline.extensions import db
 from lotline.items import find_item
 
-from . import role_blueprint
-from .scanflow import Flow, Step, View, advance, first_step, new_key, render_flow
+from . import accepts, role_blueprint
+from .scanflow import Command, Flow, Outcome, Step, View, advance, preview, render_flow
 from .station import current_station
 
 bp = role_blueprint("picking", __name__, "packer", url_prefix="/pick")
@@ -44,7 +45,8 @@ def _skip(values, order) -> set[str]:
 def _order(session, raw, state):
     order = orders_domain.get_order(session, raw)
     orders_domain.check_workable(order)
-    return order.number  # a fully picked order is shown as picked (see index)
+    domain.check_left_to_pick(session, order)
+    return order.number
 
 
 def _location(session, raw, state):
@@ -81,29 +83,22 @@ def _lot_line(session, state):
     return f"{state['location']} holds {inv.qty} of {item.sku}, {lot}."
 
 
+def _qty_prompt(session, view: View) -> str:
+    if view.extra.get("short"):
+        return "Found fewer: type how many you found (0 if none)"
+    return "Confirm the quantity picked"
+
+
 def _commit(session, state, actor, key, options):
     return domain.pick(session, order_number=state["order"], location=state["location"],
                        sku=state["sku"], qty=state["qty"], actor=actor, idempotency_key=key,
-                       found_short=bool(options.get("found_short")))
+                       found_short=bool(options.get("short")))
 
 
-FLOW = Flow("pick", "Pick", "picking.index", [
-    Step("order", "Order", "Scan the order", _order),
-    Step("location", "Location", "Scan the location shown", _location),
-    Step("sku", "Item", "Scan the item", _item),
-    Step("qty", "Quantity", "Confirm the quantity picked", _qty, quantity=True,
-         default=_default_qty, info=_lot_line),
-], _commit, "Picked", keep=("order",), panel="picking/_panel.html", carry=("skip",),
-    redo_on={"pick_blocked": "location", "insufficient_quantity": "location"})
-
-
-def _panel(view: View) -> dict:
-    number = view.state.get("order")
-    if not number:
-        return {"order": None, "task": None}
-    order = orders_domain.get_order(db.session, number)
-    return {"order": order,
-            "task": domain.next_task(db.session, order, _skip(view.extra, order.number))}
+def _task(session, view: View):
+    """The task the screen shows for the order on it (None when it is picked)."""
+    order = orders_domain.get_order(session, view.state["order"])
+    return domain.next_task(session, order, _skip(view.extra, order.number))
 
 
 def _without(form, *names) -> MultiDict:
@@ -113,41 +108,89 @@ def _without(form, *names) -> MultiDict:
     return out
 
 
+def _next(session, view, form, actor, text) -> Outcome:
+    return Outcome(MultiDict({"order": domain.next_order_to_pick(session).number}))
+
+
+def _may_skip(session, view) -> bool:
+    if "order" not in view.state:
+        return False
+    task = _task(session, view)
+    return task is not None and task.location is not None
+
+
+def _skip_location(session, view, form, actor, text) -> Outcome:
+    order = view.state["order"]
+    codes = sorted(_skip(form, order) | {_task(session, view).location.code})
+    out = _without(form, "location", "sku", "qty", "short")
+    out["skip"] = f"{order}|{','.join(codes)}"
+    return Outcome(out)
+
+
+def _may_short(session, view) -> bool:
+    if "order" not in view.state:
+        return False
+    if view.current.quantity:
+        return True
+    task = _task(session, view)
+    return task is not None and task.location is None
+
+
+def _short(session, view, form, actor, text) -> Outcome:
+    """At Quantity: found fewer (type what was there). With no stock anywhere: record the
+    line short."""
+    if view.current.quantity:
+        out = _without(form, "qty")
+        out["short"] = "1"
+        return Outcome(out)
+    task = _task(session, view)
+    result = domain.short_line(session, order_number=view.state["order"],
+                               sku=task.line.item.sku, actor=actor,
+                               idempotency_key=form.get("idem"))
+    out = _without(form, "location", "sku", "qty", "idem", "short")
+    return Outcome(out, result=result)
+
+
+def _finished(session, kept) -> bool:
+    """The order is picked: the screen asks for the next one (its skips forgotten)."""
+    order = orders_domain.get_order(session, kept["order"])
+    return domain.next_task(session, order) is None
+
+
+FLOW = Flow("pick", "Pick", "picking.index", [
+    Step("order", "Order", "Scan the order, or CMD:NEXT for the next one waiting", _order),
+    Step("location", "Location", "Scan the location shown", _location),
+    Step("sku", "Item", "Scan the item", _item),
+    Step("qty", "Quantity", _qty_prompt, _qty, quantity=True,
+         default=_default_qty, info=_lot_line),
+], _commit, "Picked", keep=("order",), panel="picking/_panel.html", carry=("skip", "short"),
+    per_scan=("short",), finished=_finished,
+    redo_on={"pick_blocked": "location", "insufficient_quantity": "location"},
+    commands=[
+        Command(commands.NEXT, "for the next order waiting",
+                lambda session, view: view.current.name == "order", _next),
+        Command(commands.SKIP, "to skip this location", _may_skip, _skip_location),
+        Command(commands.SHORT, "if you found fewer (or none are left)", _may_short, _short),
+    ])
+
+
+def _panel(view: View) -> dict:
+    """The order on screen; after its last pick, that order, shown as picked."""
+    number = view.state.get("order") or getattr(view.result, "reference", None)
+    if not number:
+        return {"order": None, "task": None}
+    order = orders_domain.get_order(db.session, number)
+    return {"order": order,
+            "task": domain.next_task(db.session, order, _skip(view.extra, order.number))}
+
+
 @bp.route("", methods=["GET", "POST"])
+@accepts("csrf_token", *FLOW.fields)
 def index():
     actor = inventory.Actor(current_user._get_current_object(), current_station())
-    if request.method == "GET" and not request.args.get("order"):
-        view = View(FLOW, {}, key=new_key(), current=first_step(FLOW, db.session, {}))
-        return render_flow(view, **_panel(view))
-    form = MultiDict(request.values)
-    options, result, error = {}, None, None
-    try:
-        if form.get("next_order"):
-            form["order"] = domain.next_order_to_pick(db.session).number
-        if form.get("skip_location"):
-            order = str(form.get("order") or "").strip().upper()
-            codes = sorted(_skip(form, order) | {form["skip_location"]})
-            form["skip"] = f"{order}|{','.join(codes)}"
-            form = _without(form, "location", "sku", "qty")
-        if form.get("short_line"):
-            result = domain.short_line(db.session, order_number=form.get("order"),
-                                       sku=form["short_line"], actor=actor,
-                                       idempotency_key=form.get("idem"))
-            form = _without(form, "location", "sku", "qty", "idem")
-    except DomainError as exc:
-        db.session.rollback()
-        error = exc
-    if form.get("found_short"):
-        options["found_short"] = True
-    view = advance(FLOW, db.session, form, actor, options)
-    if result is not None and view.error is None:
-        view.result, view.feedback = result, "success"
-    if error is not None:
-        view.error, view.feedback = error, "error"
-    panel = _panel(view)
-    if panel["order"] is not None and panel["task"] is None:
-        # This order is done: show it as picked and ask for the next one (skips reset).
-        view.state, view.extra = {}, {}
-        view.current = first_step(FLOW, db.session, {})
+    if request.method == "GET":  # a link may prefill the order; only a POST commits
+        view = preview(FLOW, db.session, request.args, actor)
+    else:
+        view = advance(FLOW, db.session, request.form, actor)
     db.session.rollback()
-    return render_flow(view, **panel)
+    return render_flow(view, **_panel(view))

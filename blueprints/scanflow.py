@@ -29,18 +29,16 @@ import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from flask import current_app, render_template, request
+from flask import current_app, make_response, render_template, request
 from sqlalchemy.orm import Session
 from werkzeug.datastructures import MultiDict
 
-from lotline import gs1
-from lotline.errors import DomainError
+from lotline import commands, gs1
+from lotline.commands import CANCEL, CONFIRM
+from lotline.errors import DomainError, NotFound
 from lotline.inventory import already_done
 
 from . import is_htmx
-
-CONFIRM = "CMD:CONFIRM"
-CANCEL = "CMD:CANCEL"
 
 
 def ALWAYS(session, state) -> bool:
@@ -52,12 +50,39 @@ def ALWAYS(session, state) -> bool:
 class Step:
     name: str
     label: str
-    prompt: str
+    prompt: str | Callable[[Session, View], str]  # a text, or one made for the screen
     check: Callable[[Session, str, dict], str]
     applies: Callable[[Session, dict], bool] = ALWAYS
     info: Callable[[Session, dict], str | None] = lambda session, state: None
     quantity: bool = False  # a number, default 1; a repeated item scan adds one
     default: Callable[[Session, dict], int | None] = lambda session, state: None
+    # Called once when this step's value has just been scanned (not when it rides along
+    # as an accepted value): (session, value, actor). Pack opens the order at the station.
+    opened: Callable | None = None
+
+
+@dataclass
+class Outcome:
+    """What a command leaves: the form to walk next, and what to show."""
+
+    form: MultiDict
+    result: object = None
+    options: dict = field(default_factory=dict)
+    station: str | None = None  # CMD:STATION:<name>: this device's new station
+
+
+@dataclass
+class Command:
+    """A scanner command a flow offers (lotline.commands has the texts).
+
+    ``applies``: whether the screen as shown offers it; it may raise a DomainError saying
+    what to do first. ``run`` does it: (session, view, form, actor, text) -> Outcome, or
+    raises a DomainError shown at the step."""
+
+    text: str
+    hint: str  # "to close the carton": shown beside the step where it applies
+    applies: Callable[[Session, View], bool]
+    run: Callable[[Session, View, MultiDict, object, str], Outcome]
 
 
 @dataclass
@@ -73,6 +98,25 @@ class Flow:
     keep: tuple[str, ...] = ()  # steps that stay accepted after a commit (e.g. the order)
     panel: str | None = None  # a template shown beside the step (e.g. the order's lines)
     carry: tuple[str, ...] = ()  # extra hidden fields carried between scans
+    per_scan: tuple[str, ...] = ()  # carried fields that end when the scan commits
+    commands: list[Command] = field(default_factory=list)  # besides Confirm, Cancel, Station
+    # The kept steps' work is over (the order is picked): (session, kept) -> bool; the
+    # screen then asks for the first step again.
+    finished: Callable[[Session, dict], bool] | None = None
+    # A value scanned at a later step that names another kept value (an order number at
+    # Pack's item step): (session, raw, state, actor) -> the form to walk, None when it is
+    # not one, or a DomainError saying what to do first.
+    switch: Callable | None = None
+    # The kept values are dropped (Cancel at the first step after them): (session, kept, actor)
+    leave: Callable | None = None
+
+    @property
+    def fields(self) -> tuple[str, ...]:
+        """Every request parameter the flow reads (its route declares them)."""
+        return (*(s.name for s in self.steps), *self.carry, *ENGINE_FIELDS)
+
+
+ENGINE_FIELDS = ("idem", "step", "cmd", "redo", "qty_pending", "expiry")
 
 
 @dataclass
@@ -83,6 +127,7 @@ class View:
     error: DomainError | None = None
     result: object = None
     info: str | None = None
+    prompt: str = ""
     prefill: str = ""
     pending_qty: int = 1
     key: str = ""
@@ -90,6 +135,8 @@ class View:
     override: str | None = None
     done: list[Step] = field(default_factory=list)
     extra: dict = field(default_factory=dict)
+    offers: list[Command] = field(default_factory=list)  # commands that apply here
+    station: str | None = None  # set this device's station (CMD:STATION:<name>)
 
 
 def clean_scan(raw) -> str:
@@ -111,9 +158,13 @@ def new_key() -> str:
 
 
 def advance(flow: Flow, session: Session, form, actor, options: dict | None = None) -> View:
-    """Check every accepted value, find the current step, commit when all are in."""
+    """Check every accepted value, find the current step, commit when all are in. A command
+    scanned (or a command button tapped) is run first (:func:`_command`)."""
     key = form.get("idem") or new_key()
     extra = {name: form.get(name, "") for name in (*flow.carry, "expiry")}
+    text, form = _take_command(flow, form)
+    if text is not None:
+        return _command(flow, session, form, actor, text, key, extra)
     try:
         form = expand_gs1(flow, session, form, extra)
     except DomainError as exc:
@@ -137,25 +188,145 @@ def advance(flow: Flow, session: Session, form, actor, options: dict | None = No
     return _committed(flow, session, state, result, extra)
 
 
+def preview(flow: Flow, session: Session, args, actor) -> View:
+    """A screen opened with its steps in the query string (a link may prefill them): the
+    steps are checked and shown, a quantity only fills its field, and nothing commits."""
+    quantities = {s.name for s in flow.steps if s.quantity}
+    form = MultiDict({k: clean_scan(v) for k, v in args.items()
+                      if k in {s.name for s in flow.steps} - quantities
+                      and not commands.is_command(v)})
+    view = _walk(flow, session, form, actor, None, new_key(), {}, commit=False)
+    typed = next((clean_scan(args.get(n)) for n in quantities if args.get(n)), "")
+    if view.current is not None and view.current.quantity and _typed_number(typed):
+        view.prefill = typed
+    return view
+
+
+def _take_command(flow: Flow, form) -> tuple[str | None, MultiDict]:
+    """The command this submission carries, and the form without it: a command button's
+    ``cmd``, or a command's text scanned into a field (the one that was asked for goes with
+    it). CMD:CONFIRM scanned at a quantity is that quantity's value, not taken here."""
+    text = clean_scan(form.get("cmd")).upper() or None
+    asked = form.get("step")
+    for step in flow.steps:
+        value = clean_scan(form.get(step.name))
+        if text is None and commands.is_command(value) and not (
+                step.quantity and value.upper() == CONFIRM):
+            text, asked = value, step.name
+    if text is None:
+        return None, form
+    out = MultiDict(form)
+    for name in ("cmd", asked, "redo", "step"):
+        out.pop(name, None)
+    if asked is None:  # an old page without its step: what was typed is not a value
+        for step in flow.steps:
+            if step.quantity:
+                out.pop(step.name, None)
+    return text, out
+
+
+def _command(flow: Flow, session: Session, form, actor, text: str, key: str,
+             extra: dict) -> View:
+    """Run a scanned command at the step the screen shows; refused where it does not apply."""
+    here = _walk(flow, session, form, actor, None, key, extra, commit=False)
+    command = next((c for c in _commands(flow) if c.text == text or (
+        c.text.endswith(":") and text.startswith(c.text))), None)
+    try:
+        offered = command is not None and here.current is not None and \
+            command.applies(session, here)
+    except DomainError as exc:  # it applies here, but not now: say what to do first
+        here.error, here.feedback = exc, "error"
+        return here
+    if not offered:
+        prompt = f" {here.prompt}." if here.current is not None else ""
+        code, what = ("unknown_command", "is not a command Lotline knows") if command is None \
+            else ("command_not_here", "does nothing at this step")
+        here.error, here.feedback = DomainError(code, f"{text} {what}.{prompt}"), "error"
+        return here
+    try:
+        outcome = command.run(session, here, MultiDict(form), actor, text)
+    except DomainError as exc:
+        session.rollback()
+        here.error, here.feedback = exc, "error"
+        return here
+    kept = {name: outcome.form[name] for name in flow.keep if outcome.form.get(name)}
+    if kept and flow.finished is not None and flow.finished(session, kept):
+        outcome.form = MultiDict()  # its work is over (the last line recorded short)
+    view = advance(flow, session, outcome.form, actor, outcome.options)
+    if outcome.result is not None and view.error is None:
+        view.result, view.feedback = outcome.result, "success"
+    view.station = outcome.station
+    return view
+
+
+def _cancel(session, here: View, form, actor, text) -> Outcome:
+    """Start the scan in progress over. The flow's kept values (the order) stay, unless
+    nothing but them was scanned: then Cancel leaves them too (leaves the order)."""
+    flow = here.flow
+    kept = {name: here.state[name] for name in flow.keep if name in here.state}
+    if kept and set(here.state) == set(kept):
+        if flow.leave is not None:
+            flow.leave(session, kept, actor)
+        kept = {}
+    out = MultiDict(kept)
+    for name in flow.carry:
+        if form.get(name) and kept and name not in flow.per_scan:
+            out[name] = form[name]
+    return Outcome(out)
+
+
+def _commands(flow: Flow) -> list[Command]:
+    """The commands every flow offers, then the flow's own."""
+    return [
+        Command(CONFIRM, "to confirm the quantity shown",
+                lambda session, view: view.current.quantity, _confirm),
+        Command(CANCEL, "to start this scan over", lambda session, view: True, _cancel),
+        Command(commands.STATION, "", lambda session, view: True, _set_station),
+        *flow.commands,
+    ]
+
+
+def _confirm(session, here: View, form, actor, text) -> Outcome:
+    """The Confirm button: the quantity shown, as the scanned CMD:CONFIRM is."""
+    form[here.current.name] = CONFIRM
+    return Outcome(form)
+
+
+def _set_station(session, here: View, form, actor, text) -> Outcome:
+    return Outcome(form, station=commands.station_name(text),
+                   result=Note(f"This device is station {commands.station_name(text)}."))
+
+
+@dataclass
+class Note:
+    """A result that is only a message (a command's answer)."""
+
+    message: str
+    changes: tuple = ()
+    replayed: bool = False
+
+    @property
+    def messages(self) -> list[str]:
+        return [self.message]
+
+
 def _confirmed(flow: Flow, session: Session, form) -> dict | None:
     """Every step's value, when this submission confirms a whole flow: each step that always
     applies has one, and the quantity is a typed number or CMD:CONFIRM (an item scanned
-    again at Quantity adds one instead). None otherwise (and for Cancel or a redo); the
-    steps are then walked. A value for a step that does not apply to this item (a lot a GS1
-    label filled in for an item that records none) is the commit's to handle, as the walk
-    would: it refuses it (the walk then drops it), or drops it itself (pack)."""
-    if form.get("redo") or form.get("cancel") or not any(s.quantity for s in flow.steps):
+    again at Quantity adds one instead). None otherwise (and for a redo); the steps are then
+    walked. A value for a step that does not apply to this item (a lot a GS1 label filled
+    in for an item that records none) is the commit's to handle, as the walk would: it
+    refuses it (the walk then drops it), or drops it itself (pack)."""
+    if form.get("redo") or not any(s.quantity for s in flow.steps):
         return None
     state = {}
     for step in flow.steps:
         raw = clean_scan(form.get(step.name))
         if step.quantity:
             pending = str(form.get("qty_pending") or "1")
-            raw = (pending if pending.isdigit() else "1") if raw == CONFIRM else raw
+            raw = (pending if pending.isdigit() else "1") if raw.upper() == CONFIRM else raw
             if not _typed_number(raw):
                 return None
-        elif raw in (CONFIRM, CANCEL):
-            return None
         if not raw:
             if step.applies is ALWAYS:
                 return None
@@ -164,12 +335,14 @@ def _confirmed(flow: Flow, session: Session, form) -> dict | None:
     return state
 
 
-def _walk(flow: Flow, session: Session, form, actor, options, key: str, extra: dict) -> View:
-    if form.get("cancel") or any(clean_scan(form.get(s.name)) == CANCEL for s in flow.steps):
-        return View(flow, {}, key=new_key(), current=first_step(flow, session, {}))
+def _walk(flow: Flow, session: Session, form, actor, options, key: str, extra: dict,
+          commit: bool = True) -> View:
+    """Check the accepted values in order; the first missing one is the current step.
+    ``commit``: when every step has its value, commit (else show the last step)."""
     redo = form.get("redo")
     state: dict = {}
     done: list[Step] = []
+    last = None
     for step in flow.steps:
         if not step.applies(session, state):
             continue
@@ -181,7 +354,7 @@ def _walk(flow: Flow, session: Session, form, actor, options, key: str, extra: d
         if step.quantity:
             pending = int(form.get("qty_pending") or 1) if \
                 str(form.get("qty_pending") or "1").isdigit() else 1
-            if raw == CONFIRM:
+            if raw.upper() == CONFIRM:
                 raw = str(pending)
             elif not _typed_number(raw) and _is_item_scan(session, raw, state):
                 view.pending_qty = pending + 1
@@ -191,8 +364,21 @@ def _walk(flow: Flow, session: Session, form, actor, options, key: str, extra: d
         try:
             state[step.name] = step.check(session, raw, state)
         except DomainError as exc:
+            try:
+                switched = _switched(flow, session, raw, state, actor, exc)
+            except DomainError as why_not:
+                switched, exc = None, why_not
+            if switched is not None:
+                return advance(flow, session, switched, actor, options)
             return _refused(flow, session, form, state, done, step, exc, key, extra)
+        if step.opened is not None and form.get("step") == step.name:
+            step.opened(session, state[step.name], actor)
         done.append(step)
+        last = step
+    if not commit:
+        view = View(flow, {k: v for k, v in state.items() if k != last.name}, current=last,
+                    key=key, done=done[:-1], extra=extra)
+        return _at(view, session)
     try:
         result = flow.commit(session, state, actor, key, {**extra, **(options or {})})
     except DomainError as exc:
@@ -201,12 +387,24 @@ def _walk(flow: Flow, session: Session, form, actor, options, key: str, extra: d
     return _committed(flow, session, state, result, extra)
 
 
+def _switched(flow: Flow, session, raw: str, state: dict, actor, exc: DomainError):
+    """The form to walk when a refused scan names another kept value (an order number at
+    Pack's item step), else None."""
+    if flow.switch is None or not isinstance(exc, NotFound) or not any(
+            name in state for name in flow.keep):
+        return None
+    return flow.switch(session, raw, state, actor)
+
+
 def _committed(flow: Flow, session: Session, values, result, extra: dict) -> View:
-    """The screen after a commit: the result, a new key, and the steps the flow keeps."""
+    """The screen after a commit: the result, a new key, and the steps the flow keeps
+    (none when the flow says their work is finished: the order is picked)."""
     session.expire_all()
     kept = {name: clean_scan(values.get(name)) for name in flow.keep if values.get(name)}
+    if kept and flow.finished is not None and flow.finished(session, kept):
+        kept, extra = {}, {}
     fresh = View(flow, kept, result=result, key=new_key(), feedback="success",
-                 extra={k: v for k, v in extra.items() if k != "expiry"})
+                 extra={k: v for k, v in extra.items() if k not in ("expiry", *flow.per_scan)})
     fresh.current = first_step(flow, session, kept)
     return _at(fresh, session)
 
@@ -291,19 +489,29 @@ def _carry(flow: Flow, form, state: dict, current: Step) -> None:
     for step in flow.steps:
         value = clean_scan(form.get(step.name))
         if step.name not in state and step is not current and step.name != redo and value \
-                and value not in (CONFIRM, CANCEL) and not step.quantity:
+                and not commands.is_command(value) and not step.quantity:
             state[step.name] = value
 
 
 def _at(view: View, session) -> View:
     if view.current is not None:
-        view.info = view.current.info(session, view.state)
+        step = view.current
+        view.prompt = step.prompt if isinstance(step.prompt, str) else step.prompt(session, view)
+        view.info = step.info(session, view.state)
+        view.offers = [c for c in _commands(view.flow) if c.hint and _offered(c, session, view)]
         if view.current.quantity and not view.prefill:
             default = view.current.default(session, view.state)
             if default is not None and view.pending_qty == 1:
                 view.pending_qty = default
             view.prefill = str(view.pending_qty)
     return view
+
+
+def _offered(command: Command, session, view: View) -> bool:
+    try:
+        return command.applies(session, view)
+    except DomainError:
+        return False
 
 
 def first_step(flow: Flow, session, state) -> Step:
@@ -313,10 +521,15 @@ def first_step(flow: Flow, session, state) -> Step:
 
 def render_flow(view: View, status: int | None = None, **panel):
     """The whole page, or only the flow region for htmx (422 when a step was refused)."""
+    from .station import remember_station
+
     template = "flows/_flow.html" if is_htmx() else "flows/page.html"
     hidden = {k: v for k, v in view.state.items()
               if view.current is None or k != view.current.name}
     hidden.update({k: v for k, v in view.extra.items() if v})
     body = render_template(template, view=view, hidden=hidden, flow=view.flow,
                            action=request.path, panel=panel)
-    return body, status or (422 if view.error else 200)
+    response = make_response(body, status or (422 if view.error else 200))
+    if view.station is not None:
+        remember_station(response, view.station)
+    return response

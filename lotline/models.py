@@ -71,7 +71,10 @@ class ApiToken(db.Model):
     token_hash: Mapped[str] = mapped_column(String(64))
     label: Mapped[str] = mapped_column(String(64), default="")
     created_at: Mapped[dt.datetime] = mapped_column(DateTime, default=utcnow)
-    last_used_at: Mapped[dt.datetime | None] = mapped_column(DateTime)
+    # Bookkeeping: any request with the token may stamp it (tests/test_get_changes_nothing.py
+    # leaves such columns out of its "GET changed nothing" checksum).
+    last_used_at: Mapped[dt.datetime | None] = mapped_column(DateTime,
+                                                             info={"bookkeeping": True})
     revoked: Mapped[bool] = mapped_column(default=False)
 
     user: Mapped[User] = relationship()
@@ -335,6 +338,10 @@ class Order(db.Model):
     status: Mapped[str] = mapped_column(String(16), default="open")
     created_at: Mapped[dt.datetime] = mapped_column(DateTime, default=utcnow)
     shipped_at: Mapped[dt.datetime | None] = mapped_column(DateTime)
+    # The pack station that has the order open (CMD:NEXT offers an order no other station
+    # has open), and since when it was last worked on there.
+    packing_station: Mapped[str | None] = mapped_column(String(64))
+    packing_since: Mapped[dt.datetime | None] = mapped_column(DateTime)
 
     lines: Mapped[list[OrderLine]] = relationship(back_populates="order",
                                                   order_by="OrderLine.id")

@@ -15,6 +15,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from . import orders as orders_domain
+from .commands import NEXT
 from .errors import DomainError
 from .inventory import (
     Actor,
@@ -107,6 +108,13 @@ def next_task(session: Session, order, skip: set[str] | frozenset = frozenset())
     return None
 
 
+def check_left_to_pick(session: Session, order) -> None:
+    """Refuse an order with nothing left to pick, saying what to do instead."""
+    if next_task(session, order) is None:
+        raise DomainError("order_picked", f"Order {order.number} is picked: nothing is left "
+                          f"to pick. Scan the next order, or {NEXT}.", field="order")
+
+
 def next_order_to_pick(session: Session):
     """The oldest order that still has something to pick."""
     from .models import Order
@@ -190,6 +198,8 @@ def pick(session: Session, *, order_number, location, sku, qty, actor: Actor,
                                  user_id=actor.user_id, station=actor.station[:64]))
             line.qty_picked += qty
         orders_domain.refresh_status(order)
+        if order.status == "picked":
+            messages.append(f"Order {order.number} is completely picked.")
         session.flush()
         return Result("pick", changes, order.number, messages=messages)
 
@@ -219,8 +229,10 @@ def short_line(session: Session, *, order_number, sku, actor: Actor,
                              station=actor.station[:64]))
         line.qty_short += left
         orders_domain.refresh_status(order)
+        messages = [f"{item.sku}: {left} short on order {order.number}."]
+        if order.status == "picked":
+            messages.append(f"Order {order.number} is completely picked.")
         session.flush()
-        return Result("short", [], order.number,
-                      messages=[f"{item.sku}: {left} short on order {order.number}."])
+        return Result("short", [], order.number, messages=messages)
 
     return run_once(session, "short", actor, idempotency_key, params, apply)

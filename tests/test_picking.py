@@ -265,8 +265,8 @@ def test_pick_screen_skip_location_directs_elsewhere(as_role, wh):
     s = Scanner(as_role("packer"), "/pick")
     s.scan("SO-1")
     assert "Go to A-01: pick 4 × LOT-1 · lot L1" in s.html
-    assert 'name="skip_location" value="A-01"' in s.html
-    s.scan("", skip_location="A-01")
+    assert 'name="cmd" value="CMD:SKIP"' in s.html  # the button; the scan does the same
+    s.scan("CMD:SKIP")
     assert s.error_code is None and s.step == "location"
     assert "Go to B-01: pick 4 × LOT-1 · lot L2" in s.html
     assert s.fields.get("skip") == "SO-1|A-01"  # skips belong to their order
@@ -298,7 +298,7 @@ def test_a_skip_does_not_carry_over_to_another_order(as_role, wh, finish_first):
     make_order("SO-1", PLAIN=1)
     make_order("SO-2", OTHER=1)
     s = Scanner(as_role("packer"), "/pick")
-    s.scan("SO-1").scan("", skip_location="A-01")
+    s.scan("SO-1").scan("CMD:SKIP")
     assert "Go to B-01" in s.html
     if finish_first:
         s.scan("B-01").scan("PLAIN").scan("1")
@@ -321,7 +321,7 @@ def test_pick_screen_skip_past_a_blocked_location(as_role, wh):
     s.scan("SO-1")
     # Unblocked stock comes first; skipping it leaves only the blocked location.
     assert "Go to B-01" in s.html
-    s.scan("", skip_location="B-01")
+    s.scan("CMD:SKIP")
     assert 'data-testid="pick-blocked"' in s.html
 
 
@@ -331,7 +331,10 @@ def test_pick_screen_found_short_puts_the_location_on_the_count_list(as_role, wh
     s = Scanner(as_role("packer"), "/pick")
     s.scan("SO-1").scan("A-01").scan("PLAIN")
     assert s.step == "qty" and "Short: found fewer" in s.html
-    s.scan("3", found_short="1")
+    s.scan("CMD:SHORT")
+    assert s.error_code is None and s.step == "qty" and qty_at("A-01", "PLAIN") == 5
+    assert "Found fewer: type how many you found" in s.html
+    s.scan("3")
     assert s.error_code is None
     assert "Short at A-01: found 3 of 5. A-01 is on the Needs cycle count list." in s.html
     assert qty_at("A-01", "PLAIN") == 2
@@ -343,8 +346,8 @@ def test_pick_screen_record_short_when_no_stock(as_role, wh):
     s = Scanner(as_role("packer"), "/pick")
     s.scan("SO-1")
     assert "No stock left for PLAIN: 3 will be short." in s.html
-    assert 'name="short_line" value="PLAIN"' in s.html
-    s.scan("", short_line="PLAIN")
+    assert 'name="cmd" value="CMD:SHORT"' in s.html
+    s.scan("CMD:SHORT")
     line = order("SO-1").lines[0]
     assert (line.qty_short, line.qty_picked) == (3, 0)
     assert order("SO-1").status == "picked"
@@ -361,7 +364,7 @@ def test_pick_screen_record_short_with_other_lines_left(as_role, wh):
     s = Scanner(as_role("packer"), "/pick")
     s.scan("SO-1")
     assert "No stock left for PLAIN: 3 will be short." in s.html
-    s.scan("", short_line="PLAIN")
+    s.scan("CMD:SHORT")
     assert s.error_code is None and s.response.status_code == 200
     assert "PLAIN: 3 short on order SO-1." in s.html
     assert "Go to A-01: pick 1 × OTHER" in s.html
@@ -395,12 +398,12 @@ def test_pick_screen_double_submit_applies_once(as_role, wh):
     assert order("SO-1").lines[0].qty_picked == 2
 
 
-def test_next_open_order_button(as_role, wh):
+def test_next_open_order_by_scan(as_role, wh):
     stock("A-01", "PLAIN", 10)
     make_order("SO-1", PLAIN=1)
     s = Scanner(as_role("packer"), "/pick")
-    assert 'name="next_order"' in s.html
-    s.scan("", next_order="1")
+    assert 'name="cmd" value="CMD:NEXT"' in s.html  # the button; the scan does the same
+    s.scan("CMD:NEXT")
     assert s.step == "location" and s.fields.get("order") == "SO-1"
 
 
@@ -469,7 +472,7 @@ def test_short_line_records_what_is_left_when_no_stock_remains(wh):
     pick("SO-1", "A-01", "PLAIN", 3)
     assert order("SO-1").status == "picking"
     result = picking.short_line(db.session, order_number="SO-1", sku="PLAIN", actor=NOBODY)
-    assert result.messages == ["PLAIN: 2 short on order SO-1."]
+    assert result.messages == ["PLAIN: 2 short on order SO-1.", "Order SO-1 is completely picked."]
     line = order("SO-1").lines[0]
     assert (line.qty_picked, line.qty_short, line.to_pick) == (3, 2, 0)
     short = db.session.scalar(select(PickLine).where(PickLine.qty_short > 0))

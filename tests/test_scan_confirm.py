@@ -116,7 +116,7 @@ def test_cancel_with_every_step_filled_changes_nothing(as_role, warehouse, url, 
     """Cancel is a button of the same form: it posts every accepted step and the quantity
     already filled in. It must start over, not confirm (found in review: it committed)."""
     browser = as_role("packer")
-    response, html = one_shot(browser, url, cancel="1", **fields)
+    response, html = one_shot(browser, url, cmd="CMD:CANCEL", **fields)
     assert response.status_code == 200 and 'data-step="location"' in html
     assert 'data-feedback="success"' not in html
     db.session.rollback()
