@@ -2,16 +2,18 @@
 and the item requires it, a Lot field (and one Serial field per unit) is swapped in and the
 pack line cannot be confirmed without it.
 
-What a packer does with a scanner in hand:
-  1. "Scan the order": the order's lines appear with what is picked and packed.
+What a packer does with a scanner in hand (every step by scan; the buttons do the same):
+  1. "Scan the order", or scan CMD:NEXT: the oldest picked order no other station has
+     open. The order's lines appear with what is picked and packed.
   2. "Scan the item": an item not on the order, or one already fully packed, is refused.
   3. If the item needs it now: "Scan the lot" (it need not match the picked lot: a
      different one is recorded, flagged, and never blocks), then for serial items
      "Scan the serial" (one unit per serial; a serial already packed is refused).
   4. "Quantity" (not for serial items): 1 is filled in, scanning the item again adds one,
-     Enter confirms. The line joins the open carton.
-  5. Close the carton (weight optional) when it is full; when every line is packed the
-     order is complete and the packing slip prints from the link shown.
+     a typed number replaces it, Enter confirms. The line joins the open carton.
+  5. CMD:CLOSE closes the carton (a weight typed in its field goes with it); the next item
+     opens a new one. When the order's last unit is packed the screen says so and asks for
+     CMD:CLOSE; then it asks for the next order (scan it, or CMD:NEXT).
 """
 
 from __future__ import annotations
@@ -20,16 +22,17 @@ from flask import abort, jsonify, render_template, request
 from flask_login import current_user
 from werkzeug.datastructures import MultiDict
 
-from lotline import inventory
+from lotline import commands, inventory
 from lotline import orders as orders_domain
 from lotline import packing as domain
-from lotline.errors import DomainError
+from lotline.db import committed
+from lotline.errors import DomainError, NotFound
 from lotline.extensions import db
 from lotline.items import find_item
 from lotline.models import Order
 
-from . import role_blueprint
-from .scanflow import Flow, Step, View, advance, first_step, new_key, render_flow
+from . import accepts, role_blueprint
+from .scanflow import Command, Flow, Note, Outcome, Step, View, advance, preview, render_flow
 from .station import current_station
 
 bp = role_blueprint("packing", __name__, "packer", url_prefix="/pack")
@@ -94,9 +97,99 @@ def _commit(session, state, actor, key, options):
                        expiry=_expiry(options), unneeded="drop")
 
 
+def _open_carton(order: Order):
+    return next((c for c in order.cartons if c.status == "open"), None)
+
+
+def _item_prompt(session, view: View) -> str:
+    order = orders_domain.get_order(session, view.state["order"])
+    carton = _open_carton(order)
+    if order.status == "packed" and carton is not None:
+        return f"Order {order.number} is complete. Scan {commands.CLOSE} to close carton " \
+               f"{carton.number}"
+    return "Scan the item"
+
+
+def _may_leave(session, number: str) -> bool:
+    """Whether the station may open another order instead of ``number``: it is complete
+    and closed, or nothing of it is packed. Otherwise says what to do."""
+    order = orders_domain.get_order(session, number)
+    carton = _open_carton(order)
+    if order.status == "packed" and carton is not None:
+        raise DomainError("carton_open", f"Order {order.number} is complete: scan "
+                          f"{commands.CLOSE} to close carton {carton.number} first.")
+    packed = sum(line.qty_packed for line in order.lines)
+    if packed and order.status != "packed":
+        wanted = sum(line.qty - line.qty_short for line in order.lines)
+        raise DomainError("order_in_progress", f"Order {order.number} is not finished: "
+                          f"{packed} of {wanted} packed. Pack the rest, or scan "
+                          f"{commands.CANCEL} to leave it for later.")
+    return True
+
+
+def _opened(session, number, actor) -> None:
+    orders_domain.open_at_station(session, number, actor)
+
+
+def _left(session, kept, actor) -> None:
+    orders_domain.close_at_station(session, kept["order"], actor)
+
+
+def _switch(session, raw, state, actor):
+    """An order number scanned at the item step opens that order, when the one on screen
+    may be left (:func:`_may_leave`)."""
+    try:
+        order = orders_domain.get_order(session, raw)
+    except NotFound:
+        return None
+    if order.number == state["order"]:
+        return None
+    _may_leave(session, state["order"])
+    orders_domain.check_workable(order)
+    orders_domain.open_at_station(session, order.number, actor, leaving=state["order"])
+    return MultiDict({"order": order.number})
+
+
+def _next(session, view, form, actor, text) -> Outcome:
+    leaving = view.state.get("order")
+    number = orders_domain.next_order_to_pack(session, actor, leaving)
+    return Outcome(MultiDict({"order": number}),
+                   result=Note(f"Order {number} is open at this station."))
+
+
+def _may_close(session, view) -> bool:
+    return "order" in view.state and _open_carton(
+        orders_domain.get_order(session, view.state["order"])) is not None
+
+
+def _close(session, view, form, actor, text) -> Outcome:
+    number = view.state["order"]
+
+    def work():
+        carton = domain.close_carton(session, order_number=number,
+                                     weight_grams=form.get("weight") or None)
+        return carton.number, carton.order.status
+
+    carton, status = committed(session, work)
+    if status != "packed":
+        return Outcome(MultiDict({"order": number}), result=Note(
+            f"Carton {carton} closed. The next item goes into a new carton."))
+    orders_domain.close_at_station(session, number, actor)
+    return Outcome(MultiDict(), result=Note(
+        f"Carton {carton} closed. Order {number} is packed: print its packing slip. Scan the "
+        f"next order, or {commands.NEXT}.", reference=number))
+
+
+def _finished(session, kept) -> bool:
+    """The order is packed and its last carton closed: the screen asks for the next one."""
+    order = orders_domain.get_order(session, kept["order"])
+    return order.status in ("packed", "shipped", "cancelled") and _open_carton(order) is None
+
+
 FLOW = Flow("pack", "Pack", "packing.index", [
-    Step("order", "Order", "Scan the order", _order),
-    Step("sku", "Item", "Scan the item", _item),
+    Step("order", "Order", "Scan the order, or CMD:NEXT for the next one waiting", _order,
+         opened=_opened),
+    Step("sku", "Item", _item_prompt, _item),
     Step("lot", "Lot", "Scan the lot on the item", _lot,
          applies=lambda s, st: "sku" in st and _needs(s, st).lot, info=_picked_info),
     Step("serial", "Serial", "Scan the serial of this unit", _serial,
@@ -104,50 +197,43 @@ FLOW = Flow("pack", "Pack", "packing.index", [
     Step("qty", "Quantity", "How many? Scan the item again to add one, or type a number",
          _qty, quantity=True, info=_picked_info,
          applies=lambda s, st: "sku" in st and not _needs(s, st).serial),
-], _commit, "Packed", keep=("order",), panel="packing/_panel.html")
+], _commit, "Packed", keep=("order",), panel="packing/_panel.html", finished=_finished,
+    switch=_switch, leave=_left, commands=[
+        Command(commands.CLOSE, "to close the carton", _may_close, _close),
+        Command(commands.NEXT, "for the next order waiting",
+                lambda session, view: view.current.name == "order" or (
+                    view.current.name == "sku" and _may_leave(session, view.state["order"])),
+                _next),
+    ])
 
 
 def _panel(view: View) -> dict:
-    """The order's panel: the one the pack just committed drew, else read now."""
+    """The order's panel: the one the pack just committed drew, else read now; after the
+    order's last carton is closed, that order (shown as packed)."""
     panel = getattr(view.result, "panel", None)
-    number = str(view.state.get("order") or "").strip().upper()
+    number = str(view.state.get("order") or getattr(view.result, "reference", "") or "")
+    number = number.strip().upper()
     if panel is None or panel.number != number:
-        panel = domain.pack_panel(db.session, number)
+        panel = domain.pack_panel(db.session, number) if number else None
     if panel is None:
         return {"order": None, "lots": {}, "carton": None, "needs": {}}
     return {"order": panel, "lots": panel.lots, "carton": panel.carton, "needs": panel.needs}
 
 
 @bp.route("", methods=["GET", "POST"])
+@accepts("csrf_token", "weight", *FLOW.fields)
 def index():
     actor = inventory.Actor(current_user._get_current_object(), current_station())
-    if request.method == "GET" and not request.args.get("order"):
-        view = View(FLOW, {}, key=new_key(), current=first_step(FLOW, db.session, {}))
-        return render_flow(view, **_panel(view))
-    form = MultiDict(request.values)
-    message, error = None, None
-    if form.get("close_carton"):
-        try:
-            carton = domain.close_carton(db.session, order_number=form.get("order"),
-                                         weight_grams=form.get("weight") or None)
-            db.session.commit()
-            message = f"Carton {carton.number} closed."
-        except DomainError as exc:
-            db.session.rollback()
-            error = exc
-        for name in ("sku", "lot", "serial", "qty"):
-            form.pop(name, None)
-    view = advance(FLOW, db.session, form, actor)
-    if message and view.error is None:
-        view.result = inventory.Result("close", [], messages=[message])
-        view.feedback = "success"
-    if error is not None:
-        view.error, view.feedback = error, "error"
+    if request.method == "GET":  # a link may prefill the order; only a POST commits
+        view = preview(FLOW, db.session, request.args, actor)
+    else:
+        view = advance(FLOW, db.session, request.form, actor)
     db.session.rollback()
     return render_flow(view, **_panel(view))
 
 
 @bp.post("/replay")
+@accepts("order", "sku", "qty", "lot", "serial", "expiry", "key")
 def replay():
     """A pack scan queued on the device while offline, sent again when the connection is
     back. Same rules and idempotency key as online, so a replay sent twice applies once."""
@@ -171,6 +257,7 @@ def replay():
 
 
 @bp.get("/<number>/slip")
+@accepts()
 def slip(number):
     order = db.session.scalar(db.select(Order).where(Order.number == number.upper()))
     if order is None:

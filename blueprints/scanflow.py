@@ -302,6 +302,7 @@ class Note:
     """A result that is only a message (a command's answer)."""
 
     message: str
+    reference: str = ""  # the order it is about, when it is about one
     changes: tuple = ()
     replayed: bool = False
 

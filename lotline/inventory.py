@@ -26,6 +26,7 @@ from sqlalchemy.orm import Session
 
 from . import locations as locations_domain
 from . import records
+from .commands import refuse_command
 from .db import is_postgres, retryable, write_transaction
 from .errors import Conflict, DomainError, NotFound, ValidationError
 from .items import find_item, find_item_ref
@@ -121,6 +122,7 @@ def clean_lot(value) -> str | None:
     if value is None or not str(value).strip():
         return None
     lot = str(value).strip()
+    refuse_command(lot, "lot number", "lot")
     if not LOT_RE.match(lot):
         raise ValidationError("A lot number has 1 to 64 printable characters and no spaces.",
                               field="lot")

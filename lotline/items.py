@@ -9,6 +9,7 @@ from sqlalchemy import bindparam, func, or_, select, update
 from sqlalchemy.orm import Session
 
 from . import records
+from .commands import refuse_command
 from .errors import Conflict, NotFound, ValidationError
 from .gtin import normalize_gtin
 from .models import LOT_AT_PACK_MODES, Inventory, Item
@@ -21,6 +22,7 @@ PER_PAGE = 25
 
 def clean_sku(value) -> str:
     sku = str(value or "").strip()
+    refuse_command(sku, "SKU", "sku")
     if not SKU_RE.match(sku):
         raise ValidationError(
             "A SKU has 1 to 64 letters, digits or . _ / - and starts with a letter or digit.",

@@ -10,6 +10,7 @@ from contextlib import contextmanager
 from sqlalchemy import bindparam, func, or_, select
 from sqlalchemy.orm import Session
 
+from .commands import refuse_command
 from .db import committed
 from .errors import Conflict, NotFound, ValidationError
 from .models import LOCATION_TYPES, Inventory, Location
@@ -19,6 +20,7 @@ CODE_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._/-]{0,31}$")
 
 def clean_code(value) -> str:
     code = str(value or "").strip().upper()
+    refuse_command(code, "location code", "code")
     if not CODE_RE.match(code):
         raise ValidationError(
             "A location code has 1 to 32 letters, digits or . _ / - and starts with a letter "

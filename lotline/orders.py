@@ -278,6 +278,13 @@ def open_at_station(session: Session, number: str, actor, leaving: str | None = 
     committed(session, work)
 
 
+def worked_at_station(session: Session, order_id: int, actor) -> None:
+    """A pack at this station: the order is open here, as of now."""
+    session.execute(update(Order).where(Order.id == order_id)
+                    .values(packing_station=station_of(actor), packing_since=utcnow())
+                    .execution_options(synchronize_session=False))
+
+
 def close_at_station(session: Session, number: str, actor) -> None:
     """The station is done with this order (left it, or closed its last carton)."""
     committed(session, lambda: _close_at(session, number, station_of(actor)))

@@ -17,6 +17,7 @@ from sqlalchemy.orm.attributes import set_committed_value
 
 from . import orders as orders_domain
 from . import settings as settings_domain
+from .commands import CLOSE
 from .db import outside_transaction
 from .errors import DomainError, NotFound, ValidationError
 from .inventory import Actor, Result, clean_lot, clean_qty, request_count, run_once
@@ -360,7 +361,9 @@ def pack(session: Session, *, order_number, sku, actor: Actor, qty=1, lot=None, 
                             f"({', '.join(sorted(picked))}). Recorded as packed and flagged "
                             f"for a supervisor.")
         if status == "packed":
-            messages.append(f"Order {order.number} is completely packed. Close the carton.")
+            messages.append(f"Order {order.number} is completely packed. Scan {CLOSE} to "
+                            f"close carton {carton.number}.")
+        orders_domain.worked_at_station(session, order.id, actor)
         session.flush()
         panel = _panel_of(rows, picked_by_line, status=status, packed=(line.id, qty),
                           carton=carton)

@@ -528,7 +528,7 @@ def test_after_a_short_the_order_completes_packed_with_fewer_units(wh):
 
     result = pack("SO-1", "PLAIN", qty=2)
     assert result.messages == ["Packed 2 × PLAIN into carton 1 (2 of 2)",
-                               "Order SO-1 is completely packed. Close the carton."]
+                               "Order SO-1 is completely packed. Scan CMD:CLOSE to close carton 1."]
     line = order("SO-1").lines[0]
     assert (line.qty, line.qty_picked, line.qty_short, line.qty_packed) == (3, 2, 1, 2)
     assert order("SO-1").status == "packed"
@@ -677,7 +677,7 @@ def test_order_is_packed_only_when_every_line_is_packed(wh):
     assert order("SO-1").status == "packing"
     result = pack("SO-1", "SER-1")
     assert order("SO-1").status == "packed"
-    assert "Order SO-1 is completely packed. Close the carton." in result.messages
+    assert "Order SO-1 is completely packed. Scan CMD:CLOSE to close carton 1." in result.messages
 
 
 def test_pack_screen_closes_the_carton(as_role, wh):
@@ -685,19 +685,29 @@ def test_pack_screen_closes_the_carton(as_role, wh):
     pick_all("SO-1")
     s = Scanner(as_role("packer"), "/pack")
     s.scan("SO-1")
-    assert "no carton open" in s.html and "close_carton" not in s.html
+    assert "no carton open" in s.html and "CMD:CLOSE" not in s.html
+    s.scan("CMD:CLOSE")  # no carton yet: the command does nothing here, and says so
+    assert s.error_code == "command_not_here" and s.step == "sku"
     s.scan("PLAIN").scan("1")
-    assert "carton 1 open" in s.html and 'name="close_carton"' in s.html
-    s.scan("", close_carton="1", weight="heavy")
+    assert "carton 1 open" in s.html and 'name="cmd" value="CMD:CLOSE"' in s.html
+    s.scan("CMD:CLOSE", weight="heavy")
     assert s.response.status_code == 422 and s.error_code == "validation_error"
     assert order("SO-1").cartons[0].status == "open"
-    s.scan("", close_carton="1", weight="850")
-    assert s.error_code is None and "Carton 1 closed." in s.html
+    s.scan("CMD:CLOSE", weight="850")
+    assert s.error_code is None and "Carton 1 closed." in s.html and s.step == "sku"
     assert (order("SO-1").cartons[0].status, order("SO-1").cartons[0].weight_grams) == \
         ("closed", 850)
     s.scan("PLAIN").scan("1")
     assert [c.number for c in order("SO-1").cartons] == [1, 2]
+    # The last unit: the screen says so in its prompt and asks for CMD:CLOSE.
+    assert s.step == "sku" and "Order SO-1 is complete. Scan CMD:CLOSE to close carton 2" in s.html
     assert 'data-testid="pack-complete"' in s.html and "/pack/SO-1/slip" in s.html
+    s.scan("CMD:CLOSE")  # then it asks for the next order
+    assert s.error_code is None and s.step == "order" and "order" not in s.fields
+    assert "Order SO-1 is packed: print its packing slip." in s.html
+    assert 'data-testid="pack-complete"' in s.html  # the order just closed, still shown
+    assert [c.status for c in order("SO-1").cartons] == ["closed", "closed"]
+    assert order("SO-1").packing_station is None
 
 
 def test_packing_slip_lists_lots_and_serials_per_carton(as_role, wh):

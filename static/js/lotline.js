@@ -620,7 +620,8 @@
     local.error = null; local.result = null;
     var name = submitter && submitter.name, field = scanField(form);
     var raw = cleanValue(field && field.value);
-    if (name === "cancel" || raw === "CMD:CANCEL") {
+    var command = name === "cmd" ? submitter.value : raw.toUpperCase();
+    if (command === "CMD:CANCEL") {
       local.state = {}; local.askQty = false; local.expiry = null;
       renderLocal(form, null);
       return;
@@ -631,7 +632,7 @@
       renderLocal(form, null);
       return;
     }
-    if (name === "close_carton") {
+    if (command === "CMD:CLOSE") {
       local.error = new LocalError("offline", "Closing a carton needs the connection. Keep packing; close it when the connection is back.");
       renderLocal(form, "error", raw);
       return;
