@@ -239,8 +239,8 @@ def _command(flow: Flow, session: Session, form, actor, text: str, key: str,
         return here
     if not offered:
         prompt = f" {here.prompt}." if here.current is not None else ""
-        code, what = ("unknown_command", "is not a command Lotline knows") if command is None \
-            else ("command_not_here", "does nothing at this step")
+        code, what = ("command_not_here", "does nothing at this step") if \
+            commands.known(text) else ("unknown_command", "is not a command Lotline knows")
         here.error, here.feedback = DomainError(code, f"{text} {what}.{prompt}"), "error"
         return here
     try:

@@ -41,6 +41,11 @@ SHEET = (
 )
 
 
+def known(text: str) -> bool:
+    """A command's text (printed on the sheets), whether or not this screen offers it."""
+    return text in {c.text for c in SHEET} or text.startswith(STATION)
+
+
 def is_command(value) -> bool:
     return str(value or "").strip().upper().startswith(PREFIX)
 
