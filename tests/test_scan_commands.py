@@ -106,6 +106,7 @@ def test_the_station_is_set_by_scan_at_any_step(as_role, wh):
     assert s.error_code is None and "This device is station PACK-09." in s.html
     assert s.step == "sku" and s.fields.get("location") == "A-01"
     assert "lotline_station=PACK-09" in s.response.headers["Set-Cookie"]
+    assert 'id="station-link"' in s.html and "Station PACK-09</a>" in s.html  # the header
     s.scan("PLAIN").scan("4")
     db.session.rollback()
     assert db.session.scalar(select(LedgerEntry.station).order_by(LedgerEntry.id.desc())
