@@ -725,7 +725,7 @@
                               inputmode: step === "qty" ? "numeric" : "none", autocomplete: "off",
                               autocapitalize: "off", autocorrect: "off", spellcheck: "false",
                               "aria-describedby": "prompt", enterkeyhint: "go" });
-    if (step === "qty") input.value = local.pendingQty;
+    if (step === "qty") { input.value = local.pendingQty; input.setAttribute("data-select-on-focus", ""); }
     if (keepValue) input.value = keepValue;
     row.appendChild(input);
     row.appendChild(el("button", { type: "submit", "class": "primary" }, "Enter"));
@@ -744,7 +744,7 @@
       void section.offsetWidth;
       section.classList.add("flash-" + kind);
     }
-    input.focus();
+    focusScan(form);
   }
 
   /* ---------- installing: the service worker and "a new version is ready" ---------- */
