@@ -78,6 +78,7 @@ def register_blueprints(app: Flask) -> None:
         picking,
         purchasing,
         pwa,
+        sheets,
         station,
     )
     from .api import api
@@ -89,6 +90,7 @@ def register_blueprints(app: Flask) -> None:
     app.register_blueprint(admin.bp)
     app.register_blueprint(inventory.bp)
     app.register_blueprint(station.bp)
+    app.register_blueprint(sheets.bp)
     app.register_blueprint(picking.bp)
     app.register_blueprint(packing.bp)
     app.register_blueprint(orders.bp)
