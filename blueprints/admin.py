@@ -10,13 +10,14 @@ from lotline.errors import DomainError
 from lotline.extensions import db
 from lotline.models import User
 
-from . import role_blueprint
+from . import accepts, role_blueprint
 from .forms import EditUserForm, NewUserForm, SettingsForm
 
 bp = role_blueprint("admin", __name__, "admin", url_prefix="/admin")
 
 
 @bp.route("/settings", methods=["GET", "POST"])
+@accepts("require_lot_serial_at_pack", "csrf_token")
 def settings():
     form = SettingsForm()
     if form.validate_on_submit():
@@ -36,6 +37,7 @@ def settings():
 
 
 @bp.route("/users", methods=["GET", "POST"])
+@accepts("username", "password", "role", "csrf_token")
 def users():
     form = NewUserForm()
     error = None
@@ -58,6 +60,7 @@ def users():
 
 
 @bp.route("/users/<int:user_id>", methods=["GET", "POST"])
+@accepts("role", "active", "password", "csrf_token")
 def edit_user(user_id):
     user = db.session.get(User, user_id)
     if user is None:

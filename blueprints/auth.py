@@ -9,6 +9,7 @@ from lotline.errors import DomainError
 from lotline.extensions import db
 from lotline.users import authenticate
 
+from . import accepts
 from .forms import LoginForm
 
 bp = Blueprint("auth", __name__)
@@ -23,6 +24,7 @@ def _safe_next(target: str | None) -> str:
 
 
 @bp.route("/login", methods=["GET", "POST"])
+@accepts("username", "password", "csrf_token", "next")
 def login():
     form = LoginForm()
     error = None
@@ -46,6 +48,7 @@ def login():
 
 
 @bp.post("/logout")
+@accepts("csrf_token")
 @login_required
 def logout():
     logout_user()
@@ -54,6 +57,7 @@ def logout():
 
 
 @bp.get("/")
+@accepts()
 @login_required
 def home():
     return render_template("home.html")

@@ -11,7 +11,7 @@ from lotline import dashboard as domain
 from lotline.extensions import db
 from lotline.models import utcnow
 
-from . import is_htmx, role_blueprint
+from . import accepts, is_htmx, role_blueprint
 
 bp = role_blueprint("dashboard", __name__, "supervisor", url_prefix="/dashboard")
 
@@ -27,12 +27,14 @@ def _exceptions_context() -> dict:
 
 
 @bp.get("")
+@accepts()
 def index():
     return render_template("dashboard/index.html", packs=domain.packs_in_progress(db.session),
                            waiting=domain.orders_waiting(db.session), **_exceptions_context())
 
 
 @bp.get("/panel")
+@accepts()
 def panel():
     """The exceptions region alone, for htmx polling; a plain visit goes to the dashboard."""
     if not is_htmx():

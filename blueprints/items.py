@@ -7,7 +7,7 @@ from lotline.errors import DomainError
 from lotline.extensions import db
 from lotline.models import Item
 
-from . import is_htmx, role_blueprint
+from . import accepts, is_htmx, role_blueprint
 from .forms import ItemForm
 
 bp = role_blueprint("items", __name__, "supervisor", url_prefix="/items")
@@ -30,11 +30,13 @@ def _render_grid(status=200, **extra):
 
 
 @bp.get("")
+@accepts("q", "page", "sort", "dir")
 def index():
     return _render_grid()
 
 
 @bp.post("/bulk")
+@accepts("action", "item_id", "confirmed", "csrf_token", "q", "page", "sort", "dir")
 def bulk():
     """Set or clear Require Lot on exactly the selected rows; warn first about lot-less stock."""
     action = request.form.get("action")
@@ -93,6 +95,8 @@ def _save(form: ItemForm, item: Item | None):
 
 
 @bp.route("/new", methods=["GET", "POST"])
+@accepts("sku", "description", "gtin", "require_lot", "require_serial", "lot_at_pack",
+         "min_shelf_life_days", "csrf_token")
 def new():
     form = ItemForm()
     if form.validate_on_submit():
@@ -101,6 +105,8 @@ def new():
 
 
 @bp.route("/<sku>/edit", methods=["GET", "POST"])
+@accepts("sku", "description", "gtin", "require_lot", "require_serial", "lot_at_pack",
+         "min_shelf_life_days", "csrf_token", "confirmed")
 def edit(sku):
     item = db.session.scalar(db.select(Item).where(Item.sku == sku))
     if item is None:

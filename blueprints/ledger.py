@@ -12,7 +12,7 @@ from lotline.errors import DomainError
 from lotline.extensions import db
 from lotline.models import LEDGER_TYPES, utcnow
 
-from . import is_htmx, role_blueprint
+from . import accepts, is_htmx, role_blueprint
 
 bp = role_blueprint("ledger", __name__, "supervisor", url_prefix="/ledger")
 
@@ -24,6 +24,7 @@ def _filters() -> dict[str, str]:
 
 
 @bp.get("")
+@accepts(*FILTERS, "page")
 def index():
     asked = _filters()
     try:
@@ -37,6 +38,7 @@ def index():
 
 
 @bp.get("/export.csv")
+@accepts(*FILTERS)
 def export():
     asked = _filters()
     try:

@@ -12,7 +12,7 @@ from lotline.errors import DomainError
 from lotline.extensions import db
 from lotline.models import Location
 
-from . import is_htmx, role_blueprint
+from . import accepts, is_htmx, role_blueprint
 
 bp = role_blueprint("locations", __name__, "supervisor", url_prefix="/locations")
 
@@ -55,11 +55,13 @@ def _region(template: str, status: int, **ctx):
 
 
 @bp.get("")
+@accepts("q")
 def index():
     return _page()
 
 
 @bp.post("/new")
+@accepts("code", "zone", "type", "csrf_token", "q")
 def create():
     form = LocationForm()
     if not form.validate_on_submit():
@@ -89,6 +91,7 @@ def _new_result(form, created, error, status):
 
 
 @bp.post("/import")
+@accepts("file", "csrf_token", "q")
 def import_csv():
     """Create locations from an uploaded CSV: all of them, or none and the line at fault."""
     form = LocationImportForm()
@@ -119,6 +122,7 @@ def _import_result(form, imported, error, status):
 
 
 @bp.post("/<int:location_id>/active")
+@accepts("active", "csrf_token", "q")
 def set_active(location_id):
     """Deactivate or activate one location; the answer is its row (or the refusal in it)."""
     location = db.session.get(Location, location_id)

@@ -14,7 +14,7 @@ from lotline.errors import DomainError
 from lotline.extensions import db
 from lotline.inventory import Actor
 
-from . import is_htmx, role_blueprint
+from . import accepts, is_htmx, role_blueprint
 from .scanflow import clean_scan
 from .station import current_station
 
@@ -40,11 +40,13 @@ def _lookup(status=200, message=None, error=None):
 
 
 @bp.get("")
+@accepts("lot", "sku")
 def lookup():
     return _lookup()
 
 
 @bp.post("/hold")
+@accepts("lot", "sku", "reason", "csrf_token")
 def hold():
     try:
         domain.hold(db.session, number=request.form.get("lot"), sku=request.form.get("sku"),
@@ -56,6 +58,7 @@ def hold():
 
 
 @bp.post("/release")
+@accepts("lot", "sku", "note", "csrf_token")
 def release():
     try:
         domain.release(db.session, number=request.form.get("lot"), sku=request.form.get("sku"),
@@ -101,6 +104,7 @@ def _traces():
 
 
 @bp.get("/recall")
+@accepts("lot", "sku")
 def recall():
     traces, errors = _traces()
     return render_template("lots/recall.html", traces=traces, errors=errors), \
@@ -108,6 +112,7 @@ def recall():
 
 
 @bp.get("/recall.csv")
+@accepts("lot", "sku")
 def recall_csv():
     traces, errors = _traces()
     if not traces:

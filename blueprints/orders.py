@@ -14,7 +14,7 @@ from lotline.errors import DomainError
 from lotline.extensions import db
 from lotline.models import ORDER_STATUSES, Order
 
-from . import is_htmx, role_blueprint
+from . import accepts, is_htmx, role_blueprint
 from .lines import LinesError, box_line, parse_lines
 
 bp = role_blueprint("orders", __name__, "supervisor", url_prefix="/orders")
@@ -46,11 +46,14 @@ def _list(status=200, **extra):
 
 
 @bp.get("")
+@accepts("status")
 def index():
     return _list()
 
 
 @bp.post("/new")
+@accepts("number", "customer", "customer_ref", "ship_to", "lines", "csrf_token",
+         "status")
 def new():
     form = OrderForm()
     if not form.validate_on_submit():
@@ -72,6 +75,7 @@ def new():
 
 
 @bp.post("/upload")
+@accepts("file", "csrf_token", "status")
 def upload():
     form = UploadForm()
     if not form.validate_on_submit():
@@ -97,11 +101,13 @@ def _order(number) -> Order:
 
 
 @bp.get("/<number>")
+@accepts()
 def detail(number):
     return render_template("orders/detail.html", order=_order(number), error=None)
 
 
 @bp.post("/<number>/<action>")
+@accepts("csrf_token")
 def act(number, action):
     order = _order(number)
     actions = {"cancel": domain.cancel_order, "ship": domain.ship_order}

@@ -9,7 +9,7 @@ from lotline import inventory as domain
 from lotline.errors import DomainError
 from lotline.extensions import db
 
-from . import is_htmx, role_blueprint
+from . import accepts, is_htmx, role_blueprint
 from .lines import LinesError, box_line, parse_lines
 
 bp = role_blueprint("purchasing", __name__, "supervisor", url_prefix="/purchase-orders")
@@ -36,11 +36,13 @@ def _render(template: str, status=200, **extra):
 
 
 @bp.get("")
+@accepts()
 def index():
     return _render("purchasing/_list.html" if is_htmx() else "purchasing/index.html")
 
 
 @bp.post("/new")
+@accepts("number", "vendor", "lines", "csrf_token")
 def create():
     form = PurchaseOrderForm()
     if not form.validate_on_submit():

@@ -18,6 +18,8 @@ from pathlib import Path
 
 from flask import Blueprint, Response, current_app, render_template, url_for
 
+from . import accepts
+
 bp = Blueprint("pwa", __name__)
 
 ICONS = ("icon.svg", "icon-192.png", "icon-512.png", "maskable-192.png", "maskable-512.png",
@@ -59,6 +61,7 @@ def shell_urls() -> list[str]:
 
 
 @bp.get("/sw.js")
+@accepts()
 def service_worker():
     source = (Path(current_app.static_folder) / "js" / "sw.js").read_text(encoding="utf-8")
     source = source.replace('"__LOTLINE_VERSION__"', json.dumps(asset_version()), 1)
@@ -70,6 +73,7 @@ def service_worker():
 
 
 @bp.get("/offline")
+@accepts()
 def offline():
     response = Response(render_template("offline.html"), mimetype="text/html")
     response.headers["Cache-Control"] = "no-cache"

@@ -10,6 +10,8 @@ from wtforms.validators import DataRequired, Length, Regexp
 
 from lotline.commands import STATION_NAME_RE as NAME_RE
 
+from . import accepts
+
 bp = Blueprint("station", __name__)
 COOKIE = "lotline_station"
 
@@ -34,6 +36,7 @@ class StationForm(FlaskForm):
 
 
 @bp.route("/station", methods=["GET", "POST"])
+@accepts("name", "csrf_token")
 @login_required
 def station():
     form = StationForm()

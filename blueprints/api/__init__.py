@@ -75,6 +75,10 @@ def operation(method: str, path: str, *, summary: str, role: str = "packer",
             return view(*args, **kwargs)
 
         wrapped.required_roles = (role,)
+        # What the view reads (blueprints.accepts): its JSON body's keys and its query
+        # parameters, from the same declaration that validates and documents them.
+        wrapped.accepts = getattr(view, "accepts", frozenset()) | frozenset(body or ()) | {
+            p["name"] for p in params or () if p.get("in") == "query"}
         api.add_url_rule(path, view_func=wrapped, methods=[method])
         op = {"summary": summary, "operationId": view.__name__,
               "description": f"Requires a {role} token or higher.",

@@ -2,6 +2,7 @@
 
 from flask import jsonify
 
+from .. import accepts
 from . import OPERATIONS, api
 from .items import ITEM_FIELDS
 from .schema import to_openapi
@@ -37,6 +38,7 @@ def components() -> dict:
 
 
 @api.get("/openapi.json")
+@accepts()
 def openapi():
     paths: dict = {}
     for (method, path), op in sorted(OPERATIONS.items(), key=lambda kv: kv[0][1]):
