@@ -17,7 +17,6 @@ from .errors import Conflict, DomainError, NotFound, ValidationError
 from .inventory import clean_qty
 from .items import find_item
 from .models import ORDER_STATUSES, Order, OrderLine, utcnow
-from .prepared import Prepared
 
 NUMBER_RE = re.compile(r"^[A-Z0-9][A-Z0-9._/-]{0,31}$")
 
@@ -183,14 +182,13 @@ class LineRef(NamedTuple):
     qty_packed: int
 
 
-_o, _ol = Order.__table__.c, OrderLine.__table__.c
-_SET_STATUS = Prepared(update(Order.__table__).where(_o.id == bindparam("pk"))
-                       .values(status=bindparam("status")))
-
-
-def set_status(session: Session, order: OrderRef, status: str) -> None:
-    if status != order.status:
-        _SET_STATUS.execute(session, {"pk": order.id, "status": status})
+def packed_at_station(session: Session, order: OrderRef, status: str, actor) -> None:
+    """After a pack: the order's status, and that it is open at this station as of now
+    (one statement; the order row is already locked by the pack)."""
+    session.execute(update(Order).where(Order.id == order.id)
+                    .values(status=status, packing_station=station_of(actor),
+                            packing_since=utcnow())
+                    .execution_options(synchronize_session=False))
 
 
 def cancel_order(session: Session, order: Order) -> Order:
@@ -276,13 +274,6 @@ def open_at_station(session: Session, number: str, actor, leaving: str | None = 
                         .execution_options(synchronize_session=False))
 
     committed(session, work)
-
-
-def worked_at_station(session: Session, order_id: int, actor) -> None:
-    """A pack at this station: the order is open here, as of now."""
-    session.execute(update(Order).where(Order.id == order_id)
-                    .values(packing_station=station_of(actor), packing_since=utcnow())
-                    .execution_options(synchronize_session=False))
 
 
 def close_at_station(session: Session, number: str, actor) -> None:

@@ -349,7 +349,7 @@ def pack(session: Session, *, order_number, sku, actor: Actor, qty=1, lot=None, 
         _ADD_PACKED.execute(session, {"pk": line.id, "added": qty})
         lines[at] = line = line._replace(qty_packed=line.qty_packed + qty)
         status = orders_domain.next_status(order.status, lines, packing=True)
-        orders_domain.set_status(session, order, status)
+        orders_domain.packed_at_station(session, order, status, actor)
         messages = [_packed_text(item, qty, lot_number, serial_number, carton, line)]
         if mismatch:
             for picked_lot, locations in picked.items():
@@ -363,7 +363,6 @@ def pack(session: Session, *, order_number, sku, actor: Actor, qty=1, lot=None, 
         if status == "packed":
             messages.append(f"Order {order.number} is completely packed. Scan {CLOSE} to "
                             f"close carton {carton.number}.")
-        orders_domain.worked_at_station(session, order.id, actor)
         session.flush()
         panel = _panel_of(rows, picked_by_line, status=status, packed=(line.id, qty),
                           carton=carton)

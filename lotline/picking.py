@@ -102,8 +102,14 @@ def next_task(session: Session, order, skip: set[str] | frozenset = frozenset())
         if line.to_pick <= 0:
             continue
         found = _candidates(session, line, set(skip))
+        notes = _skip_notes(session, line)
+        if not found and skip:  # every place left was skipped: back to the first of them
+            found = _candidates(session, line, set())
+            if found:
+                notes.append(f"Every other location was skipped: back to "
+                             f"{found[0].location.code}.")
         task = found[0] if found else PickTask(line, None, None, 0, 0)
-        task.held = _skip_notes(session, line)
+        task.held = notes
         return task
     return None
 
