@@ -40,7 +40,7 @@ bp = role_blueprint("packing", __name__, "packer", url_prefix="/pack")
 
 def _order(session, raw, state):
     order = orders_domain.get_order(session, raw)
-    orders_domain.check_workable(order)
+    domain.check_packable(order)
     return order.number
 
 
@@ -145,7 +145,7 @@ def _switch(session, raw, state, actor):
     if order.number == state["order"]:
         return None
     _may_leave(session, state["order"])
-    orders_domain.check_workable(order)
+    domain.check_packable(order)
     orders_domain.open_at_station(session, order.number, actor, leaving=state["order"])
     return MultiDict({"order": order.number})
 

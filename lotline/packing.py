@@ -17,7 +17,7 @@ from sqlalchemy.orm.attributes import set_committed_value
 
 from . import orders as orders_domain
 from . import settings as settings_domain
-from .commands import CLOSE
+from .commands import CLOSE, NEXT
 from .db import outside_transaction
 from .errors import DomainError, NotFound, ValidationError
 from .inventory import Actor, Result, clean_lot, clean_qty, request_count, run_once
@@ -89,6 +89,15 @@ def order_line(session: Session, order: Order, scan) -> OrderLine:
         raise _not_on_order(item, order)
     set_committed_value(line, "item", item)  # the item just read: no second query for it
     return line
+
+
+def check_packable(order: Order) -> None:
+    """An order a station may open at pack: not cancelled or shipped, and not packed with
+    its cartons closed (nothing is left to do with it there)."""
+    orders_domain.check_workable(order)
+    if order.status == "packed" and all(c.status == "closed" for c in order.cartons):
+        raise DomainError("order_packed", f"Order {order.number} is packed and its cartons "
+                          f"are closed. Scan the next order, or {NEXT}.", field="order")
 
 
 def _not_on_order(item, order) -> DomainError:

@@ -197,6 +197,8 @@ def test_a_complete_order_asks_for_close_before_the_next(app, wh):
     assert s.error_code == "carton_open" and "scan CMD:CLOSE to close carton 1 first" in s.html
     s.scan("CMD:CLOSE")
     assert s.step == "order"
+    s.scan("SO-1")  # packed and closed: nothing left to do with it here
+    assert s.error_code == "order_packed" and s.step == "order"
     s.scan("CMD:NEXT")
     assert s.fields["order"] == "SO-2"
     s.scan("PLAIN").scan("1").scan("CMD:CLOSE")
