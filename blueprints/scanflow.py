@@ -206,7 +206,7 @@ def _take_command(flow: Flow, form) -> tuple[str | None, MultiDict]:
     """The command this submission carries, and the form without it: a command button's
     ``cmd``, or a command's text scanned into a field (the one that was asked for goes with
     it). CMD:CONFIRM scanned at a quantity is that quantity's value, not taken here."""
-    text = clean_scan(form.get("cmd")).upper() or None
+    text = clean_scan(form.get("cmd")) or None
     asked = form.get("step")
     for step in flow.steps:
         value = clean_scan(form.get(step.name))
@@ -215,6 +215,7 @@ def _take_command(flow: Flow, form) -> tuple[str | None, MultiDict]:
             text, asked = value, step.name
     if text is None:
         return None, form
+    text = commands.normal(text)
     out = MultiDict(form)
     for name in ("cmd", asked, "redo", "step"):
         out.pop(name, None)

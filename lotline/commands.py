@@ -41,6 +41,15 @@ SHEET = (
 )
 
 
+def normal(text) -> str:
+    """A command as scanned or typed, in its printed form: ``cmd:close`` is CMD:CLOSE; a
+    station's name keeps its own case."""
+    text = str(text or "").strip()
+    if text.upper().startswith(STATION):
+        return STATION + text[len(STATION):]
+    return text.upper()
+
+
 def known(text: str) -> bool:
     """A command's text (printed on the sheets), whether or not this screen offers it."""
     return text in {c.text for c in SHEET} or text.startswith(STATION)

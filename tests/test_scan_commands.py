@@ -70,7 +70,7 @@ def test_a_quantity_error_then_cancel_by_scan_starts_over_and_changes_nothing(
     assert s.step == "qty"
     s.scan("abc")
     assert s.error_code == "validation_error" and s.step == "qty"
-    s.scan("CMD:CANCEL")
+    s.scan(" cmd:cancel ")  # as a scanner set to lower case, with its spaces, sends it
     assert s.error_code is None and s.step == s.fields.get("step") and "sku" not in s.fields
     assert s.step in ("location", "from_location")
     assert ledger_rows() == before
