@@ -1,6 +1,8 @@
 """The page object every scan-screen e2e test drives: a flow region (#flow, or #lookup)
-typed as a wedge scanner types (the value, then Enter), checking on every Enter that the
-browser sent it as a scan and not as one of the panel's buttons."""
+typed as a wedge scanner types (each character into the focused field, then Enter; never
+fill(), which replaces the value and hides what a packer sees in a prefilled field),
+checking on every Enter that the browser sent it as a scan and not as one of the panel's
+buttons."""
 
 from __future__ import annotations
 
@@ -10,7 +12,7 @@ from playwright.sync_api import Page, expect
 
 
 class ScanScreen:
-    """The #flow region of a scan screen, driven like a scanner (fill, then Enter)."""
+    """The #flow region of a scan screen, driven like a scanner (type, then Enter)."""
 
     def __init__(self, page: Page, app_url: str, path: str, region: str = "#flow"):
         self.page, self.app_url, self.path, self.selector = page, app_url, path, region
@@ -37,7 +39,8 @@ class ScanScreen:
         """Press Enter in a scan field and check it was sent as a scan: HTML submits a form
         on Enter as if its first submit button were pressed, and a button that belongs to
         the form (form=) and stands before its own plain Enter button in the page would be
-        pressed by every scan ("Skip location …", "Close carton N", "Next open order")."""
+        pressed by every scan ("Skip location …", "Close carton N", "Next open order").
+        Enter goes wherever focus is, as the scanner's does: the field must still have it."""
         self.page.evaluate("""() => {
             window.__submitter = '';
             if (window.__watching) return;
@@ -46,15 +49,43 @@ class ScanScreen:
                 const b = e.submitter;
                 window.__submitter = b && b.name
                     ? `${b.name}=${b.value} ("${b.textContent.trim()}")` : ''; }, true); }""")
-        self._swapped(lambda: field.press("Enter"))
+        expect(field).to_be_focused()
+        self._swapped(lambda: self.page.keyboard.press("Enter"))
         sent_as = self.page.evaluate("window.__submitter")
         assert not sent_as, (f"Enter in the {label} field was sent as the button {sent_as}, "
                              f"not as a scan")
 
-    def scan(self, label: str, value: str) -> None:
-        field = self.field(label)
-        expect(field).to_be_focused()  # the scanner types wherever focus is
-        field.fill(value)
+    def focused_scan_field(self):
+        """The field that has focus, which must be a scan field ([data-scan]): a scanner
+        types wherever focus is, so a scan into anything else is a bug of the screen."""
+        focused = self.page.locator(":focus")
+        expect(focused).to_have_count(1)
+        what = focused.evaluate("""el => ({scan: el.matches('[data-scan]'), id: el.id,
+            label: (el.labels && el.labels[0] ? el.labels[0].textContent.trim() : '')
+                   || el.name || el.tagName})""")
+        assert what["scan"], f"focus is on {what['label']!r}, not on a scan field: the scan goes there"
+        field = self.page.locator(f"#{what['id']}") if what["id"] else focused
+        return field, what["label"]
+
+    def scan(self, *args: str) -> None:
+        """Scan ``text`` as a wedge scanner does: ``scan(text)`` types the characters into
+        whatever field has focus (it must be a scan field), ``scan(label, text)`` first checks
+        that focus is on the field labelled ``label``; then Enter. The field is never cleared
+        or filled first: a prefilled quantity is replaced only because the screen selects it
+        when the field gets focus (what a packer relies on), so "5" typed over "1" must read
+        "5", never "15"."""
+        if len(args) == 1:
+            (text,) = args
+            field, label = self.focused_scan_field()
+        elif len(args) == 2:
+            label, text = args
+            field = self.field(label)
+            expect(field).to_be_focused()  # the scanner types wherever focus is
+        else:
+            raise TypeError("scan(text) or scan(label, text)")
+        self.page.keyboard.type(text)
+        expect(field, f"what the {label} field shows after a scan of {text!r}"
+               ).to_have_value(text)
         self._press_enter(field, label)
 
     def enter(self, label: str) -> None:

@@ -49,8 +49,9 @@ def test_packer_screens(page, app_url, context):
     context.set_offline(True)
     expect(page.get_by_test_id("offline-banner")).to_be_visible()
     item = page.get_by_label("Item", exact=True)
-    item.fill("GAUZE-10X10")
-    item.press("Enter")
+    expect(item).to_be_focused()
+    page.keyboard.type("GAUZE-10X10")  # as the scanner types, into the focused field
+    page.keyboard.press("Enter")
     expect(page.locator("#flow")).to_have_attribute("data-offline", "pack")
     check(page, "pack offline (banner, the device's own step)")
     context.set_offline(False)

@@ -340,10 +340,13 @@ def test_a_double_submit_changes_the_stock_once(page, app_url, in_app):
     before = qty_at(in_app, "C-03-03", "SCISS-BAND")
     sign_in(page, app_url, "pat")
     put = ScanScreen(page, app_url, "/put").open()
-    put.scan("Location", "C-03-03")
-    put.scan("Item", "SCISS-BAND")
+    put.scan("C-03-03")  # scan(text): into whatever scan field has focus, as the scanner does
+    put.expect_step("sku")
+    put.scan("SCISS-BAND")
     put.expect_step("qty")
-    put.field("Quantity").fill("4")
+    quantity = put.field("Quantity")
+    expect(quantity).to_be_focused()  # prefilled, and selected on focus: 4 replaces it
+    page.keyboard.type("4")
     form = page.locator("#flow form")
     data = form.evaluate("f => Object.fromEntries(new FormData(f))")
     key = data["idem"]

@@ -36,7 +36,9 @@ def test_bulk_require_lot_changes_only_the_selected_rows(page, app_url, viewport
 def test_select_all_and_search_update_in_place(page, app_url, viewport):
     sign_in(page, app_url, "sam")
     page.goto(app_url + "/items")
-    page.get_by_label("Search items").fill("VIT-")
+    search = page.get_by_label("Search items")
+    search.click()
+    search.press_sequentially("VIT-")
     expect(page.locator("#item-grid tbody tr")).to_have_count(2)
     page.get_by_label("Select all on this page").check()
     expect(page.get_by_label("Select VIT-C-500")).to_be_checked()
@@ -57,7 +59,11 @@ def test_edit_item_require_lot_and_lot_at_pack(page, app_url, viewport):
     expect(page.get_by_role("status").filter(has_text="Saved")).to_contain_text(f"Saved {sku}")
     expect(page.get_by_label("Require Lot Number")).to_be_checked()
     expect(page.get_by_label("Always record a lot at pack")).to_be_checked()
-    page.get_by_label("GTIN").fill("4006381333932")
+    gtin = page.get_by_label("GTIN")  # holds the item's GTIN: select it all, type over it
+    gtin.click()
+    gtin.press("ControlOrMeta+a")
+    gtin.press_sequentially("4006381333932")
+    expect(gtin).to_have_value("4006381333932")
     page.get_by_role("button", name="Save", exact=True).click()
     expect(page.get_by_role("alert").first).to_contain_text("wrong check digit")
 

@@ -279,7 +279,9 @@ def test_pack_with_lot_serial_recording_on(page, app_url, in_app):
     pack.expect_error("over_pack", "sku")
 
     # Close the carton with its weight.
-    page.get_by_label("Weight (grams, optional)").fill("1250")
+    weight = page.get_by_label("Weight (grams, optional)")
+    weight.click()
+    weight.press_sequentially("1250")
     pack.click("Close carton 1")
     pack.expect_result("Carton 1 closed.")
     expect(panel).to_contain_text("no carton open")
@@ -416,7 +418,8 @@ def test_found_fewer_puts_the_location_on_needs_cycle_count(page, app_url, in_ap
     pick.expect_step("qty")
     quantity = pick.field("Quantity")
     expect(quantity).to_have_value("5")
-    quantity.fill("3")
+    expect(quantity).to_be_focused()  # 5 prefilled, selected on focus: 3 typed replaces it
+    page.keyboard.type("3")
     pick.click("Short: found fewer")
     pick.expect_result(f"{location} · {sku} · {lot}: {before} → {before - 3}",
                        f"Short at {location}: found 3 of 5. {location} is on the Needs cycle count list.")

@@ -24,8 +24,10 @@ def test_lot_lookup_recall_hold_and_release_on_a_phone(page, app_url, in_app, vi
     assert page.viewport_size["width"] == 360
     sign_in(page, app_url, "sam")
     page.get_by_role("navigation", name="Main").get_by_role("link", name="Lot lookup").click()
-    page.get_by_label("Lot", exact=True).fill("VC24A01")
-    page.get_by_label("Lot", exact=True).press("Enter")
+    lot = page.get_by_label("Lot", exact=True)
+    expect(lot).to_be_focused()  # a scan field: the scanner types where focus is
+    page.keyboard.type("VC24A01")
+    page.keyboard.press("Enter")
     expect(page.get_by_test_id("on-hand")).to_contain_text("A-01-01")
     expect(page.get_by_test_id("on-hand")).to_contain_text("VIT-C-500")
     assert page.evaluate("document.documentElement.scrollWidth") <= 360  # no sideways scroll
@@ -35,7 +37,9 @@ def test_lot_lookup_recall_hold_and_release_on_a_phone(page, app_url, in_app, vi
     expect(page.get_by_test_id("recall-customers")).to_contain_text("No customer received")
     page.go_back()
 
-    page.get_by_label("Why hold it").fill("Supplier recall R-7")
+    reason = page.get_by_label("Why hold it")
+    reason.click()
+    reason.press_sequentially("Supplier recall R-7")
     page.get_by_role("button", name="Hold lot VC24A01").click()
     expect(page.get_by_test_id("lot-held")).to_be_visible()
     expect(page.get_by_test_id("lot-message")).to_contain_text("picks will skip it")
