@@ -150,7 +150,8 @@ def pick_current_task(pick: ScanScreen, in_app) -> tuple[str, str, int, str | No
         f"lot {lot} (assumed from the location)" if lot else "no lot")
     pick.enter("Quantity")
     lot_part = f" · {lot}" if lot else ""
-    pick.expect_result(f"{location} · {sku}{lot_part}: {before} → {before - qty}")
+    expect(pick.result.locator(".result-line").first).to_have_text(
+        f"{location} · {sku}{lot_part}: {before} → {before - qty}")
     return location, sku, qty, lot
 
 
@@ -269,7 +270,7 @@ def test_pack_with_lot_serial_recording_on(page, app_url, in_app):
     expect(pack.field("Lot")).to_have_count(0)
     pack.scan("Quantity", "2")
     pack.expect_result("Packed 2 × GLOVE-NIT-M into carton 1 (2 of 2)",
-                       "Order SO-5001 is completely packed. Close the carton.")
+                       "Order SO-5001 is completely packed. Scan CMD:CLOSE to close carton 1.")
     complete = page.get_by_test_id("pack-complete")
     expect(complete).to_contain_text("Order SO-5001 is completely packed")
     expect(panel.locator('tr[data-sku="GLOVE-NIT-M"] td[data-col="packed"]')).to_have_text("2 / 2")
@@ -282,8 +283,11 @@ def test_pack_with_lot_serial_recording_on(page, app_url, in_app):
     weight = page.get_by_label("Weight (grams, optional)")
     weight.click()
     weight.press_sequentially("1250")
-    pack.click("Close carton 1")
-    pack.expect_result("Carton 1 closed.")
+    pack.click("Close carton 1")  # the button sends CMD:CLOSE, as its barcode does
+    pack.expect_result("Carton 1 closed. Order SO-5001 is packed: print its packing slip. "
+                       "Scan the next order, or CMD:NEXT.")
+    pack.expect_step("order")
+    expect(pack.field("Order")).to_be_focused()
     expect(panel).to_contain_text("no carton open")
     expect(page.get_by_role("button", name=re.compile("Close carton"))).to_have_count(0)
 
@@ -389,7 +393,8 @@ def test_a_blocked_pick_is_skipped_and_recorded_short(page, app_url, in_app):
     expect(page.get_by_test_id("pick-task")).to_have_text(
         "No stock left for ICE-PACK-01: 1 will be short.")
     pick.click("Record short: 1 × ICE-PACK-01")
-    pick.expect_result("ICE-PACK-01: 1 short on order SO-5002.")
+    pick.expect_result("ICE-PACK-01: 1 short on order SO-5002.",
+                       "Order SO-5002 is completely picked.")
     expect(page.get_by_test_id("pick-done")).to_contain_text("Order SO-5002 is picked")
     pick.expect_step("order")
     expect(pick.field("Order")).to_be_focused()
@@ -418,9 +423,11 @@ def test_found_fewer_puts_the_location_on_needs_cycle_count(page, app_url, in_ap
     pick.expect_step("qty")
     quantity = pick.field("Quantity")
     expect(quantity).to_have_value("5")
-    expect(quantity).to_be_focused()  # 5 prefilled, selected on focus: 3 typed replaces it
-    page.keyboard.type("3")
-    pick.click("Short: found fewer")
+    expect(quantity).to_be_focused()
+    pick.click("Short: found fewer")  # the button sends CMD:SHORT, as its barcode does
+    expect(page.get_by_test_id("prompt")).to_have_text("Found fewer: type how many you found (0 if none)")
+    expect(pick.field("Quantity")).to_be_focused()  # 5 prefilled, selected: 3 typed replaces it
+    pick.scan("3")
     pick.expect_result(f"{location} · {sku} · {lot}: {before} → {before - 3}",
                        f"Short at {location}: found 3 of 5. {location} is on the Needs cycle count list.")
     assert qty_at(in_app, location, sku) == before - 3

@@ -104,7 +104,7 @@ def next_task(session: Session, order, skip: set[str] | frozenset = frozenset())
         found = _candidates(session, line, set(skip))
         notes = _skip_notes(session, line)
         if not found and skip:  # every place left was skipped: back to the first of them
-            found = _candidates(session, line, set())
+            found = [t for t in _candidates(session, line, set()) if t.blocked is None]
             if found:
                 notes.append(f"Every other location was skipped: back to "
                              f"{found[0].location.code}.")

@@ -191,6 +191,18 @@ def test_next_task_honours_skip_and_is_none_when_everything_is_picked(wh):
     assert task("SO-1") is None
 
 
+def test_skipping_every_blocked_place_leaves_the_line_to_record_short(wh):
+    """Only unblocked stock is worth going back to; blocked stock is what short_line does
+    not count as available, so the task and the short agree."""
+    lotless_tracked_stock("A-01", "PLAIN", 5)
+    make_order("SO-1", PLAIN=2)
+    assert task("SO-1").blocked is not None
+    none_left = task("SO-1", {"A-01"})
+    assert none_left.location is None and "No stock left for PLAIN" in none_left.text
+    picking.short_line(db.session, order_number="SO-1", sku="PLAIN", actor=NOBODY)
+    assert order("SO-1").lines[0].qty_short == 2
+
+
 # ---------------------------------------------------------------- blocked: tracked stock, no lot
 
 
