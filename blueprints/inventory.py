@@ -7,7 +7,6 @@ import datetime as dt
 
 from flask import render_template, request
 from flask_login import current_user
-from werkzeug.datastructures import MultiDict
 
 from lotline import inventory as domain
 from lotline.errors import DomainError
@@ -228,13 +227,7 @@ def _run(name: str):
     actor = domain.Actor(current_user._get_current_object(), current_station())
     if request.method == "GET":  # a link may prefill the steps; only a POST commits
         return render_flow(preview(flow, db.session, request.args, actor))
-    form = request.form
-    options = {}
-    if form.get("allow_over_receipt") and form.get("qty_override"):
-        form = MultiDict(form)
-        form["qty"] = form["qty_override"]
-        options["allow_over_receipt"] = True
-    view = advance(flow, db.session, form, actor, options)
+    view = advance(flow, db.session, request.form, actor)
     db.session.rollback()  # checks only read; commits happened inside the domain
     return render_flow(view)
 
@@ -268,7 +261,7 @@ def count():
 
 
 @bp.route("/receive", methods=["GET", "POST"])
-@_declared("receive", "allow_over_receipt", "qty_override")
+@_declared("receive", "allow_over_receipt", "override", "qty_override")
 def receive():
     return _run("receive")
 

@@ -162,6 +162,7 @@ def advance(flow: Flow, session: Session, form, actor, options: dict | None = No
     scanned (or a command button tapped) is run first (:func:`_command`)."""
     key = form.get("idem") or new_key()
     extra = {name: form.get(name, "") for name in (*flow.carry, "expiry")}
+    form, options = _overridden(flow, form, options)
     text, form = _take_command(flow, form)
     if text is not None:
         return _command(flow, session, form, actor, text, key, extra)
@@ -186,6 +187,21 @@ def advance(flow: Flow, session: Session, form, actor, options: dict | None = No
         session.rollback()  # walk the steps: they say which one to scan again, and why
         return _walk(flow, session, form, actor, options, key, extra)
     return _committed(flow, session, state, result, extra)
+
+
+def _overridden(flow: Flow, form, options: dict | None) -> tuple[MultiDict, dict | None]:
+    """A refused quantity let through by a supervisor (Receive's over-receipt): the button,
+    or CMD:CONFIRM scanned while the refusal is shown. The domain checks the role."""
+    option, typed = form.get("override"), clean_scan(form.get("qty_override"))
+    quantity = next((s.name for s in flow.steps if s.quantity), None)
+    if option not in flow.override.values() or not typed or quantity is None or not (
+            form.get(option) or commands.normal(form.get(quantity)) == CONFIRM):
+        return form, options
+    out = MultiDict(form)
+    for name in ("override", "qty_override", option):
+        out.pop(name, None)
+    out[quantity] = typed
+    return out, {**(options or {}), option: True}
 
 
 def preview(flow: Flow, session: Session, args, actor) -> View:
@@ -482,6 +498,9 @@ def _refused(flow, session, form, state, done, step, exc, key, extra) -> View:
     view = View(flow, kept, current=target, error=exc, key=key, feedback="error",
                 done=[s for s in done if s.name != target.name], extra=extra)
     view.override = flow.override.get(exc.code)
+    if view.override and target.quantity:  # the number refused, for a supervisor to let through
+        raw = clean_scan(form.get(target.name))
+        view.prefill = str(form.get("qty_pending") or "1") if raw.upper() == CONFIRM else raw
     return _at(view, session)
 
 

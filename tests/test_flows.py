@@ -164,6 +164,32 @@ def test_supervisor_may_receive_beyond_the_line(as_role, warehouse):
     assert "B-01 · PLAIN: 0 → 3" in s.html
 
 
+def test_supervisor_lets_an_over_receipt_through_by_scan(as_role, warehouse):
+    inventory.create_purchase_order(db.session, "PO-8", "Acme", [{"sku": "PLAIN", "qty": 2}])
+    db.session.commit()
+    s = Scanner(as_role("supervisor"), "/receive")
+    s.scan("PO-8").scan("B-01").scan("PLAIN").scan("3")
+    assert s.error_code == "over_receipt" and "scan <span class=\"command\">CMD:CONFIRM</span>" \
+        " to receive 3 anyway" in s.html
+    assert 'value="3"' in s.html  # the number refused is what the field shows
+    s.scan("CMD:CONFIRM")
+    assert s.error_code is None and "B-01 · PLAIN: 0 → 3" in s.html
+
+
+def test_a_packer_cannot_force_an_over_receipt(as_role, warehouse):
+    inventory.create_purchase_order(db.session, "PO-8", "Acme", [{"sku": "PLAIN", "qty": 2}])
+    db.session.commit()
+    s = Scanner(as_role("packer"), "/receive")
+    s.scan("PO-8").scan("B-01").scan("PLAIN").scan("3")
+    assert s.error_code == "over_receipt" and "qty_override" not in s.html
+    db.session.rollback()
+    before = db.session.scalar(select(func.count()).select_from(LedgerEntry))
+    s.scan("CMD:CONFIRM", override="allow_over_receipt", qty_override="3")  # forged
+    assert s.error_code == "forbidden"
+    db.session.rollback()
+    assert db.session.scalar(select(func.count()).select_from(LedgerEntry)) == before
+
+
 def test_cancel_and_redo(as_role, warehouse):
     s = Scanner(as_role("packer"), "/put")
     s.scan("A-01").scan("LOT-1")
