@@ -41,6 +41,17 @@ def pg_schema():
     yield url
 
 
+def empty_tables(pg_schema) -> None:
+    """In an app context: every table there and empty (PostgreSQL: the run's schema
+    truncated; SQLite: a new file's tables created)."""
+    if pg_schema:
+        names = ", ".join(f'"{t.name}"' for t in db.metadata.sorted_tables)
+        db.session.execute(text(f"TRUNCATE {names} RESTART IDENTITY CASCADE"))
+        db.session.commit()
+    else:
+        db.create_all()
+
+
 @pytest.fixture
 def app(tmp_path, pg_schema):
     url = pg_schema or f"sqlite:///{tmp_path / 'test.db'}"
@@ -51,12 +62,7 @@ def app(tmp_path, pg_schema):
         "PASSWORD_HASH_METHOD": FAST_HASH,
     })
     with app.app_context():
-        if pg_schema:
-            names = ", ".join(f'"{t.name}"' for t in db.metadata.sorted_tables)
-            db.session.execute(text(f"TRUNCATE {names} RESTART IDENTITY CASCADE"))
-            db.session.commit()
-        else:
-            db.create_all()
+        empty_tables(pg_schema)
         yield app
         db.session.remove()
         db.engine.dispose()

@@ -24,7 +24,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 import pytest
-from sqlalchemy import select, text
+from sqlalchemy import select
 from werkzeug.routing import IntegerConverter
 
 from app import create_app
@@ -33,7 +33,7 @@ from lotline import users as users_domain
 from lotline.extensions import db
 from lotline.inventory import Actor
 from lotline.models import Item, Location, User
-from tests.conftest import FAST_HASH, csrf_from
+from tests.conftest import FAST_HASH, csrf_from, empty_tables
 
 # The demo warehouse's users (lotline/demo.py): username -> password.
 SIGNED_IN = {"packer": ("pat", "lotline-packer"), "supervisor": ("sam", "lotline-super"),
@@ -239,12 +239,7 @@ def site(tmp_path_factory, pg_schema):
     app = create_app({"TESTING": True, "SECRET_KEY": "test-secret",
                       "SQLALCHEMY_DATABASE_URI": url, "PASSWORD_HASH_METHOD": FAST_HASH})
     with app.app_context():
-        if pg_schema:
-            names = ", ".join(f'"{t.name}"' for t in db.metadata.sorted_tables)
-            db.session.execute(text(f"TRUNCATE {names} RESTART IDENTITY CASCADE"))
-            db.session.commit()
-        else:
-            db.create_all()
+        empty_tables(pg_schema)
         path_values = _seed()
         tokens = {}
         for role, (username, _) in SIGNED_IN.items():
