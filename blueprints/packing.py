@@ -24,8 +24,8 @@ from werkzeug.datastructures import MultiDict
 
 from lotline import commands, inventory
 from lotline import orders as orders_domain
+from lotline import pack_station as station
 from lotline import packing as domain
-from lotline.db import committed
 from lotline.errors import DomainError, NotFound
 from lotline.extensions import db
 from lotline.items import find_item
@@ -39,9 +39,7 @@ bp = role_blueprint("packing", __name__, "packer", url_prefix="/pack")
 
 
 def _order(session, raw, state):
-    order = orders_domain.get_order(session, raw)
-    domain.check_packable(order)
-    return order.number
+    return station.check_packable(session, raw)
 
 
 def _line(session, state, raw=None):
@@ -97,84 +95,63 @@ def _commit(session, state, actor, key, options):
                        expiry=_expiry(options), unneeded="drop")
 
 
-def _open_carton(order: Order):
-    return next((c for c in order.cartons if c.status == "open"), None)
-
-
 def _item_prompt(session, view: View) -> str:
-    order = orders_domain.get_order(session, view.state["order"])
-    carton = _open_carton(order)
-    if order.status == "packed" and carton is not None:
-        return f"Order {order.number} is complete. Scan {commands.CLOSE} to close carton " \
-               f"{carton.number}"
+    state = station.order_at_pack(session, view.state["order"])
+    if state.waiting_for_close:
+        return f"Order {state.number} is complete. Scan {commands.CLOSE} to close carton " \
+               f"{state.open_carton}"
     return "Scan the item"
 
 
-def _may_leave(session, number: str) -> bool:
-    """Whether the station may open another order instead of ``number``: it is complete
-    and closed, or nothing of it is packed. Otherwise says what to do."""
-    order = orders_domain.get_order(session, number)
-    carton = _open_carton(order)
-    if order.status == "packed" and carton is not None:
-        raise DomainError("carton_open", f"Order {order.number} is complete: scan "
-                          f"{commands.CLOSE} to close carton {carton.number} first.")
-    packed = sum(line.qty_packed for line in order.lines)
-    if packed and order.status != "packed":
-        wanted = sum(line.qty - line.qty_short for line in order.lines)
-        raise DomainError("order_in_progress", f"Order {order.number} is not finished: "
-                          f"{packed} of {wanted} packed. Pack the rest, or scan "
-                          f"{commands.CANCEL} to leave it for later.")
-    return True
-
-
 def _opened(session, number, actor) -> None:
-    orders_domain.open_at_station(session, number, actor)
+    station.open_at_station(session, number, actor)
 
 
 def _left(session, kept, actor) -> None:
-    orders_domain.close_at_station(session, kept["order"], actor)
+    station.leave(session, kept["order"], actor)
 
 
 def _switch(session, raw, state, actor):
     """An order number scanned at the item step opens that order, when the one on screen
-    may be left (:func:`_may_leave`)."""
+    may be left (:func:`lotline.pack_station.check_may_open_another`)."""
     try:
-        order = orders_domain.get_order(session, raw)
+        number = orders_domain.get_order(session, raw).number
     except NotFound:
         return None
-    if order.number == state["order"]:
+    if number == state["order"]:
         return None
-    _may_leave(session, state["order"])
-    domain.check_packable(order)
-    orders_domain.open_at_station(session, order.number, actor, leaving=state["order"])
-    return MultiDict({"order": order.number})
+    station.check_may_open_another(session, state["order"])
+    station.check_packable(session, number)
+    station.open_at_station(session, number, actor, leaving=state["order"])
+    return MultiDict({"order": number})
+
+
+def _may_next(session, view) -> bool:
+    if view.current.name == "order":
+        return True
+    if view.current.name == "sku":
+        station.check_may_open_another(session, view.state["order"])
+        return True
+    return False
 
 
 def _next(session, view, form, actor, text) -> Outcome:
-    leaving = view.state.get("order")
-    number = orders_domain.next_order_to_pack(session, actor, leaving)
+    number = station.next_order_to_pack(session, actor, leaving=view.state.get("order"))
     return Outcome(MultiDict({"order": number}),
                    result=Note(f"Order {number} is open at this station."))
 
 
 def _may_close(session, view) -> bool:
-    return "order" in view.state and _open_carton(
-        orders_domain.get_order(session, view.state["order"])) is not None
+    return "order" in view.state and \
+        station.order_at_pack(session, view.state["order"]).open_carton is not None
 
 
 def _close(session, view, form, actor, text) -> Outcome:
     number = view.state["order"]
-
-    def work():
-        carton = domain.close_carton(session, order_number=number,
-                                     weight_grams=form.get("weight") or None)
-        return carton.number, carton.order.status
-
-    carton, status = committed(session, work)
-    if status != "packed":
+    carton, done = station.close_carton(session, number, actor, form.get("weight") or None)
+    if not done:
         return Outcome(MultiDict({"order": number}), result=Note(
             f"Carton {carton} closed. The next item goes into a new carton."))
-    orders_domain.close_at_station(session, number, actor)
     return Outcome(MultiDict(), result=Note(
         f"Carton {carton} closed. Order {number} is packed: print its packing slip. Scan the "
         f"next order, or {commands.NEXT}.", reference=number))
@@ -182,8 +159,7 @@ def _close(session, view, form, actor, text) -> Outcome:
 
 def _finished(session, kept) -> bool:
     """The order is packed and its last carton closed: the screen asks for the next one."""
-    order = orders_domain.get_order(session, kept["order"])
-    return order.status in ("packed", "shipped", "cancelled") and _open_carton(order) is None
+    return station.order_at_pack(session, kept["order"]).done
 
 
 FLOW = Flow("pack", "Pack", "packing.index", [
@@ -200,10 +176,7 @@ FLOW = Flow("pack", "Pack", "packing.index", [
 ], _commit, "Packed", keep=("order",), panel="packing/_panel.html", finished=_finished,
     switch=_switch, leave=_left, commands=[
         Command(commands.CLOSE, "to close the carton", _may_close, _close),
-        Command(commands.NEXT, "for the next order waiting",
-                lambda session, view: view.current.name == "order" or (
-                    view.current.name == "sku" and _may_leave(session, view.state["order"])),
-                _next),
+        Command(commands.NEXT, "for the next order waiting", _may_next, _next),
     ])
 
 

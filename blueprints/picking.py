@@ -28,7 +28,17 @@ from lotline.extensions import db
 from lotline.items import find_item
 
 from . import accepts, role_blueprint
-from .scanflow import Command, Flow, Outcome, Step, View, advance, preview, render_flow
+from .scanflow import (
+    Command,
+    Flow,
+    Outcome,
+    Step,
+    View,
+    advance,
+    preview,
+    render_flow,
+    without,
+)
 from .station import current_station
 
 bp = role_blueprint("picking", __name__, "packer", url_prefix="/pick")
@@ -101,13 +111,6 @@ def _task(session, view: View):
     return domain.next_task(session, order, _skip(view.extra, order.number))
 
 
-def _without(form, *names) -> MultiDict:
-    out = MultiDict(form)
-    for name in names:
-        out.pop(name, None)
-    return out
-
-
 def _next(session, view, form, actor, text) -> Outcome:
     return Outcome(MultiDict({"order": domain.next_order_to_pick(session).number}))
 
@@ -122,7 +125,7 @@ def _may_skip(session, view) -> bool:
 def _skip_location(session, view, form, actor, text) -> Outcome:
     order = view.state["order"]
     codes = sorted(_skip(form, order) | {_task(session, view).location.code})
-    out = _without(form, "location", "sku", "qty", "short")
+    out = without(form, "location", "sku", "qty", "short")
     out["skip"] = f"{order}|{','.join(codes)}"
     return Outcome(out)
 
@@ -140,14 +143,14 @@ def _short(session, view, form, actor, text) -> Outcome:
     """At Quantity: found fewer (type what was there). With no stock anywhere: record the
     line short."""
     if view.current.quantity:
-        out = _without(form, "qty")
+        out = without(form, "qty")
         out["short"] = "1"
         return Outcome(out)
     task = _task(session, view)
     result = domain.short_line(session, order_number=view.state["order"],
                                sku=task.line.item.sku, actor=actor,
                                idempotency_key=form.get("idem"))
-    out = _without(form, "location", "sku", "qty", "idem", "short")
+    out = without(form, "location", "sku", "qty", "idem", "short")
     return Outcome(out, result=result)
 
 

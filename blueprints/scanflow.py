@@ -82,7 +82,7 @@ class Command:
     text: str
     hint: str  # "to close the carton": shown beside the step where it applies
     applies: Callable[[Session, View], bool]
-    run: Callable[[Session, View, MultiDict, object, str], Outcome]
+    run: Callable[[Session, View, MultiDict, object, str], Outcome] | None
 
 
 @dataclass
@@ -175,6 +175,14 @@ def advance(flow: Flow, session: Session, form, actor, options: dict | None = No
         view = _walk(flow, session, form, actor, options, key, extra)
         view.error, view.feedback, view.result = exc, "error", None
         return view
+    redo = form.get("redo")
+    if redo in flow.keep and flow.leave is not None and clean_scan(form.get(redo)):
+        try:  # the kept value's chip: leaving it follows the flow's rule, as Cancel does
+            flow.leave(session, {redo: clean_scan(form.get(redo))}, actor)
+        except DomainError as exc:
+            view = _walk(flow, session, without(form, "redo"), actor, options, key, extra)
+            view.error, view.feedback = exc, "error"
+            return view
     state = _confirmed(flow, session, form)
     if state is None:
         done = already_done(session, actor, form.get("idem"))
@@ -195,12 +203,11 @@ def _overridden(flow: Flow, form, options: dict | None) -> tuple[MultiDict, dict
     option, typed = form.get("override"), clean_scan(form.get("qty_override"))
     quantity = next((s.name for s in flow.steps if s.quantity), None)
     if option not in flow.override.values() or not typed or quantity is None or not (
-            form.get(option) or commands.normal(form.get(quantity)) == CONFIRM):
+            form.get(option) or commands.is_confirm(form.get(quantity))):
         return form, options
-    out = MultiDict(form)
-    for name in ("override", "qty_override", option):
-        out.pop(name, None)
-    out[quantity] = typed
+    shown = clean_scan(form.get(quantity))
+    out = without(form, "override", "qty_override", option)
+    out[quantity] = shown if _typed_number(shown) else typed  # a number typed over it wins
     return out, {**(options or {}), option: True}
 
 
@@ -227,7 +234,7 @@ def _take_command(flow: Flow, form) -> tuple[str | None, MultiDict]:
     for step in flow.steps:
         value = clean_scan(form.get(step.name))
         if text is None and commands.is_command(value) and not (
-                step.quantity and value.upper() == CONFIRM):
+                step.quantity and commands.is_confirm(value)):
             text, asked = value, step.name
     if text is None:
         return None, form
@@ -295,18 +302,14 @@ def _cancel(session, here: View, form, actor, text) -> Outcome:
 def _commands(flow: Flow) -> list[Command]:
     """The commands every flow offers, then the flow's own."""
     return [
+        # Scanned at a quantity it is that quantity's value (the walk reads it); anywhere
+        # else it does nothing, so it is never run.
         Command(CONFIRM, "to confirm the quantity shown",
-                lambda session, view: view.current.quantity, _confirm),
+                lambda session, view: view.current.quantity, None),
         Command(CANCEL, "to start this scan over", lambda session, view: True, _cancel),
         Command(commands.STATION, "", lambda session, view: True, _set_station),
         *flow.commands,
     ]
-
-
-def _confirm(session, here: View, form, actor, text) -> Outcome:
-    """The Confirm button: the quantity shown, as the scanned CMD:CONFIRM is."""
-    form[here.current.name] = CONFIRM
-    return Outcome(form)
 
 
 def _set_station(session, here: View, form, actor, text) -> Outcome:
@@ -342,7 +345,7 @@ def _confirmed(flow: Flow, session: Session, form) -> dict | None:
         raw = clean_scan(form.get(step.name))
         if step.quantity:
             pending = str(form.get("qty_pending") or "1")
-            raw = (pending if pending.isdigit() else "1") if raw.upper() == CONFIRM else raw
+            raw = (pending if pending.isdigit() else "1") if commands.is_confirm(raw) else raw
             if not _typed_number(raw):
                 return None
         if not raw:
@@ -372,7 +375,7 @@ def _walk(flow: Flow, session: Session, form, actor, options, key: str, extra: d
         if step.quantity:
             pending = int(form.get("qty_pending") or 1) if \
                 str(form.get("qty_pending") or "1").isdigit() else 1
-            if raw.upper() == CONFIRM:
+            if commands.is_confirm(raw):
                 raw = str(pending)
             elif not _typed_number(raw) and _is_item_scan(session, raw, state):
                 view.pending_qty = pending + 1
@@ -382,9 +385,10 @@ def _walk(flow: Flow, session: Session, form, actor, options, key: str, extra: d
         try:
             state[step.name] = step.check(session, raw, state)
         except DomainError as exc:
-            try:
-                switched = _switched(flow, session, raw, state, actor, exc)
-            except DomainError as why_not:
+            try:  # a scan, not a preview: switching opens the other order
+                switched = _switched(flow, session, raw, state, actor, exc) if commit else None
+            except DomainError as why_not:  # says what to do first, at this step
+                why_not.details["field"] = step.name
                 switched, exc = None, why_not
             if switched is not None:
                 return advance(flow, session, switched, actor, options)
@@ -466,6 +470,14 @@ def expand_gs1(flow: Flow, session: Session, form, extra: dict):
     return form
 
 
+def without(form, *names) -> MultiDict:
+    """The form without these fields."""
+    out = MultiDict(form)
+    for name in names:
+        out.pop(name, None)
+    return out
+
+
 def _typed_number(raw: str) -> bool:
     """A quantity someone typed (at most 7 digits), not a GTIN (8 to 14 digits)."""
     return raw.isdigit() and len(raw) <= 7
@@ -500,7 +512,7 @@ def _refused(flow, session, form, state, done, step, exc, key, extra) -> View:
     view.override = flow.override.get(exc.code)
     if view.override and target.quantity:  # the number refused, for a supervisor to let through
         raw = clean_scan(form.get(target.name))
-        view.prefill = str(form.get("qty_pending") or "1") if raw.upper() == CONFIRM else raw
+        view.prefill = str(form.get("qty_pending") or "1") if commands.is_confirm(raw) else raw
     return _at(view, session)
 
 

@@ -283,7 +283,10 @@ def test_pack_with_lot_serial_recording_on(page, app_url, in_app):
     weight = page.get_by_label("Weight (grams, optional)")
     weight.click()
     weight.press_sequentially("1250")
-    pack.click("Close carton 1")  # the button sends CMD:CLOSE, as its barcode does
+    weight.press("Enter")  # hands focus back to the scan field, keeping the weight
+    expect(pack.field("Item")).to_be_focused()
+    expect(weight).to_have_value("1250")
+    pack.scan("CMD:CLOSE")
     pack.expect_result("Carton 1 closed. Order SO-5001 is packed: print its packing slip. "
                        "Scan the next order, or CMD:NEXT.")
     pack.expect_step("order")

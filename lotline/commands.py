@@ -50,6 +50,10 @@ def normal(text) -> str:
     return text.upper()
 
 
+def is_confirm(value) -> bool:
+    return normal(value) == CONFIRM
+
+
 def known(text: str) -> bool:
     """A command's text (printed on the sheets), whether or not this screen offers it."""
     return text in {c.text for c in SHEET} or text.startswith(STATION)

@@ -3,16 +3,14 @@
 from __future__ import annotations
 
 import csv
-import datetime as dt
 import io
 import re
 from typing import NamedTuple
 
-from sqlalchemy import bindparam, or_, select, update
+from sqlalchemy import bindparam, select
 from sqlalchemy.orm import Session
 
 from .commands import refuse_command
-from .db import committed
 from .errors import Conflict, DomainError, NotFound, ValidationError
 from .inventory import clean_qty
 from .items import find_item
@@ -182,15 +180,6 @@ class LineRef(NamedTuple):
     qty_packed: int
 
 
-def packed_at_station(session: Session, order: OrderRef, status: str, actor) -> None:
-    """After a pack: the order's status, and that it is open at this station as of now
-    (one statement; the order row is already locked by the pack)."""
-    session.execute(update(Order).where(Order.id == order.id)
-                    .values(status=status, packing_station=station_of(actor),
-                            packing_since=utcnow())
-                    .execution_options(synchronize_session=False))
-
-
 def cancel_order(session: Session, order: Order) -> Order:
     if order.status in ("packed", "shipped"):
         raise DomainError("order_closed", f"Order {order.number} is {order.status}; it can no "
@@ -216,73 +205,3 @@ def check_workable(order: Order) -> None:
     if order.status in ("cancelled", "shipped"):
         raise DomainError("order_closed", f"Order {order.number} is {order.status}.",
                           field="order")
-
-
-# ---------------------------------------------------------------- open at a pack station
-
-OPEN_AT_STATION_FOR = dt.timedelta(minutes=30)  # then another station's CMD:NEXT may take it
-PACKABLE = ("picked", "packing")
-
-
-def station_of(actor) -> str:
-    """Who has an order open: the station, or the user on a device with no station set."""
-    return (actor.station or f"user {actor.user.username if actor.user else '?'}")[:64]
-
-
-def _free_for(station: str):
-    """Orders no other station has open (or whose station has not worked on it lately)."""
-    return or_(Order.packing_station.is_(None), Order.packing_station == station,
-               Order.packing_since < utcnow() - OPEN_AT_STATION_FOR)
-
-
-def next_order_to_pack(session: Session, actor, leaving: str | None = None) -> str:
-    """Open the oldest picked, not yet packed order that no other station has open at this
-    actor's station, and return its number. Two stations asking at once get two orders:
-    the open is a conditional UPDATE, and the loser of a race for one order (SQLite's write
-    lock, PostgreSQL's row lock and re-check) takes the next."""
-    station = station_of(actor)
-
-    def work():
-        if leaving:
-            _close_at(session, leaving, station)
-        query = (select(Order.id, Order.number)
-                 .where(Order.status.in_(PACKABLE), _free_for(station),
-                        Order.number != (leaving or ""))
-                 .order_by(Order.created_at, Order.id).limit(10))
-        for order_id, number in session.execute(query).all():
-            taken = session.execute(
-                update(Order).where(Order.id == order_id, _free_for(station))
-                .values(packing_station=station, packing_since=utcnow())
-                .execution_options(synchronize_session=False))
-            if taken.rowcount == 1:
-                return number
-        raise DomainError("no_orders_to_pack", "No picked order is waiting to be packed. "
-                          "Scan an order's number to open it.", field="order")
-
-    return committed(session, work)
-
-
-def open_at_station(session: Session, number: str, actor, leaving: str | None = None) -> None:
-    """The station scanned this order: it is open here now (taken over from any other)."""
-    station = station_of(actor)
-
-    def work():
-        if leaving:
-            _close_at(session, leaving, station)
-        session.execute(update(Order).where(Order.number == number)
-                        .values(packing_station=station, packing_since=utcnow())
-                        .execution_options(synchronize_session=False))
-
-    committed(session, work)
-
-
-def close_at_station(session: Session, number: str, actor) -> None:
-    """The station is done with this order (left it, or closed its last carton)."""
-    committed(session, lambda: _close_at(session, number, station_of(actor)))
-
-
-def _close_at(session: Session, number: str, station: str) -> None:
-    session.execute(update(Order).where(Order.number == number,
-                                        Order.packing_station == station)
-                    .values(packing_station=None, packing_since=None)
-                    .execution_options(synchronize_session=False))

@@ -16,8 +16,9 @@ from sqlalchemy.orm import Session
 from sqlalchemy.orm.attributes import set_committed_value
 
 from . import orders as orders_domain
+from . import pack_station
 from . import settings as settings_domain
-from .commands import CLOSE, NEXT
+from .commands import CLOSE
 from .db import outside_transaction
 from .errors import DomainError, NotFound, ValidationError
 from .inventory import Actor, Result, clean_lot, clean_qty, request_count, run_once
@@ -89,15 +90,6 @@ def order_line(session: Session, order: Order, scan) -> OrderLine:
         raise _not_on_order(item, order)
     set_committed_value(line, "item", item)  # the item just read: no second query for it
     return line
-
-
-def check_packable(order: Order) -> None:
-    """An order a station may open at pack: not cancelled or shipped, and not packed with
-    its cartons closed (nothing is left to do with it there)."""
-    orders_domain.check_workable(order)
-    if order.status == "packed" and all(c.status == "closed" for c in order.cartons):
-        raise DomainError("order_packed", f"Order {order.number} is packed and its cartons "
-                          f"are closed. Scan the next order, or {NEXT}.", field="order")
 
 
 def _not_on_order(item, order) -> DomainError:
@@ -358,7 +350,7 @@ def pack(session: Session, *, order_number, sku, actor: Actor, qty=1, lot=None, 
         _ADD_PACKED.execute(session, {"pk": line.id, "added": qty})
         lines[at] = line = line._replace(qty_packed=line.qty_packed + qty)
         status = orders_domain.next_status(order.status, lines, packing=True)
-        orders_domain.packed_at_station(session, order, status, actor)
+        pack_station.packed_at_station(session, order, status, actor)
         messages = [_packed_text(item, qty, lot_number, serial_number, carton, line)]
         if mismatch:
             for picked_lot, locations in picked.items():

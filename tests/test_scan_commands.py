@@ -8,7 +8,7 @@ import threading
 import pytest
 from sqlalchemy import func, select
 
-from lotline import inventory, locations, orders
+from lotline import inventory, locations, orders, pack_station
 from lotline.errors import DomainError
 from lotline.extensions import db
 from lotline.models import Carton, LedgerEntry, Order, PackLine
@@ -141,7 +141,7 @@ def test_two_stations_asking_at_once_get_two_orders(app, wh):
 
     def ask(n):
         barrier.wait(timeout=30)
-        got[n] = orders.next_order_to_pack(db.session, inventory.Actor(None, f"PACK-{n}"))
+        got[n] = pack_station.next_order_to_pack(db.session, inventory.Actor(None, f"PACK-{n}"))
 
     for _ in range(3):  # three rounds: each pair of stations takes two of what is left
         run_stations(app, 2, ask)
@@ -279,5 +279,82 @@ def test_a_count_link_prefills_and_commits_nothing(as_role, wh):
     html = browser.get("/count?location=A-01&sku=PLAIN&qty=0").get_data(as_text=True)
     assert 'data-step="qty"' in html and 'value="0"' in html
     assert ledger_rows() == before
-    html = browser.get("/pack?order=SO-9&cmd=CMD:CLOSE").get_data(as_text=True)
-    assert ledger_rows() == before
+
+
+def orders_at_pack():
+    db.session.rollback()
+    return sorted(db.session.execute(select(Order.number, Order.status, Order.packing_station))
+                  .all()), sorted(db.session.execute(select(Carton.number, Carton.status)).all())
+
+
+def test_a_pack_link_opens_nothing_and_closes_nothing(app, wh):
+    """A GET with an order, another order at the item step (a switch), and a command."""
+    picked_orders("SO-1", "SO-2")
+    other = station(app, "PACK-2", "packer2")
+    other.scan("SO-2")
+    s = station(app, "PACK-1")
+    s.scan("SO-1").scan("PLAIN").scan("1")  # carton 1 open
+    before = orders_at_pack()
+    for query in ("order=SO-1&sku=SO-2", "order=SO-1&cmd=CMD:CLOSE", "order=SO-1&sku=CMD:CLOSE",
+                  "order=SO-2&sku=PLAIN&qty=1", "cmd=CMD:NEXT"):
+        html = s.b.get(f"/pack?{query}").get_data(as_text=True)
+        assert "<html" in html, query
+        assert orders_at_pack() == before, query
+    assert before[0][1] == ("SO-2", "picked", "PACK-2")
+
+
+# ---------------------------------------------------------------- found in review
+
+
+def test_a_refused_switch_keeps_the_order_on_screen(app, wh):
+    picked_orders("SO-1", "SO-2", qty=1)
+    s = station(app, "PACK-1")
+    s.scan("SO-2").scan("PLAIN").scan("1").scan("CMD:CLOSE")  # SO-2 packed and closed
+    s.scan("SO-1")
+    s.scan("SO-2")  # at SO-1's item step: packed and closed, refused
+    assert s.error_code == "order_packed" and s.step == "sku" and s.fields["order"] == "SO-1"
+    s.scan("PLAIN").scan("1")
+    assert s.error_code is None and order("SO-1").status == "packed"
+
+
+def test_cancel_and_the_order_chip_do_not_leave_a_complete_order_open(app, wh):
+    picked_orders("SO-1", qty=1)
+    s = station(app, "PACK-1")
+    s.scan("SO-1").scan("PLAIN").scan("1")  # complete, carton 1 open
+    s.scan("CMD:CANCEL")
+    assert s.error_code == "carton_open" and s.fields["order"] == "SO-1"
+    s.scan("", redo="order")
+    assert s.error_code == "carton_open" and s.fields["order"] == "SO-1"
+    assert order("SO-1").packing_station == "PACK-1"
+
+
+def test_the_order_chip_leaves_an_order_in_progress(app, wh):
+    picked_orders("SO-1", "SO-2")
+    s = station(app, "PACK-1")
+    s.scan("SO-1").scan("PLAIN").scan("1")  # 1 of 2
+    s.scan("", redo="order")
+    assert s.step == "order" and order("SO-1").packing_station is None
+    s.scan("SO-2")
+    assert order("SO-2").packing_station == "PACK-1"
+
+
+def test_next_needs_a_station(as_role, wh):
+    picked_orders("SO-1")
+    s = Scanner(as_role("packer"), "/pack")  # a device with no station set
+    s.scan("CMD:NEXT")
+    assert s.error_code == "station_required" and "CMD:STATION" in s.html
+    assert order("SO-1").packing_station is None
+    s.scan("CMD:STATION:PACK-4")
+    s.b.client.set_cookie("lotline_station", "PACK-4")  # as the browser keeps it
+    s.scan("CMD:NEXT")
+    assert s.fields["order"] == "SO-1" and order("SO-1").packing_station == "PACK-4"
+
+
+def test_the_override_button_takes_a_number_typed_over_the_refused_one(as_role, wh):
+    inventory.create_purchase_order(db.session, "PO-8", "Acme", [{"sku": "PLAIN", "qty": 2}])
+    db.session.commit()
+    s = Scanner(as_role("supervisor"), "/receive")
+    s.scan("PO-8").scan("A-01").scan("PLAIN").scan("5")
+    assert s.error_code == "over_receipt"
+    s.scan("3", allow_over_receipt="1")
+    assert s.error_code is None and "A-01 · PLAIN: 0 → 3" in s.html

@@ -603,7 +603,7 @@
         local.pendingQty = String((parseInt(local.pendingQty, 10) || 1) + 1);
         return;
       }
-      var qty = raw === "CMD:CONFIRM" ? parseInt(local.pendingQty, 10) : (/^\d{1,7}$/.test(raw) ? parseInt(raw, 10) : NaN);
+      var qty = raw.toUpperCase() === "CMD:CONFIRM" ? parseInt(local.pendingQty, 10) : (/^\d{1,7}$/.test(raw) ? parseInt(raw, 10) : NaN);
       var room = left(rowForSku(local.state.sku));
       if (!(qty >= 1)) throw new LocalError("validation_error", "Type how many, as a number.");
       if (qty > room) {
@@ -725,7 +725,9 @@
                               inputmode: step === "qty" ? "numeric" : "none", autocomplete: "off",
                               autocapitalize: "off", autocorrect: "off", spellcheck: "false",
                               "aria-describedby": "prompt", enterkeyhint: "go" });
-    if (step === "qty") { input.value = local.pendingQty; input.setAttribute("data-select-on-focus", ""); }
+    if (step === "qty") {  // the value attribute, so it is the field's default and selected
+      input.setAttribute("value", local.pendingQty); input.setAttribute("data-select-on-focus", "");
+    }
     if (keepValue) input.value = keepValue;
     row.appendChild(input);
     row.appendChild(el("button", { type: "submit", "class": "primary" }, "Enter"));

@@ -9,8 +9,10 @@
   function field(root) {
     return (root || document).querySelector("[data-scan]:not([disabled])");
   }
+  // Only the value the screen put there is selected, never what the packer has typed since.
   function selectAll(el) {
-    if (el && el.matches && el.matches("[data-select-on-focus]") && el.value) el.select();
+    if (el && el.matches && el.matches("[data-select-on-focus]") && el.value &&
+        el.value === el.defaultValue) el.select();
   }
   function focus(root) {
     var el = field(root) || field(document);
@@ -27,7 +29,8 @@
   // A tap in the field places the caret on mouseup, undoing the selection: keep it once.
   document.addEventListener("mouseup", function (evt) {
     var el = evt.target;
-    if (el.matches && el.matches("[data-select-on-focus]") && el.dataset.selected !== "1") {
+    if (el.matches && el.matches("[data-select-on-focus]") && el.dataset.selected !== "1" &&
+        el.value === el.defaultValue) {
       el.dataset.selected = "1";
       evt.preventDefault();
       selectAll(el);
@@ -44,6 +47,15 @@
   });
   document.addEventListener("visibilitychange", function () {
     if (!document.hidden) focus();
+  });
+
+  // A field typed beside the scan (a carton's weight) hands focus back on Enter, keeping
+  // what was typed, so the next scan (CMD:CLOSE) goes to the scan field and carries it.
+  document.addEventListener("keydown", function (evt) {
+    if (evt.key === "Enter" && evt.target.matches && evt.target.matches("[data-then-scan]")) {
+      evt.preventDefault();
+      focus();
+    }
   });
 
   // Tab ends a scan like Enter (some scanners send Tab).
