@@ -52,10 +52,9 @@ VALUES = {
     "sku": "VIT-C-500", "lot": "VC24A01", "qty": "2", "po": "PO-1001", "order": "SO-5001",
     "serial": "SN-GET-0001", "expiry": "2031-01-31",
     # carried fields and commands
-    "qty_pending": "1", "qty_override": "2", "allow_over_receipt": "1", "found_short": "1",
-    "skip": "SO-5001|B-99-99", "next_order": "1", "skip_location": "A-01-02",
-    "short_line": "ICE-PACK-01", "close_carton": "1", "weight": "1200", "cmd": "CMD:CONFIRM",
-    "step": "qty", "short": "1", "confirmed": "1", "redo": "qty", "cancel": "1",
+    "qty_pending": "1", "qty_override": "2", "allow_over_receipt": "1",
+    "override": "allow_over_receipt", "skip": "SO-5001|B-99-99", "weight": "1200",
+    "cmd": "CMD:CONFIRM", "step": "qty", "short": "1", "confirmed": "1", "redo": "qty",
     # forms: a new user, a new item, a new location, orders and purchase orders
     "username": "pat", "password": "wrong-password", "next": "/", "role": "supervisor",
     "active": "0", "require_lot_serial_at_pack": "y", "name": "PACK-GET",
@@ -74,8 +73,7 @@ FRESH = {"idem", "key", "Idempotency-Key"}
 OVERRIDES = {
     "inventory.count": {"qty": "0"},
     "picking.index": {"order": PICK_ORDER, "location": "A-01-04", "sku": "OMEGA-3-90",
-                      "lot": "OM-5521", "qty": "1", "skip": f"{PICK_ORDER}|B-99-99",
-                      "skip_location": "A-01-04"},
+                      "lot": "OM-5521", "qty": "1", "skip": f"{PICK_ORDER}|B-99-99"},
     "packing.index": {"order": PACK_ORDER, "sku": "PARA-500-16", "lot": "PA-1187", "qty": "1"},
     "packing.replay": {"order": PACK_ORDER, "sku": "PARA-500-16", "lot": "PA-1187",
                        "qty": "1"},
@@ -88,12 +86,11 @@ OVERRIDES = {
     "ledger.export": {"type": "put"},
 }
 # Parameters that send a screen down another path than its steps' commit (a scanner command,
-# cancel, skip, next order, record short, close carton, redo): each is sent alone with the
-# steps (once per value listed here), and the steps are sent once without any of them, so
-# none can hide another's commit.
-DIVERTERS = frozenset({"cancel", "redo", "next_order", "skip_location", "short_line",
-                       "close_carton", "cmd"})
-CHOICES = {"cmd": ("CMD:CONFIRM", "CMD:CLOSE", "CMD:NEXT", "CMD:SHORT")}
+# a redo): each is sent alone with the steps (once per value listed here), and the steps are
+# sent once without any of them, so none can hide another's commit. A GET must ignore them.
+DIVERTERS = frozenset({"redo", "cmd"})
+CHOICES = {"cmd": ("CMD:CONFIRM", "CMD:CLOSE", "CMD:NEXT", "CMD:SHORT", "CMD:SKIP",
+                   "CMD:CANCEL", "CMD:STATION:GET-1")}
 # JSON bodies (API routes) carry typed values.
 JSON_TYPED = {"qty": 2, "min_shelf_life_days": 30, "require_lot": True, "require_serial": True,
               "allow_over_receipt": True, "require_lot_serial_at_pack": True, "gtin": None,
