@@ -15,7 +15,8 @@ from lotline.items import find_item
 from lotline.locations import get_location
 
 from . import accepts, role_blueprint, roles_required
-from .scanflow import Flow, Step, advance, clean_scan, preview, render_flow
+from .scanflow import Flow, Step, advance, preview, render_flow
+from .scantext import clean_scan
 from .station import current_station
 
 bp = role_blueprint("inventory", __name__, "packer")

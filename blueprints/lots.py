@@ -15,7 +15,7 @@ from lotline.extensions import db
 from lotline.inventory import Actor
 
 from . import accepts, is_htmx, role_blueprint
-from .scanflow import clean_scan
+from .scantext import clean_scan
 from .station import current_station
 
 bp = role_blueprint("lots", __name__, "supervisor", url_prefix="/lots")

@@ -32,7 +32,8 @@ from lotline.items import find_item
 from lotline.models import Order
 
 from . import accepts, role_blueprint
-from .scanflow import Command, Flow, Note, Outcome, Step, View, advance, preview, render_flow
+from .scancommands import Command, Note, Outcome
+from .scanflow import Flow, Step, View, advance, preview, render_flow
 from .station import current_station
 
 bp = role_blueprint("packing", __name__, "packer", url_prefix="/pack")

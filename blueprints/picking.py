@@ -28,17 +28,9 @@ from lotline.extensions import db
 from lotline.items import find_item
 
 from . import accepts, role_blueprint
-from .scanflow import (
-    Command,
-    Flow,
-    Outcome,
-    Step,
-    View,
-    advance,
-    preview,
-    render_flow,
-    without,
-)
+from .scancommands import Command, Outcome
+from .scanflow import Flow, Step, View, advance, preview, render_flow
+from .scantext import without
 from .station import current_station
 
 bp = role_blueprint("picking", __name__, "packer", url_prefix="/pick")

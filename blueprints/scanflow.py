@@ -25,20 +25,27 @@ expects the next scan has focus again.
 
 from __future__ import annotations
 
-import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from flask import current_app, make_response, render_template, request
+from flask import make_response, render_template, request
 from sqlalchemy.orm import Session
 from werkzeug.datastructures import MultiDict
 
-from lotline import commands, gs1
-from lotline.commands import CANCEL, CONFIRM
+from lotline import commands
 from lotline.errors import DomainError, NotFound
 from lotline.inventory import already_done
 
 from . import is_htmx
+from .scancommands import Command, offered_by, offers, overridden, take_command
+from .scantext import (
+    clean_scan,
+    expand_gs1,
+    is_item_scan,
+    new_key,
+    typed_number,
+    without,
+)
 
 
 def ALWAYS(session, state) -> bool:
@@ -59,30 +66,6 @@ class Step:
     # Called once when this step's value has just been scanned (not when it rides along
     # as an accepted value): (session, value, actor). Pack opens the order at the station.
     opened: Callable | None = None
-
-
-@dataclass
-class Outcome:
-    """What a command leaves: the form to walk next, and what to show."""
-
-    form: MultiDict
-    result: object = None
-    options: dict = field(default_factory=dict)
-    station: str | None = None  # CMD:STATION:<name>: this device's new station
-
-
-@dataclass
-class Command:
-    """A scanner command a flow offers (lotline.commands has the texts).
-
-    ``applies``: whether the screen as shown offers it; it may raise a DomainError saying
-    what to do first. ``run`` does it: (session, view, form, actor, text) -> Outcome, or
-    raises a DomainError shown at the step."""
-
-    text: str
-    hint: str  # "to close the carton": shown beside the step where it applies
-    applies: Callable[[Session, View], bool]
-    run: Callable[[Session, View, MultiDict, object, str], Outcome] | None
 
 
 @dataclass
@@ -139,31 +122,13 @@ class View:
     station: str | None = None  # set this device's station (CMD:STATION:<name>)
 
 
-def clean_scan(raw) -> str:
-    """Strip whitespace and the scanner's configured prefix/suffix."""
-    value = str(raw or "").strip()
-    if not value:
-        return value
-    config = current_app.config
-    prefix, suffix = config["SCAN_PREFIX"], config["SCAN_SUFFIX"]
-    if prefix and value.startswith(prefix):
-        value = value[len(prefix):]
-    if suffix and value.endswith(suffix):
-        value = value[: -len(suffix)]
-    return value.strip()
-
-
-def new_key() -> str:
-    return uuid.uuid4().hex
-
-
 def advance(flow: Flow, session: Session, form, actor, options: dict | None = None) -> View:
     """Check every accepted value, find the current step, commit when all are in. A command
     scanned (or a command button tapped) is run first (:func:`_command`)."""
     key = form.get("idem") or new_key()
     extra = {name: form.get(name, "") for name in (*flow.carry, "expiry")}
-    form, options = _overridden(flow, form, options)
-    text, form = _take_command(flow, form)
+    form, options = overridden(flow, form, options)
+    text, form = take_command(flow, form)
     if text is not None:
         return _command(flow, session, form, actor, text, key, extra)
     try:
@@ -197,20 +162,6 @@ def advance(flow: Flow, session: Session, form, actor, options: dict | None = No
     return _committed(flow, session, state, result, extra)
 
 
-def _overridden(flow: Flow, form, options: dict | None) -> tuple[MultiDict, dict | None]:
-    """A refused quantity let through by a supervisor (Receive's over-receipt): the button,
-    or CMD:CONFIRM scanned while the refusal is shown. The domain checks the role."""
-    option, typed = form.get("override"), clean_scan(form.get("qty_override"))
-    quantity = next((s.name for s in flow.steps if s.quantity), None)
-    if option not in flow.override.values() or not typed or quantity is None or not (
-            form.get(option) or commands.is_confirm(form.get(quantity))):
-        return form, options
-    shown = clean_scan(form.get(quantity))
-    out = without(form, "override", "qty_override", option)
-    out[quantity] = shown if _typed_number(shown) else typed  # a number typed over it wins
-    return out, {**(options or {}), option: True}
-
-
 def preview(flow: Flow, session: Session, args, actor) -> View:
     """A screen opened with its steps in the query string (a link may prefill them): the
     steps are checked and shown, a quantity only fills its field, and nothing commits."""
@@ -220,40 +171,16 @@ def preview(flow: Flow, session: Session, args, actor) -> View:
                       and not commands.is_command(v)})
     view = _walk(flow, session, form, actor, None, new_key(), {}, commit=False)
     typed = next((clean_scan(args.get(n)) for n in quantities if args.get(n)), "")
-    if view.current is not None and view.current.quantity and _typed_number(typed):
+    if view.current is not None and view.current.quantity and typed_number(typed):
         view.prefill = typed
     return view
-
-
-def _take_command(flow: Flow, form) -> tuple[str | None, MultiDict]:
-    """The command this submission carries, and the form without it: a command button's
-    ``cmd``, or a command's text scanned into a field (the one that was asked for goes with
-    it). CMD:CONFIRM scanned at a quantity is that quantity's value, not taken here."""
-    text = clean_scan(form.get("cmd")) or None
-    asked = form.get("step")
-    for step in flow.steps:
-        value = clean_scan(form.get(step.name))
-        if text is None and commands.is_command(value) and not (
-                step.quantity and commands.is_confirm(value)):
-            text, asked = value, step.name
-    if text is None:
-        return None, form
-    text = commands.normal(text)
-    out = MultiDict(form)
-    for name in ("cmd", asked, "redo", "step"):
-        out.pop(name, None)
-    if asked is None:  # an old page without its step: what was typed is not a value
-        for step in flow.steps:
-            if step.quantity:
-                out.pop(step.name, None)
-    return text, out
 
 
 def _command(flow: Flow, session: Session, form, actor, text: str, key: str,
              extra: dict) -> View:
     """Run a scanned command at the step the screen shows; refused where it does not apply."""
     here = _walk(flow, session, form, actor, None, key, extra, commit=False)
-    command = next((c for c in _commands(flow) if c.text == text or (
+    command = next((c for c in offered_by(flow) if c.text == text or (
         c.text.endswith(":") and text.startswith(c.text))), None)
     try:
         offered = command is not None and here.current is not None and \
@@ -283,54 +210,6 @@ def _command(flow: Flow, session: Session, form, actor, text: str, key: str,
     return view
 
 
-def _cancel(session, here: View, form, actor, text) -> Outcome:
-    """Start the scan in progress over. The flow's kept values (the order) stay, unless
-    nothing but them was scanned: then Cancel leaves them too (leaves the order)."""
-    flow = here.flow
-    kept = {name: here.state[name] for name in flow.keep if name in here.state}
-    if kept and set(here.state) == set(kept):
-        if flow.leave is not None:
-            flow.leave(session, kept, actor)
-        kept = {}
-    out = MultiDict(kept)
-    for name in flow.carry:
-        if form.get(name) and kept and name not in flow.per_scan:
-            out[name] = form[name]
-    return Outcome(out)
-
-
-def _commands(flow: Flow) -> list[Command]:
-    """The commands every flow offers, then the flow's own."""
-    return [
-        # Scanned at a quantity it is that quantity's value (the walk reads it); anywhere
-        # else it does nothing, so it is never run.
-        Command(CONFIRM, "to confirm the quantity shown",
-                lambda session, view: view.current.quantity, None),
-        Command(CANCEL, "to start this scan over", lambda session, view: True, _cancel),
-        Command(commands.STATION, "", lambda session, view: True, _set_station),
-        *flow.commands,
-    ]
-
-
-def _set_station(session, here: View, form, actor, text) -> Outcome:
-    return Outcome(form, station=commands.station_name(text),
-                   result=Note(f"This device is station {commands.station_name(text)}."))
-
-
-@dataclass
-class Note:
-    """A result that is only a message (a command's answer)."""
-
-    message: str
-    reference: str = ""  # the order it is about, when it is about one
-    changes: tuple = ()
-    replayed: bool = False
-
-    @property
-    def messages(self) -> list[str]:
-        return [self.message]
-
-
 def _confirmed(flow: Flow, session: Session, form) -> dict | None:
     """Every step's value, when this submission confirms a whole flow: each step that always
     applies has one, and the quantity is a typed number or CMD:CONFIRM (an item scanned
@@ -346,7 +225,7 @@ def _confirmed(flow: Flow, session: Session, form) -> dict | None:
         if step.quantity:
             pending = str(form.get("qty_pending") or "1")
             raw = (pending if pending.isdigit() else "1") if commands.is_confirm(raw) else raw
-            if not _typed_number(raw):
+            if not typed_number(raw):
                 return None
         if not raw:
             if step.applies is ALWAYS:
@@ -377,7 +256,7 @@ def _walk(flow: Flow, session: Session, form, actor, options, key: str, extra: d
                 str(form.get("qty_pending") or "1").isdigit() else 1
             if commands.is_confirm(raw):
                 raw = str(pending)
-            elif not _typed_number(raw) and _is_item_scan(session, raw, state):
+            elif not typed_number(raw) and is_item_scan(session, raw, state):
                 view.pending_qty = pending + 1
                 view.prefill = str(pending + 1)
                 view.feedback = "success"
@@ -431,67 +310,6 @@ def _committed(flow: Flow, session: Session, values, result, extra: dict) -> Vie
     return _at(fresh, session)
 
 
-def expand_gs1(flow: Flow, session: Session, form, extra: dict):
-    """A GS1 scan in any step's field fills every step it has data for (item by GTIN, lot,
-    serial, quantity) that is still empty; its expiry rides along for the commit. A GTIN
-    that is not the item already scanned is refused."""
-    names = {s.name for s in flow.steps}
-    for step in flow.steps:
-        raw = clean_scan(form.get(step.name))
-        if not raw:
-            continue
-        try:
-            scan = gs1.parse(raw)
-        except DomainError as exc:
-            exc.details["field"] = step.name
-            raise
-        if scan is None:
-            continue
-        accepted = clean_scan(form.get("sku")) if step.name != "sku" else ""
-        if scan.gtin and accepted:
-            from lotline.items import find_item
-
-            label, held = find_item(session, scan.gtin), find_item(session, accepted)
-            if label.id != held.id:
-                raise DomainError("gtin_mismatch", f"This label is for {label.sku}, not "
-                                  f"{held.sku}. Scan the label of the item in your hand.",
-                                  field=step.name)
-        out = MultiDict(form)
-        out.pop(step.name, None)
-        fills = {"sku": scan.gtin, "lot": scan.lot, "serial": scan.serial,
-                 "qty": scan.qty if scan.qty is not None else None}
-        for name, value in fills.items():
-            if value is not None and name in names and (
-                    name == step.name or not clean_scan(form.get(name))):
-                out[name] = str(value)
-        if scan.expiry is not None:
-            extra["expiry"] = scan.expiry.isoformat()
-        return out
-    return form
-
-
-def without(form, *names) -> MultiDict:
-    """The form without these fields."""
-    out = MultiDict(form)
-    for name in names:
-        out.pop(name, None)
-    return out
-
-
-def _typed_number(raw: str) -> bool:
-    """A quantity someone typed (at most 7 digits), not a GTIN (8 to 14 digits)."""
-    return raw.isdigit() and len(raw) <= 7
-
-
-def _is_item_scan(session, raw, state) -> bool:
-    from lotline.items import find_item
-
-    try:
-        return "sku" in state and find_item(session, raw).sku == state["sku"]
-    except DomainError:
-        return False
-
-
 def _step_for(flow: Flow, exc: DomainError, default: Step) -> Step:
     """The step a refusal sends the packer back to: the field it names when that is a step
     of this flow, else the flow's rule for its code, else the step that was checked."""
@@ -531,20 +349,13 @@ def _at(view: View, session) -> View:
         step = view.current
         view.prompt = step.prompt if isinstance(step.prompt, str) else step.prompt(session, view)
         view.info = step.info(session, view.state)
-        view.offers = [c for c in _commands(view.flow) if c.hint and _offered(c, session, view)]
+        view.offers = [c for c in offered_by(view.flow) if c.hint and offers(c, session, view)]
         if view.current.quantity and not view.prefill:
             default = view.current.default(session, view.state)
             if default is not None and view.pending_qty == 1:
                 view.pending_qty = default
             view.prefill = str(view.pending_qty)
     return view
-
-
-def _offered(command: Command, session, view: View) -> bool:
-    try:
-        return command.applies(session, view)
-    except DomainError:
-        return False
 
 
 def first_step(flow: Flow, session, state) -> Step:

@@ -60,11 +60,14 @@ class Actor:
     user: User | None
     station: str = ""
     user_id: int | None = field(init=False)
+    at: str = field(init=False)
 
     def __post_init__(self) -> None:
         # Read once: a transaction's first commit expires the user, and reloading it on
         # every ledger row would cost a query each time.
         self.user_id = self.user.id if self.user else None
+        # Who has an order open at pack: the station, or the user on a device with none set.
+        self.at = (self.station or f"user {self.user.username if self.user else '?'}")[:64]
 
 
 @dataclass

@@ -7,7 +7,7 @@ import io
 import re
 from typing import NamedTuple
 
-from sqlalchemy import bindparam, select
+from sqlalchemy import bindparam, select, update
 from sqlalchemy.orm import Session
 
 from .commands import refuse_command
@@ -178,6 +178,15 @@ class LineRef(NamedTuple):
     qty_picked: int
     qty_short: int
     qty_packed: int
+
+
+def packed_at_station(session: Session, order, status: str, actor) -> None:
+    """After a pack: the order's status, and that it is open at this station as of now
+    (one statement; the order row is already locked by the pack)."""
+    session.execute(update(Order).where(Order.id == order.id)
+                    .values(status=status, packing_station=actor.at,
+                            packing_since=utcnow())
+                    .execution_options(synchronize_session=False))
 
 
 def cancel_order(session: Session, order: Order) -> Order:

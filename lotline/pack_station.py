@@ -26,11 +26,6 @@ OPEN_AT_STATION_FOR = dt.timedelta(minutes=30)  # then another station's CMD:NEX
 PACKABLE = ("picked", "packing")
 
 
-def station_of(actor) -> str:
-    """Who has an order open: the station, or the user on a device with no station set."""
-    return (actor.station or f"user {actor.user.username if actor.user else '?'}")[:64]
-
-
 @dataclass
 class OrderAtPack:
     """Where an order stands at the pack station."""
@@ -103,7 +98,7 @@ def next_order_to_pack(session: Session, actor, leaving: str | None = None) -> s
     if not actor.station:
         raise DomainError("station_required", "Set this device's station first: scan its "
                           "station sheet (CMD:STATION:…). Then scan CMD:NEXT again.")
-    station = station_of(actor)
+    station = actor.at
 
     def work():
         if leaving:
@@ -126,7 +121,7 @@ def next_order_to_pack(session: Session, actor, leaving: str | None = None) -> s
 
 def open_at_station(session: Session, number: str, actor, leaving: str | None = None) -> None:
     """The station scanned this order: it is open here now (taken over from any other)."""
-    station = station_of(actor)
+    station = actor.at
 
     def work():
         if leaving:
@@ -142,7 +137,7 @@ def leave(session: Session, number: str, actor) -> None:
     """The station leaves the order (CMD:CANCEL at its first step), unless it is complete
     with its last carton open."""
     check_may_close_up(order_at_pack(session, number))
-    committed(session, lambda: _close_at(session, number, station_of(actor)))
+    committed(session, lambda: _close_at(session, number, actor.at))
 
 
 def close_carton(session: Session, number: str, actor, weight_grams=None) -> tuple[int, bool]:
@@ -153,19 +148,10 @@ def close_carton(session: Session, number: str, actor, weight_grams=None) -> tup
         carton = packing.close_carton(session, order_number=number, weight_grams=weight_grams)
         done = carton.order.status == "packed"
         if done:
-            _close_at(session, carton.order.number, station_of(actor))
+            _close_at(session, carton.order.number, actor.at)
         return carton.number, done
 
     return committed(session, work)
-
-
-def packed_at_station(session: Session, order, status: str, actor) -> None:
-    """After a pack: the order's status, and that it is open at this station as of now
-    (one statement; the order row is already locked by the pack)."""
-    session.execute(update(Order).where(Order.id == order.id)
-                    .values(status=status, packing_station=station_of(actor),
-                            packing_since=utcnow())
-                    .execution_options(synchronize_session=False))
 
 
 def _close_at(session: Session, number: str, station: str) -> None:

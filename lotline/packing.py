@@ -16,7 +16,6 @@ from sqlalchemy.orm import Session
 from sqlalchemy.orm.attributes import set_committed_value
 
 from . import orders as orders_domain
-from . import pack_station
 from . import settings as settings_domain
 from .commands import CLOSE
 from .db import outside_transaction
@@ -350,7 +349,7 @@ def pack(session: Session, *, order_number, sku, actor: Actor, qty=1, lot=None, 
         _ADD_PACKED.execute(session, {"pk": line.id, "added": qty})
         lines[at] = line = line._replace(qty_packed=line.qty_packed + qty)
         status = orders_domain.next_status(order.status, lines, packing=True)
-        pack_station.packed_at_station(session, order, status, actor)
+        orders_domain.packed_at_station(session, order, status, actor)
         messages = [_packed_text(item, qty, lot_number, serial_number, carton, line)]
         if mismatch:
             for picked_lot, locations in picked.items():
