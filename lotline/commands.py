@@ -31,7 +31,8 @@ class Command:
 
 
 SHEET = (
-    Command(CONFIRM, "Confirm", "Quantity: confirm the number shown"),
+    Command(CONFIRM, "Confirm", "Quantity: confirm the number shown (a supervisor, after "
+                                "an over-receipt refusal: receive it anyway)"),
     Command(CANCEL, "Cancel", "Any step: start this scan over"),
     Command(CLOSE, "Close carton", "Pack: close the open carton (weight optional)"),
     Command(NEXT, "Next order", "Pick and Pack: open the next order waiting"),
