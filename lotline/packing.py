@@ -199,7 +199,7 @@ _PANEL_ROWS = _PANEL_LINES.add_columns(
       .limit(1).scalar_subquery() for column in (_c.id, _c.number)),
     settings_domain.stored(_RECORDING), _ol.item_id)
 _PANEL = Prepared(_PANEL_ROWS)
-_PANEL_FOR_UPDATE = Prepared(_PANEL_ROWS.with_for_update(of=Order.__table__))
+_LOCK_ORDER = Prepared(select(_o.id).where(_o.number == bindparam("number")).with_for_update())
 
 
 def pack_panel(session: Session, number) -> PackPanel | None:
@@ -372,14 +372,18 @@ def pack(session: Session, *, order_number, sku, actor: Actor, qty=1, lot=None, 
 
 
 def _order_rows(session: Session, number) -> list[tuple]:
-    """The order's panel rows in this transaction (the order row locked on PostgreSQL, so
-    two stations packing one order take turns), or NotFound."""
+    """The order's panel rows in this transaction, or NotFound. On PostgreSQL the order row
+    is locked first, in a statement of its own, so two stations packing one order take
+    turns, and the rows are read after the lock is granted: under READ COMMITTED a statement
+    that waited for the lock returns the other rows as of its own start, before the other
+    pack committed (it packed 3 of 2 picked)."""
     from . import inventory
     from .db import is_postgres
 
     number = str(number or "").strip().upper()
-    locked = inventory.LOCKING and is_postgres(session)
-    rows = (_PANEL_FOR_UPDATE if locked else _PANEL).execute(session, {"number": number})
+    if inventory.LOCKING and is_postgres(session):
+        _LOCK_ORDER.execute(session, {"number": number})
+    rows = _PANEL.execute(session, {"number": number})
     if not rows:
         raise NotFound(f"No order {number}. Scan the order's barcode again.",
                        code="unknown_order")

@@ -522,3 +522,46 @@ def test_two_imports_of_the_same_codes_in_opposite_order(app):
 
     run_stations(app, 2, work)
     assert sorted(outcomes) == ["created"] * 10 + ["refused"] * 10
+
+
+def test_stations_packing_the_last_picked_units_at_once_pack_no_more_than_was_picked(app):
+    """Several stations pack the last picked units of a line (2 of 3 picked) at the same
+    moment: exactly as many succeed as were picked, the rest are told to pick first (on
+    PostgreSQL the
+    pack read the lines in the statement that waited for the order's lock, whose snapshot
+    predates the winner's commit, and packed 3 of 2 picked)."""
+    from lotline import orders as orders_domain
+    from lotline import packing, picking
+
+    locations_domain.create_location(db.session, "P-01")
+    db.session.add(Item(sku="RACE-PACK", description="", require_lot=False))
+    db.session.commit()
+    inventory.put(db.session, location="P-01", sku="RACE-PACK", lot=None, qty=20,
+                  actor=inventory.Actor(None, "seed"))
+    rounds, stations = 4, 4
+    for r in range(rounds):
+        orders_domain.create_order(db.session, f"RACE-{r}", "Race", [{"sku": "RACE-PACK",
+                                                                     "qty": 3}])
+        db.session.commit()
+        picking.pick(db.session, order_number=f"RACE-{r}", location="P-01", sku="RACE-PACK",
+                     qty=2, actor=inventory.Actor(None, "seed"))
+    outcomes: dict[int, list[str]] = defaultdict(list)
+    barrier = threading.Barrier(stations)
+
+    def work(n):
+        for r in range(rounds):
+            barrier.wait(timeout=30)
+            try:
+                packing.pack(db.session, order_number=f"RACE-{r}", sku="RACE-PACK", qty=1,
+                             actor=inventory.Actor(None, f"PACK-{n}"))
+                outcomes[r].append("packed")
+            except DomainError as exc:
+                outcomes[r].append(exc.code)
+
+    run_stations(app, stations, work)
+    db.session.rollback()
+    for r in range(rounds):
+        assert sorted(outcomes[r]) == ["not_picked"] * (stations - 2) + ["packed"] * 2, \
+            outcomes[r]
+        line = orders_domain.get_order(db.session, f"RACE-{r}").lines[0]
+        assert (line.qty_picked, line.qty_packed) == (2, 2)
