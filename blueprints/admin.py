@@ -17,20 +17,29 @@ bp = role_blueprint("admin", __name__, "admin", url_prefix="/admin")
 
 
 @bp.route("/settings", methods=["GET", "POST"])
-@accepts("require_lot_serial_at_pack", "csrf_token")
+@accepts("require_lot_serial_at_pack", "warehouse_time_zone", "csrf_token")
 def settings():
     form = SettingsForm()
     if form.validate_on_submit():
-        changed = settings_domain.set_setting(
-            db.session, settings_domain.REQUIRE_LOT_SERIAL_AT_PACK,
-            form.require_lot_serial_at_pack.data, current_user)
-        db.session.commit()
-        state = "on" if form.require_lot_serial_at_pack.data else "off"
-        flash(f"Require Lot/Serial at Pack is {state}." if changed else "Nothing changed.")
-        return redirect(url_for("admin.settings"))
+        try:
+            changed = [settings_domain.set_setting(db.session, field.name, field.data,
+                                                   current_user)
+                       for field in (form.require_lot_serial_at_pack, form.warehouse_time_zone)
+                       if field.data is not None and field.data != ""]
+        except DomainError as exc:
+            db.session.rollback()
+            form.warehouse_time_zone.errors.append(exc.message)
+        else:
+            db.session.commit()
+            state = "on" if form.require_lot_serial_at_pack.data else "off"
+            zone = settings_domain.get_setting(db.session, settings_domain.WAREHOUSE_TIME_ZONE)
+            flash(f"Require Lot/Serial at Pack is {state}; the warehouse's time zone is "
+                  f"{zone}." if any(changed) else "Nothing changed.")
+            return redirect(url_for("admin.settings"))
     if request.method == "GET":
-        form.require_lot_serial_at_pack.data = settings_domain.get_setting(
-            db.session, settings_domain.REQUIRE_LOT_SERIAL_AT_PACK)
+        current = settings_domain.all_settings(db.session)
+        form.require_lot_serial_at_pack.data = current[settings_domain.REQUIRE_LOT_SERIAL_AT_PACK]
+        form.warehouse_time_zone.data = current[settings_domain.WAREHOUSE_TIME_ZONE]
     changes = settings_domain.recent_changes(db.session)
     return render_template("admin/settings.html", form=form, changes=changes), \
         422 if request.method == "POST" else 200

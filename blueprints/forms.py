@@ -39,6 +39,8 @@ class ItemForm(FlaskForm):
 
 class SettingsForm(FlaskForm):
     require_lot_serial_at_pack = BooleanField("Require Lot/Serial at Pack")
+    warehouse_time_zone = StringField("Warehouse time zone", validators=[
+        Optional(), Length(max=64)])  # left empty: unchanged
 
 
 class NewUserForm(FlaskForm):

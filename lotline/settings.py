@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import datetime as dt
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError, available_timezones
+
 from sqlalchemy import bindparam, select
 from sqlalchemy.orm import Session
 
@@ -10,9 +13,11 @@ from .models import Setting, SettingChange, User
 from .prepared import Prepared
 
 REQUIRE_LOT_SERIAL_AT_PACK = "require_lot_serial_at_pack"
+WAREHOUSE_TIME_ZONE = "warehouse_time_zone"
 # key -> (type, default, label)
 SETTINGS = {
     REQUIRE_LOT_SERIAL_AT_PACK: (bool, False, "Require Lot/Serial at Pack"),
+    WAREHOUSE_TIME_ZONE: (ZoneInfo, "UTC", "Warehouse time zone"),
 }
 
 
@@ -22,6 +27,8 @@ def _decode(key: str, raw: str | None):
         return default
     if kind is bool:
         return raw == "true"
+    if kind is ZoneInfo:
+        return raw  # the IANA name; warehouse_today() turns it into a zone
     return kind(raw)
 
 
@@ -31,7 +38,30 @@ def _encode(key: str, value) -> str:
         if not isinstance(value, bool):
             raise ValidationError(f"{SETTINGS[key][2]} is true or false.", field=key)
         return "true" if value else "false"
+    if kind is ZoneInfo:
+        return clean_time_zone(value, key)
     return str(kind(value))
+
+
+def clean_time_zone(value, key: str = WAREHOUSE_TIME_ZONE) -> str:
+    """An IANA time-zone name (Europe/Amsterdam, America/Chicago, UTC)."""
+    name = str(value or "").strip()
+    if name not in available_timezones() and name != "UTC":
+        raise ValidationError(f"{name or 'An empty name'} is not a time zone. Give its IANA "
+                              f"name, such as Europe/Amsterdam or America/Chicago.", field=key)
+    try:
+        ZoneInfo(name)
+    except (ZoneInfoNotFoundError, ValueError):
+        raise ValidationError(f"{name} is not a time zone this server knows.",
+                              field=key) from None
+    return name
+
+
+def warehouse_today(session: Session, now: dt.datetime | None = None) -> dt.date:
+    """Today's date where the warehouse is (its time-zone setting): the date every
+    expiry and shelf-life rule is judged by."""
+    zone = ZoneInfo(get_setting(session, WAREHOUSE_TIME_ZONE))
+    return (now or dt.datetime.now(dt.UTC)).astimezone(zone).date()
 
 
 _VALUE = Prepared(select(Setting.value).where(Setting.key == bindparam("key")))  # every pack scan

@@ -104,7 +104,8 @@ def test_tokens_are_stored_hashed(api):
 
 
 def test_settings_read_by_any_token_changed_by_admin_only(api):
-    assert api("packer").get("/api/v1/settings").json == {"require_lot_serial_at_pack": False}
+    assert api("packer").get("/api/v1/settings").json == {"require_lot_serial_at_pack": False,
+                                                          "warehouse_time_zone": "UTC"}
     refused = api("supervisor").patch("/api/v1/settings", {"require_lot_serial_at_pack": True})
     assert refused.status_code == 403
     admin = api("admin")

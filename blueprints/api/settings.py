@@ -10,6 +10,8 @@ from .schema import Field
 
 SETTINGS_BODY = {
     domain.REQUIRE_LOT_SERIAL_AT_PACK: Field(bool, description="Require Lot/Serial at Pack"),
+    domain.WAREHOUSE_TIME_ZONE: Field(str, description="The warehouse's IANA time zone "
+                                      "(dates of expiry and shelf life are judged there)"),
 }
 
 
