@@ -168,7 +168,9 @@ FLOW = Flow("pack", "Pack", "packing.index", [
          opened=_opened),
     Step("sku", "Item", _item_prompt, _item),
     Step("lot", "Lot", "Scan the lot on the item", _lot,
-         applies=lambda s, st: "sku" in st and _needs(s, st).lot, info=_picked_info),
+         applies=lambda s, st: "sku" in st and (
+             _needs(s, st).lot or domain.asks_lot(s, st["order"], st["sku"])),
+         info=_picked_info),
     Step("serial", "Serial", "Scan the serial of this unit", _serial,
          applies=lambda s, st: "sku" in st and _needs(s, st).serial, info=_picked_info),
     Step("qty", "Quantity", "How many? Scan the item again to add one, or type a number",

@@ -15,6 +15,7 @@ from sqlalchemy import bindparam, func, insert, select, update
 from sqlalchemy.orm import Session
 from sqlalchemy.orm.attributes import set_committed_value
 
+from . import lot_gate
 from . import orders as orders_domain
 from . import settings as settings_domain
 from .commands import CLOSE
@@ -277,25 +278,6 @@ def open_carton(session: Session, order, station: str = "") -> PanelCarton:
     return PanelCarton(pk, number)
 
 
-def check_shelf_life(session: Session, item: Item, lot: str | None,
-                     expiry: dt.date | None, today: dt.date | None = None) -> None:
-    """An item may need a minimum remaining shelf life; a lot expiring sooner is refused."""
-    if not item.min_shelf_life_days or lot is None and expiry is None:
-        return
-    if expiry is None:
-        expiry = session.scalar(select(Lot.expiry).where(Lot.item_id == item.id,
-                                                         Lot.number == lot))
-    if expiry is None:
-        return
-    needed = (today or dt.date.today()) + dt.timedelta(days=item.min_shelf_life_days)
-    if expiry < needed:
-        raise DomainError(
-            "shelf_life_too_short",
-            f"Lot {lot or ''} of {item.sku} expires {expiry:%Y-%m-%d}; this item must not "
-            f"expire before {needed:%Y-%m-%d} ({item.min_shelf_life_days} days' shelf life). "
-            f"Put it aside and take a fresher lot.", field="lot", expiry=expiry.isoformat())
-
-
 def pack(session: Session, *, order_number, sku, actor: Actor, qty=1, lot=None, serial=None,
          idempotency_key=None, expiry: dt.date | None = None,
          unneeded: str = "record") -> Result:
@@ -324,21 +306,30 @@ def pack(session: Session, *, order_number, sku, actor: Actor, qty=1, lot=None, 
         line = lines[at]
         need = needs(session, item, recording)
         check_room(line, qty, item.sku, order.number)
-        lot_number = clean_lot(lot if need.lot or unneeded == "record" else None)
+        picked_by_line = _picked(_PICKED_BY_ORDER.execute(session, {"order_id": order.id}))
+        picked = picked_by_line.get(line.id, {})
+        today = settings_domain.warehouse_today(session)
+        states = lot_gate.lot_states(session, item.id, [*picked, clean_lot(lot)], lock=True)
+        unfit = _unfit_picked(item, picked, states, today)
+        asks_lot = need.lot or len(picked) > 1 and bool(unfit)
+        lot_number = clean_lot(lot if asks_lot or unneeded == "record" else None)
         serial_number = clean_serial(serial if need.serial or unneeded == "record" else None)
-        if need.lot and lot_number is None:
-            raise DomainError("lot_required", f"Scan the lot of {item.sku} for this pack line.",
-                              field="lot")
+        if asks_lot and lot_number is None:
+            raise DomainError("lot_required", _ask_lot(item, picked, unfit), field="lot")
         if need.serial and serial_number is None:
             raise DomainError("serial_required", f"Scan the serial of this {item.sku}.",
                               field="serial")
-        check_shelf_life(session, item, lot_number, expiry)
+        if lot_number is not None:  # the lot in the packer's hand, as recorded
+            refused = lot_gate.refusal(item, lot_number, states.get(lot_number), today,
+                                       label_expiry=expiry)
+        else:  # nothing recorded: the lot picked
+            refused = next(iter(unfit.values()), None)
+        if refused is not None:
+            raise refused
         if serial_number is not None:
             if qty != 1:
                 raise ValidationError("A serial is recorded one unit at a time.", field="qty")
             check_serial(session, item, serial_number)
-        picked_by_line = _picked(_PICKED_BY_ORDER.execute(session, {"order_id": order.id}))
-        picked = picked_by_line.get(line.id, {})
         mismatch = bool(lot_number and picked and lot_number not in picked)
         carton = _open_carton_in(first) or open_carton(session, order, actor.station)
         _PACK_LINE_ROW.execute(session, {
@@ -369,6 +360,36 @@ def pack(session: Session, *, order_number, sku, actor: Actor, qty=1, lot=None, 
         return Result("pack", [], order.number, messages=messages, panel=panel)
 
     return run_once(session, "pack", actor, idempotency_key, params, apply)
+
+
+def _unfit_picked(item, picked: dict, states: dict, today) -> dict:
+    """The lots this line was picked from that may not leave: lot -> the refusal."""
+    out = {}
+    for number in sorted(picked):
+        refused = lot_gate.refusal(item, number, states.get(number), today)
+        if refused is not None:
+            out[number] = refused
+    return out
+
+
+def _ask_lot(item, picked: dict, unfit: dict) -> str:
+    if not unfit:
+        return f"Scan the lot of {item.sku} for this pack line."
+    why = "; ".join(f"lot {n}: {e.code.replace('_', ' ')}" for n, e in unfit.items())
+    return (f"{item.sku} was picked from lots {', '.join(sorted(picked))}, and {why}. Scan the "
+            f"lot of the unit in your hand.")
+
+
+def asks_lot(session: Session, order_number, sku) -> bool:
+    """Whether packing ``sku`` on the order asks for its lot although the item records none
+    at pack now: its line was picked from several lots and one of them may not leave."""
+    order = orders_domain.get_order(session, order_number)
+    line = order_line(session, order, sku)
+    picked = picked_lots(session, line)
+    if len(picked) < 2:
+        return False
+    states = lot_gate.lot_states(session, line.item_id, picked)
+    return bool(_unfit_picked(line.item, picked, states, settings_domain.warehouse_today(session)))
 
 
 def _order_rows(session: Session, number) -> list[tuple]:

@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from . import lot_gate
 from . import orders as orders_domain
 from .commands import NEXT
 from .errors import DomainError
@@ -29,8 +30,8 @@ from .inventory import (
     run_once,
 )
 from .items import find_item
-from .lots import held_lot_ids
 from .models import Inventory, Location, Lot, OrderLine, PickLine
+from .settings import warehouse_today
 
 
 @dataclass
@@ -60,12 +61,12 @@ def _candidates(session: Session, line: OrderLine, skip: set[str]) -> list[PickT
         .where(Inventory.item_id == line.item_id, Inventory.qty > 0, Location.active))
     tasks = []
     rows = list(rows)
-    holds = held_lot_ids(session, [lot.id for _, _, lot in rows if lot is not None])
+    unfit = _unfit_lots(session, line, [lot for _, _, lot in rows if lot is not None])
     for inv, loc, lot in rows:
         if loc.code in skip or count_requested(session, loc.id, line.item_id):
             continue
-        if lot is not None and lot.id in holds:
-            continue  # a held lot is never suggested; next_task says so
+        if lot is not None and lot.number in unfit:
+            continue  # a lot that may not leave is never suggested; next_task says why
         blocked = None
         if line.item.require_lot and lot is None:
             blocked = (f"{loc.code} holds {line.item.sku} without a lot. Cycle count "
@@ -78,19 +79,33 @@ def _candidates(session: Session, line: OrderLine, skip: set[str]) -> list[PickT
     return tasks
 
 
+def _unfit_lots(session: Session, line: OrderLine, lots) -> dict[str, DomainError]:
+    """The lots among ``lots`` that may not leave (lotline.lot_gate): number -> why."""
+    numbers = [lot.number for lot in lots]
+    states = lot_gate.lot_states(session, line.item_id, numbers)
+    today = warehouse_today(session)
+    out = {}
+    for number in numbers:
+        refused = lot_gate.refusal(line.item, number, states.get(number), today)
+        if refused is not None:
+            out[number] = refused
+    return out
+
+
 def _skip_notes(session: Session, line: OrderLine) -> list[str]:
-    """Why stock of this line's item was passed over: a held lot, or a record in doubt."""
+    """Why stock of this line's item was passed over: a lot that may not leave (held,
+    expired, too short a shelf life), or a record in doubt."""
     rows = session.execute(
-        select(Location.id, Location.code, Lot.id, Lot.number)
+        select(Location.id, Location.code, Lot)
         .join(Inventory, Inventory.location_id == Location.id)
         .outerjoin(Lot, Lot.id == Inventory.lot_id)
         .where(Inventory.item_id == line.item_id, Inventory.qty > 0)
         .order_by(Location.code)).all()
-    holds = held_lot_ids(session, [lot_id for _, _, lot_id, _ in rows if lot_id])
+    unfit = _unfit_lots(session, line, [lot for _, _, lot in rows if lot is not None])
     notes = []
-    for loc_id, code, lot_id, number in rows:
-        if lot_id in holds:
-            notes.append(f"Skipped {code}: lot {number} is on hold ({holds[lot_id].reason}).")
+    for loc_id, code, lot in rows:
+        if lot is not None and lot.number in unfit:
+            notes.append(f"Skipped {code}: {unfit[lot.number].message.split('. It may')[0]}.")
         elif count_requested(session, loc_id, line.item_id):
             notes.append(f"Skipped {code}: its record is in doubt until it is cycle counted.")
     return notes
@@ -155,11 +170,10 @@ def check_pick(session: Session, order, loc: Location, sku, qty: int | None = No
         raise DomainError("pick_blocked", f"{loc.code} holds {item.sku} without a lot, so "
                           f"its lot cannot be assumed. Cycle count {loc.code} first, or "
                           f"skip to another location.", field="location")
-    hold = held_lot_ids(session, [inv.lot_id]).get(inv.lot_id) if inv.lot_id else None
-    if hold is not None:
-        raise DomainError("lot_on_hold", f"Lot {inv.lot.number} at {loc.code} is on hold "
-                          f"({hold.reason}). Do not pick it; skip to another location.",
-                          field="location")
+    refused = _unfit_lots(session, line, [inv.lot]).get(inv.lot.number) if inv.lot else None
+    if refused is not None:
+        raise DomainError(refused.code, f"{refused.message.split(' It may')[0]} Do not pick "
+                          f"it at {loc.code}; skip to another location.", field="location")
     if qty is not None and qty > inv.qty:
         raise DomainError("insufficient_quantity", f"{loc.code} holds only {inv.qty} of "
                           f"{item.sku}.", field="qty", available=inv.qty)

@@ -76,7 +76,8 @@ def test_hold_stops_picks_until_released(shipped):
                                                                           "A-01")]
     task = picking.next_task(db.session, orders.get_order(db.session, "SO-3"))
     assert task.location is None
-    assert task.held == ["Skipped A-01: lot L1 is on hold (Recall 42)."]
+    assert len(task.held) == 1  # the gate's own words (lotline.lot_gate), with when
+    assert task.held[0].startswith("Skipped A-01: Lot L1 of LOT-1 is on hold (Recall 42; held")
     with pytest.raises(DomainError) as exc:
         picking.pick(db.session, order_number="SO-3", location="A-01", sku="LOT-1", qty=1,
                      actor=A)
@@ -104,7 +105,7 @@ def test_pick_screen_says_why_held_stock_is_skipped(as_role, shipped):
     lots.hold(db.session, number="L1", reason="Recall 7", actor=A)
     s = Scanner(as_role("packer"), "/pick")
     s.scan("SO-4")
-    assert "Skipped A-01: lot L1 is on hold (Recall 7)." in s.html
+    assert "Skipped A-01: Lot L1 of LOT-1 is on hold (Recall 7; held" in s.html
     lots.release(db.session, number="L1", actor=A)
     s.scan("CMD:CANCEL").scan("SO-4")  # A-01 is still in doubt after SO-1's mismatch
     assert "Skipped A-01: its record is in doubt until it is cycle counted." in s.html

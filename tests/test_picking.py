@@ -150,8 +150,9 @@ def test_non_lot_item_is_picked_without_a_lot(wh):
 
 
 def test_next_task_directs_to_the_earliest_expiry_first(wh):
-    stock("A-01", "LOT-1", 50, lot="LATE", expiry=dt.date(2027, 6, 1))
-    stock("B-02", "LOT-1", 2, lot="EARLY", expiry=dt.date(2026, 2, 1))
+    today = dt.date.today()  # both still good: an expired lot is never suggested
+    stock("A-01", "LOT-1", 50, lot="LATE", expiry=today + dt.timedelta(days=400))
+    stock("B-02", "LOT-1", 2, lot="EARLY", expiry=today + dt.timedelta(days=60))
     stock("A-02", "LOT-1", 50, lot="NOEXP")  # no expiry: after every dated lot
     make_order("SO-1", LOT_1=5)
 

@@ -1,0 +1,93 @@
+"""Whether a lot may leave the warehouse: one rule, used by pick, pack (and its offline
+replay), ship and the dashboard, so they refuse for the same reasons in the same words.
+
+A lot may not leave when it is on hold (a recall, a quality check), when it has expired, or
+when it expires inside the item's minimum shelf life. Dates are judged by the warehouse's
+date (its time-zone setting). The expiry is the one on record; only a lot Lotline does not
+know may bring its expiry from a GS1 label, and one unknown with no expiry passes.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+
+from sqlalchemy import and_, select
+from sqlalchemy.orm import Session
+
+from .db import is_postgres
+from .errors import DomainError
+from .models import Lot, LotHold, User
+
+
+@dataclass(frozen=True)
+class LotState:
+    """A lot as the gate judges it: its expiry on record and its open hold, if any."""
+
+    number: str
+    expiry: dt.date | None
+    hold_reason: str | None = None
+    held_by: str | None = None
+    held_at: dt.datetime | None = None
+
+
+_STATE = (select(Lot.number, Lot.expiry, LotHold.reason, User.username, LotHold.held_at)
+          .outerjoin(LotHold, and_(LotHold.lot_id == Lot.id, LotHold.released_at.is_(None)))
+          .outerjoin(User, User.id == LotHold.held_by_id))
+
+
+def lot_states(session: Session, item_id: int, numbers, lock: bool = False) \
+        -> dict[str, LotState]:
+    """The lots ``numbers`` of an item, with their expiry and open hold, in one statement.
+    ``lock`` (a transaction about to ship them): on PostgreSQL the lot rows are first taken
+    FOR SHARE, in a statement of their own, which waits for a hold being placed (it locks the
+    lot FOR NO KEY UPDATE) and makes a hold wait for this transaction; the holds are then
+    read after the lock is granted, so one committed meanwhile is seen."""
+    numbers = sorted({n for n in numbers if n})
+    if not numbers:
+        return {}
+    if lock and is_postgres(session):
+        session.execute(select(Lot.id).where(Lot.item_id == item_id, Lot.number.in_(numbers))
+                        .order_by(Lot.id).with_for_update(read=True))
+    rows = session.execute(_STATE.where(Lot.item_id == item_id, Lot.number.in_(numbers)))
+    return {r.number: LotState(r.number, r.expiry, r.reason, r.username, r.held_at)
+            for r in rows}
+
+
+def refusal(item, lot: str, state: LotState | None, today: dt.date,
+            label_expiry: dt.date | None = None) -> DomainError | None:
+    """Why ``lot`` of ``item`` may not leave today, or None. ``state`` is the lot on record
+    (None: Lotline does not know it; then a GS1 label's expiry is judged, if it had one)."""
+    if state is not None and state.hold_reason is not None:
+        who = f" by {state.held_by}" if state.held_by else ""
+        when = f" on {state.held_at:%Y-%m-%d}" if state.held_at else ""
+        return DomainError("lot_on_hold", f"Lot {lot} of {item.sku} is on hold "
+                           f"({state.hold_reason}; held{who}{when}). It may not leave: put it "
+                           f"aside and tell a supervisor.", field="lot",
+                           reason=state.hold_reason, held_by=state.held_by)
+    expiry = state.expiry if state is not None else label_expiry
+    if expiry is None:
+        return None
+    if expiry < today:
+        return DomainError("lot_expired", f"Lot {lot} of {item.sku} expired on "
+                           f"{expiry:%Y-%m-%d}. It may not leave: put it aside and take "
+                           f"another lot.", field="lot", expiry=expiry.isoformat())
+    days = item.min_shelf_life_days or 0
+    needed = today + dt.timedelta(days=days)
+    if days and expiry < needed:
+        return DomainError(
+            "shelf_life_too_short",
+            f"Lot {lot} of {item.sku} expires {expiry:%Y-%m-%d}; this item must not "
+            f"expire before {needed:%Y-%m-%d} ({days} days' shelf life). "
+            f"Put it aside and take a fresher lot.", field="lot", expiry=expiry.isoformat())
+    return None
+
+
+def check_may_leave(session: Session, item, lots, today: dt.date, *,
+                    label_expiry: dt.date | None = None, lock: bool = False) -> None:
+    """Refuse when any of ``lots`` (numbers) of ``item`` may not leave today."""
+    states = lot_states(session, item.id, lots, lock=lock)
+    for lot in sorted({n for n in lots if n}):
+        refused = refusal(item, lot, states.get(lot), today, label_expiry)
+        if refused is not None:
+            raise refused
