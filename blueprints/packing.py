@@ -62,6 +62,7 @@ def _lot(session, raw, state):
     lot = inventory.clean_lot(raw)
     if lot is None:
         raise DomainError("lot_required", "Scan the lot.", field="lot")
+    domain.check_lot_may_leave(session, state["sku"], lot)
     return lot
 
 

@@ -380,6 +380,12 @@ def _ask_lot(item, picked: dict, unfit: dict) -> str:
             f"lot of the unit in your hand.")
 
 
+def check_lot_may_leave(session: Session, sku, lot: str) -> None:
+    """The lot scanned at pack may leave (lotline.lot_gate); the pack checks it again."""
+    item = find_item(session, sku)
+    lot_gate.check_may_leave(session, item, [lot], settings_domain.warehouse_today(session))
+
+
 def asks_lot(session: Session, order_number, sku) -> bool:
     """Whether packing ``sku`` on the order asks for its lot although the item records none
     at pack now: its line was picked from several lots and one of them may not leave."""

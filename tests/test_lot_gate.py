@@ -1,0 +1,184 @@
+"""The pack gate (lotline/lot_gate.py): a held, expired or unfit lot never leaves, at pick,
+at pack, on the offline replay; the lot's own expiry counts, not the client's."""
+
+from __future__ import annotations
+
+import datetime as dt
+import threading
+import time
+
+import pytest
+from sqlalchemy import func, select
+
+from lotline import inventory, locations, lots, packing, picking
+from lotline.errors import DomainError
+from lotline.extensions import db
+from lotline.models import Item, PackLine
+from tests.conftest import make_item, make_order, order
+from tests.test_concurrency import run_stations
+from tests.test_flows import Scanner
+from tests.test_packing import setting
+
+ACTOR = inventory.Actor(None, "GATE")
+TODAY = dt.date.today()
+
+
+@pytest.fixture
+def wh(app):
+    for code in ("A-01", "A-02", "B-01"):
+        locations.create_location(db.session, code)
+    make_item("LOT-1", require_lot=True, min_shelf_life_days=30)
+    db.session.commit()
+
+
+def stock(code, lot, qty=5, expiry=None):
+    inventory.put(db.session, location=code, sku="LOT-1", lot=lot, qty=qty, actor=ACTOR,
+                  expiry=expiry or TODAY + dt.timedelta(days=365))
+
+
+def pick(number, code, qty):
+    picking.pick(db.session, order_number=number, location=code, sku="LOT-1", qty=qty,
+                 actor=ACTOR)
+
+
+def pack(number="SO-1", **kw):
+    return packing.pack(db.session, order_number=number, sku="LOT-1", actor=ACTOR, **kw)
+
+
+def refused(code, call, *args, **kw):
+    with pytest.raises(DomainError) as error:
+        call(*args, **kw)
+    assert error.value.code == code, error.value.message
+    db.session.rollback()
+    return error.value
+
+
+def pack_lines() -> int:
+    db.session.rollback()
+    return db.session.scalar(select(func.count()).select_from(PackLine))
+
+
+def test_a_lot_held_after_its_pick_is_refused_at_pack_with_the_reason(wh):
+    stock("A-01", "L1")
+    make_order("SO-1", LOT_1=2)
+    pick("SO-1", "A-01", 2)
+    lots.hold(db.session, number="L1", sku="LOT-1", reason="Recall R-7", actor=ACTOR)
+    error = refused("lot_on_hold", pack)  # nothing recorded: the lot picked is judged
+    assert "Lot L1 of LOT-1 is on hold (Recall R-7" in error.message
+    assert error.details["reason"] == "Recall R-7"
+    refused("lot_on_hold", pack, lot="L1")
+    assert pack_lines() == 0
+    lots.release(db.session, number="L1", sku="LOT-1", actor=ACTOR)
+    pack(lot="L1")
+    assert pack_lines() == 1
+
+
+def test_the_lot_in_the_hand_is_judged_not_the_one_picked(wh):
+    stock("A-01", "L1")
+    stock("A-02", "L2")
+    make_order("SO-1", LOT_1=2)
+    pick("SO-1", "A-01", 2)
+    lots.hold(db.session, number="L2", sku="LOT-1", reason="Quality check", actor=ACTOR)
+    refused("lot_on_hold", pack, lot="L2")  # recorded: the held lot in hand may not leave
+    lots.hold(db.session, number="L1", sku="LOT-1", reason="Recall", actor=ACTOR)
+    lots.release(db.session, number="L2", sku="LOT-1", actor=ACTOR)
+    result = pack(lot="L2")  # L2 is fine now; the picked L1 is held but not in the carton
+    assert any("not the lot picked" in m for m in result.messages)
+
+
+def test_the_expiry_on_record_counts_not_the_clients(wh, as_role):
+    stock("A-01", "L1", expiry=TODAY + dt.timedelta(days=10))  # inside 30 days' shelf life
+    make_order("SO-1", LOT_1=1)
+    db.session.execute(Item.__table__.update().values(min_shelf_life_days=0))
+    db.session.commit()
+    pick("SO-1", "A-01", 1)
+    db.session.execute(Item.__table__.update().values(min_shelf_life_days=30))
+    db.session.commit()
+    refused("shelf_life_too_short", pack, lot="L1", expiry=dt.date(2099, 12, 31))
+    browser = as_role("packer")
+    response = browser.client.post("/pack/replay", json={
+        "order": "SO-1", "sku": "LOT-1", "qty": 1, "lot": "L1", "expiry": "2099-12-31",
+        "key": "replay-gate-0001"}, headers={"X-CSRFToken": browser.token})
+    assert response.status_code == 422 and response.json["code"] == "shelf_life_too_short"
+    assert pack_lines() == 0
+
+
+def test_an_expired_lot_is_refused_and_an_unknown_lot_judged_by_its_label(wh):
+    stock("A-01", "L1")
+    make_order("SO-1", LOT_1=3)
+    pick("SO-1", "A-01", 3)
+    refused("lot_expired", pack, lot="NEW-1", expiry=TODAY - dt.timedelta(days=1))
+    refused("shelf_life_too_short", pack, lot="NEW-1", expiry=TODAY + dt.timedelta(days=5))
+    pack(lot="NEW-2", expiry=TODAY + dt.timedelta(days=90))
+    pack(lot="NEW-3")  # unknown, no expiry: passes (recorded as not the lot picked: flagged)
+    assert pack_lines() == 2
+
+
+def test_picked_from_two_lots_one_held_asks_for_the_lot(wh, as_role):
+    setting(False)  # the item records no lot at pack: the gate still asks for one
+    stock("A-01", "L1", qty=1)
+    stock("A-02", "L2", qty=1)
+    make_order("SO-1", LOT_1=2)
+    pick("SO-1", "A-01", 1)
+    pick("SO-1", "A-02", 1)
+    lots.hold(db.session, number="L2", sku="LOT-1", reason="Recall", actor=ACTOR)
+    error = refused("lot_required", pack)
+    assert "picked from lots L1, L2, and lot L2: lot on hold" in error.message
+    s = Scanner(as_role("packer"), "/pack")
+    s.scan("SO-1").scan("LOT-1")
+    assert s.step == "lot"  # the screen asks for it too
+    s.scan("L2")
+    assert s.error_code == "lot_on_hold" and s.step == "lot"
+    s.scan("L1")
+    assert s.step == "qty"
+    s.scan("1")
+    assert s.error_code is None and pack_lines() == 1
+
+
+def test_pick_refuses_an_expired_lot_and_skips_it(wh):
+    stock("A-01", "OLD", expiry=TODAY - dt.timedelta(days=2))
+    make_order("SO-1", LOT_1=1)
+    task = picking.next_task(db.session, order("SO-1"))
+    assert task.location is None
+    assert task.held[0].startswith("Skipped A-01: Lot OLD of LOT-1 expired on")
+    refused("lot_expired", pick, "SO-1", "A-01", 1)
+
+
+def test_a_hold_committed_while_stations_pack_that_lot_stops_every_later_pack(app, wh,
+                                                                           monkeypatch):
+    """A supervisor holds lot L1 while four stations pack it: no pack of L1 commits after
+    the hold commits (on PostgreSQL the pack's FOR SHARE on the lot waits for the hold's
+    lock, then reads the hold; on SQLite the writers take turns)."""
+    stock("A-01", "L1", qty=20)
+    make_order("SO-1", LOT_1=20)
+    pick("SO-1", "A-01", 20)
+    held_at = {}
+    real = lots._ledger_marks
+
+    def slow_marks(*args, **kwargs):  # the hold is placed, not yet committed
+        real(*args, **kwargs)
+        time.sleep(0.3)
+
+    monkeypatch.setattr(lots, "_ledger_marks", slow_marks)
+    committed_packs: list[float] = []
+    barrier = threading.Barrier(5)
+
+    def work(n):
+        barrier.wait(timeout=30)
+        if n == 0:
+            time.sleep(0.05)
+            lots.hold(db.session, number="L1", sku="LOT-1", reason="Recall", actor=ACTOR)
+            held_at["t"] = time.monotonic()
+            return
+        for _ in range(8):
+            try:
+                pack(lot="L1")
+                committed_packs.append(time.monotonic())
+            except DomainError as exc:
+                assert exc.code == "lot_on_hold", exc.message
+            time.sleep(0.02)
+
+    run_stations(app, 5, work)
+    assert "t" in held_at and committed_packs
+    assert not [t for t in committed_packs if t > held_at["t"] + 0.01], \
+        "a pack of the held lot committed after the hold"
