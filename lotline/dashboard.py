@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session, selectinload
 
+from . import lot_gate
 from .inventory import needs_cycle_count
 from .lots import held_lots
 from .models import (
@@ -25,6 +26,7 @@ from .models import (
     PackLine,
 )
 from .picking import next_task
+from .settings import warehouse_today
 
 WAITING_STATUSES = ("open", "picking", "picked", "packing")
 DONE_STATUSES = ("shipped", "cancelled")
@@ -68,10 +70,11 @@ class Exceptions:
     short_picks: ExceptionList
     lot_mismatches: ExceptionList
     held_lots: ExceptionList
+    intercepts: ExceptionList
 
     def all(self) -> list[ExceptionList]:
-        return [self.needs_count, self.blocked_picks, self.short_picks, self.lot_mismatches,
-                self.held_lots]
+        return [self.intercepts, self.needs_count, self.blocked_picks, self.short_picks,
+                self.lot_mismatches, self.held_lots]
 
     @property
     def total(self) -> int:
@@ -167,7 +170,15 @@ def held_lots_exception(session: Session) -> ExceptionList:
     return ExceptionList("held_lots", "Held lots", len(holds), cases)
 
 
+def intercepts_exception(session: Session) -> ExceptionList:
+    """Packed, not shipped: cartons holding a lot that may not leave (lotline.lot_gate)."""
+    found = lot_gate.intercepts(session, warehouse_today(session))
+    cases = [Case(f"{i.order} · carton {i.carton} · {i.sku} lot {i.lot}: "
+                  f"{i.refusal.code.replace('_', ' ')}", order=i.order) for i in found[:SHOWN]]
+    return ExceptionList("intercepts", "Packed, not shipped: intercept", len(found), cases)
+
+
 def exceptions(session: Session) -> Exceptions:
     return Exceptions(needs_count_exception(session), blocked_picks(session),
                       short_picks(session), lot_mismatches(session),
-                      held_lots_exception(session))
+                      held_lots_exception(session), intercepts_exception(session))

@@ -17,7 +17,7 @@ from sqlalchemy.orm import Session
 
 from .db import is_postgres
 from .errors import DomainError
-from .models import Lot, LotHold, User
+from .models import Carton, Lot, LotHold, Order, PackLine, User
 
 
 @dataclass(frozen=True)
@@ -91,3 +91,45 @@ def check_may_leave(session: Session, item, lots, today: dt.date, *,
         refused = refusal(item, lot, states.get(lot), today, label_expiry)
         if refused is not None:
             raise refused
+
+
+@dataclass(frozen=True)
+class Intercept:
+    """A lot in a packed carton that may not leave."""
+
+    order: str
+    carton: int
+    sku: str
+    lot: str
+    refusal: DomainError
+
+
+def packed_lots(pack_line) -> list[str]:
+    """The lots a pack line sends: the one recorded, else the lots it was picked from."""
+    if pack_line.recorded_lot:
+        return [pack_line.recorded_lot]
+    return [n.strip() for n in (pack_line.picked_lots or "").split(",") if n.strip()]
+
+
+def intercepts(session: Session, today: dt.date, order_ids=None, lock: bool = False) \
+        -> list[Intercept]:
+    """Lots in the cartons of orders not yet shipped (or of ``order_ids``) that may not
+    leave today."""
+    query = (select(PackLine, Order.number, Carton.number.label("carton"))
+             .join(Carton, Carton.id == PackLine.carton_id)
+             .join(Order, Order.id == Carton.order_id).order_by(Order.id, PackLine.id))
+    query = query.where(Order.id.in_(order_ids)) if order_ids is not None else \
+        query.where(Order.status.in_(("packing", "packed")))
+    found = []
+    by_item: dict[int, list] = {}
+    for line, number, carton in session.execute(query):
+        by_item.setdefault(line.item_id, []).append((line, number, carton))
+    for item_id, rows in by_item.items():
+        states = lot_states(session, item_id, [n for r in rows for n in packed_lots(r[0])],
+                            lock=lock)
+        for line, number, carton in rows:
+            for lot in packed_lots(line):
+                refused = refusal(line.item, lot, states.get(lot), today)
+                if refused is not None:
+                    found.append(Intercept(number, carton, line.item.sku, lot, refused))
+    return found

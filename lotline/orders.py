@@ -199,11 +199,24 @@ def cancel_order(session: Session, order: Order) -> Order:
 
 
 def ship_order(session: Session, order: Order) -> Order:
+    """Ship a packed order whose cartons are closed and hold no lot that may not leave
+    (lotline.lot_gate: held since it was packed, or expired meanwhile)."""
+    from . import lot_gate
+    from .settings import warehouse_today
+
     if order.status != "packed":
         raise DomainError("order_not_packed", f"Order {order.number} is {order.status}; only "
                           f"a packed order ships.")
     if any(c.status == "open" for c in order.cartons):
         raise DomainError("carton_open", "Close the open carton before shipping.")
+    stopped = lot_gate.intercepts(session, warehouse_today(session), [order.id], lock=True)
+    if stopped:
+        first = stopped[0]
+        raise DomainError(first.refusal.code, f"Order {order.number} may not ship: carton "
+                          f"{first.carton} holds {first.sku} lot {first.lot}. "
+                          f"{first.refusal.message.split('. It may')[0]}. Take it out of the "
+                          f"carton and tell a supervisor.",
+                          lots=[f"{i.sku} {i.lot}" for i in stopped])
     order.status = "shipped"
     order.shipped_at = utcnow()
     session.flush()

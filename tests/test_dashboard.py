@@ -87,7 +87,7 @@ def test_a_quiet_warehouse_shows_zero_everywhere(sup):
     html = response.get_data(as_text=True)
     assert "<html" in html and "<h1>Dashboard</h1>" in html
     assert counts(html) == dict.fromkeys(KEYS, 0)
-    assert html.count("✔") == 5 and "⚠" not in html
+    assert html.count("✔") == 6 and "⚠" not in html
     assert "No cartons are open at any station." in html
     for status in ("open", "picking", "picked", "packing"):
         assert re.search(rf'data-status="{status}"[^>]*>\s*<span class="dash-number">0</span>',

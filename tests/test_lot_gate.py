@@ -182,3 +182,27 @@ def test_a_hold_committed_while_stations_pack_that_lot_stops_every_later_pack(ap
     assert "t" in held_at and committed_packs
     assert not [t for t in committed_packs if t > held_at["t"] + 0.01], \
         "a pack of the held lot committed after the hold"
+
+
+def test_an_order_packed_before_a_hold_is_intercepted_and_cannot_ship(wh):
+    from lotline import dashboard
+    from lotline import orders as orders_domain
+
+    stock("A-01", "L1")
+    make_order("SO-1", LOT_1=1)
+    pick("SO-1", "A-01", 1)
+    pack()
+    packing.close_carton(db.session, order_number="SO-1")
+    db.session.commit()
+    lots.hold(db.session, number="L1", sku="LOT-1", reason="Recall R-9", actor=ACTOR)
+    found = dashboard.intercepts_exception(db.session)
+    assert found.count == 1 and found.cases[0].order == "SO-1"
+    assert "carton 1 · LOT-1 lot L1: lot on hold" in found.cases[0].text
+    error = refused("lot_on_hold", orders_domain.ship_order, db.session, order("SO-1"))
+    assert "Order SO-1 may not ship: carton 1 holds LOT-1 lot L1" in error.message
+    assert order("SO-1").status == "packed"
+    lots.release(db.session, number="L1", sku="LOT-1", actor=ACTOR)
+    assert dashboard.intercepts_exception(db.session).count == 0
+    orders_domain.ship_order(db.session, order("SO-1"))
+    db.session.commit()
+    assert order("SO-1").status == "shipped"
