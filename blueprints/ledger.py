@@ -2,10 +2,7 @@
 
 from __future__ import annotations
 
-import csv
-import io
-
-from flask import Response, render_template, request, stream_with_context
+from flask import render_template, request
 
 from lotline import ledger as domain
 from lotline.errors import DomainError
@@ -13,6 +10,7 @@ from lotline.extensions import db
 from lotline.models import LEDGER_TYPES, utcnow
 
 from . import accepts, is_htmx, role_blueprint
+from .csv_export import csv_response
 
 bp = role_blueprint("ledger", __name__, "supervisor", url_prefix="/ledger")
 
@@ -47,17 +45,4 @@ def export():
         return render_template("ledger/index.html", page=None, error=exc, asked=asked,
                                types=LEDGER_TYPES), 422
 
-    def generate():
-        buffer = io.StringIO()
-        writer = csv.writer(buffer)
-        for n, row in enumerate(rows, start=1):
-            writer.writerow(row)
-            if n % 500 == 0:
-                yield buffer.getvalue()
-                buffer.seek(0)
-                buffer.truncate()
-        yield buffer.getvalue()
-
-    name = f"ledger-{utcnow():%Y%m%d-%H%M%S}.csv"
-    return Response(stream_with_context(generate()), mimetype="text/csv",
-                    headers={"Content-Disposition": f'attachment; filename="{name}"'})
+    return csv_response(rows, f"ledger-{utcnow():%Y%m%d-%H%M%S}")

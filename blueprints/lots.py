@@ -3,9 +3,6 @@ where it went, its history; a printable and CSV recall report; one-tap Hold and 
 
 from __future__ import annotations
 
-import csv
-import io
-
 from flask import Response, redirect, render_template, request, url_for
 from flask_login import current_user
 
@@ -15,6 +12,7 @@ from lotline.extensions import db
 from lotline.inventory import Actor
 
 from . import accepts, is_htmx, role_blueprint
+from .csv_export import csv_response
 from .scantext import clean_scan
 from .station import current_station
 
@@ -117,19 +115,13 @@ def recall_csv():
     traces, errors = _traces()
     if not traces:
         return Response("\n".join(errors) + "\n", status=422, mimetype="text/plain")
-    out = io.StringIO()
-    writer = csv.writer(out)
-    writer.writerow(["lot", "section", "customer", "customer_ref", "order", "order_status",
-                     "shipped_at", "sku", "location", "qty", "source", "mismatch", "note"])
+    rows = [["lot", "section", "customer", "customer_ref", "order", "order_status",
+             "shipped_at", "sku", "location", "qty", "source", "mismatch", "note"]]
     for t in traces:
-        for r in t.on_hand:
-            writer.writerow([t.number, "on hand (hold it)", "", "", "", "", "", r.sku,
-                             r.location, r.qty, "tracking", "", ""])
-        for s in t.shipments:
-            writer.writerow([t.number, "shipped to customer", s.customer, s.customer_ref,
-                             s.order, s.status,
-                             s.shipped_at.isoformat(timespec="seconds") if s.shipped_at else "",
-                             s.sku, "", s.qty, s.source, "yes" if s.mismatch else "", s.note])
-    name = "recall-" + "-".join(t.number for t in traces)[:80] + ".csv"
-    return Response(out.getvalue(), mimetype="text/csv",
-                    headers={"Content-Disposition": f'attachment; filename="{name}"'})
+        rows += [[t.number, "on hand (hold it)", "", "", "", "", "", r.sku, r.location, r.qty,
+                  "tracking", "", ""] for r in t.on_hand]
+        rows += [[t.number, "shipped to customer", s.customer, s.customer_ref, s.order,
+                  s.status, s.shipped_at.isoformat(timespec="seconds") if s.shipped_at else "",
+                  s.sku, "", s.qty, s.source, "yes" if s.mismatch else "", s.note]
+                 for s in t.shipments]
+    return csv_response(rows, "recall-" + "-".join(t.number for t in traces))

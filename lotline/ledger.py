@@ -25,7 +25,6 @@ CSV_CHUNK = 1000
 CSV_HEADER = ("time_utc", "type", "sku", "location", "lot", "delta", "qty_after", "user",
               "station", "reference")
 # A spreadsheet runs a cell that starts with one of these as a formula (CSV injection).
-FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
 
 
 @dataclass
@@ -174,16 +173,11 @@ def search_ledger(session: Session, *, sku=None, lot=None, location=None, user=N
     return LedgerPage(list(rows), total, page, pages, per_page, filters)
 
 
-def _cell(value) -> str:
-    """Text as a spreadsheet shows it, never as a formula."""
-    text = "" if value is None else str(value)
-    return "'" + text if text.startswith(FORMULA_START) else text
-
-
 def ledger_csv_rows(session: Session, *, sku=None, lot=None, location=None, user=None,
                     type=None, date_from=None, date_to=None,
                     chunk_size: int = CSV_CHUNK) -> Iterator[list[str | int]]:
-    """The header, then every matching ledger row (newest first), for a CSV export.
+    """The header, then every matching ledger row (newest first), for a CSV export (its
+    cells are made formula-safe by the one CSV writer, blueprints.csv_export).
 
     The filters are checked now (a bad one raises before anything is sent); the rows are
     then read ``chunk_size`` at a time by id (keyset paging), so memory stays bounded however
@@ -210,9 +204,8 @@ def _stream(session: Session, where: list, chunk_size: int) -> Iterator[list[str
         rows = session.execute(chunk.limit(chunk_size)).all()
         for (_, created, kind, sku, code, number, delta, qty_after, username, station,
              reference) in rows:
-            yield [created.isoformat(sep=" ", timespec="seconds"), kind, _cell(sku),
-                   _cell(code), _cell(number), delta, qty_after, _cell(username),
-                   _cell(station), _cell(reference)]
+            yield [created.isoformat(sep=" ", timespec="seconds"), kind, sku, code, number,
+                   delta, qty_after, username, station, reference]
         if len(rows) < chunk_size:
             return
         last_id = rows[-1][0]
