@@ -3,19 +3,26 @@ and packed (with lots, serials and mismatches), cancel, ship."""
 
 from __future__ import annotations
 
+import uuid
+
 from flask import abort, flash, redirect, render_template, request, url_for
+from flask_login import current_user
 from flask_wtf import FlaskForm
 from flask_wtf.file import FileField, FileRequired
 from wtforms import StringField, TextAreaField
 from wtforms.validators import DataRequired, Length, Optional
 
 from lotline import orders as domain
+from lotline import returns
 from lotline.errors import DomainError
 from lotline.extensions import db
+from lotline.inventory import Actor
 from lotline.models import ORDER_STATUSES, Order
 
 from . import accepts, is_htmx, role_blueprint
 from .lines import LinesError, box_line, parse_lines
+from .scantext import clean_scan
+from .station import current_station
 
 bp = role_blueprint("orders", __name__, "supervisor", url_prefix="/orders")
 
@@ -100,10 +107,35 @@ def _order(number) -> Order:
     return order
 
 
+def _detail(order, error=None, status=200):
+    returnable = {line.id: returns.returnable(db.session, line) for line in order.lines}
+    return render_template("orders/detail.html", order=order, error=error,
+                           returnable=returnable, key=uuid.uuid4().hex), status
+
+
 @bp.get("/<number>")
 @accepts()
 def detail(number):
-    return render_template("orders/detail.html", order=_order(number), error=None)
+    return _detail(_order(number))
+
+
+@bp.post("/<number>/return")
+@accepts("csrf_token", "sku", "lot", "qty", "location", "idem")
+def return_picked(number):
+    """Picked units of a lot that may not leave, back to a location the supervisor scans."""
+    order = _order(number)
+    actor = Actor(current_user._get_current_object(), current_station())
+    form = request.form
+    try:
+        result = returns.return_picked(
+            db.session, order_number=order.number, sku=form.get("sku"), lot=form.get("lot"),
+            location=clean_scan(form.get("location")), qty=form.get("qty"), actor=actor,
+            idempotency_key=form.get("idem") or None)
+    except DomainError as exc:
+        db.session.rollback()
+        return _detail(_order(number), exc.message, 422)
+    flash(" ".join(result.messages))
+    return redirect(url_for("orders.detail", number=order.number))
 
 
 @bp.post("/<number>/<action>")
@@ -118,6 +150,6 @@ def act(number, action):
         db.session.commit()
     except DomainError as exc:
         db.session.rollback()
-        return render_template("orders/detail.html", order=order, error=exc.message), 422
+        return _detail(order, exc.message, 422)
     flash(f"Order {order.number} is {order.status}.")
     return redirect(url_for("orders.detail", number=order.number))

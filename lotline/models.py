@@ -27,6 +27,7 @@ LOT_AT_PACK_MODES = ("follow", "always", "never")
 LOCATION_TYPES = ("receiving", "storage", "pack")
 LEDGER_TYPES = (
     "putaway", "put", "pull", "move-out", "move-in", "cycle-count", "pick", "hold", "release",
+    "return",
 )
 ORDER_STATUSES = ("open", "picking", "picked", "packing", "packed", "shipped", "cancelled")
 CARTON_STATUSES = ("open", "closed")

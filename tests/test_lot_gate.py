@@ -206,3 +206,35 @@ def test_an_order_packed_before_a_hold_is_intercepted_and_cannot_ship(wh):
     orders_domain.ship_order(db.session, order("SO-1"))
     db.session.commit()
     assert order("SO-1").status == "shipped"
+
+
+def test_a_supervisor_returns_held_picked_units_and_the_line_is_picked_again(wh, as_role):
+    from lotline.models import LedgerEntry
+
+    stock("A-01", "L1", qty=2)
+    stock("A-02", "L2", qty=5)
+    make_order("SO-1", LOT_1=2)
+    pick("SO-1", "A-01", 2)
+    lots.hold(db.session, number="L1", sku="LOT-1", reason="Recall", actor=ACTOR)
+    packer = as_role("packer")
+    assert packer.post("/orders/SO-1/return", {"sku": "LOT-1", "lot": "L1", "qty": "2",
+                                                "location": "B-01"}).status_code == 403
+    sup = as_role("supervisor", username="sam1")
+    page = sup.get("/orders/SO-1").get_data(as_text=True)
+    assert "2 × LOT-1 lot L1 picked for this order may not leave" in page
+    taken = sup.post("/orders/SO-1/return", {"sku": "LOT-1", "lot": "L1", "qty": "2",
+                                              "location": "A-02"})  # holds L2: rule 2
+    assert taken.status_code == 422 and "A-02" in taken.get_data(as_text=True)
+    done = sup.post("/orders/SO-1/return", {"sku": "LOT-1", "lot": "L1", "qty": "2",
+                                             "location": "b-01"})
+    assert done.status_code == 302
+    db.session.rollback()
+    assert order("SO-1").lines[0].qty_picked == 0 and order("SO-1").status == "open"
+    assert inventory.ledger_mismatches(db.session) == []
+    assert db.session.scalar(select(func.count()).select_from(LedgerEntry)
+                             .where(LedgerEntry.type == "return")) == 1
+    task = picking.next_task(db.session, order("SO-1"))
+    assert task.location.code == "A-02" and task.lot.number == "L2"  # another lot
+    again = sup.post("/orders/SO-1/return", {"sku": "LOT-1", "lot": "L1", "qty": "1",
+                                              "location": "B-01"})
+    assert again.status_code == 422  # nothing left to return

@@ -321,6 +321,8 @@ def _form_data(endpoint: str, world) -> dict | None:
         "orders.new": {"number": "SO-2", "customer": "C", "lines": "SKU-1 1"},
         "orders.upload": {"file": csv_file("order,customer,sku,qty\nSO-3,C,SKU-1,1\n")},
         "orders.act": {},
+        "orders.return_picked": {"sku": "SKU-1", "lot": "L1", "qty": "1", "location": "B-1",
+                                 "idem": "csrf-return"},
         "packing.index": {"order": "SO-1", "sku": "SKU-1", "qty": "1", "idem": "csrf-pack"},
         "packing.replay": None,
         "picking.index": {"order": "SO-1", "location": "A-1", "sku": "SKU-1", "qty": "1",
