@@ -18,11 +18,11 @@ What a packer does with a scanner in hand (every step by scan; the buttons do th
 
 from __future__ import annotations
 
-from flask import abort, jsonify, render_template, request
+from flask import abort, current_app, jsonify, render_template, request
 from flask_login import current_user
 from werkzeug.datastructures import MultiDict
 
-from lotline import commands, inventory
+from lotline import commands, inventory, users
 from lotline import orders as orders_domain
 from lotline import pack_station as station
 from lotline import packing as domain
@@ -62,8 +62,7 @@ def _lot(session, raw, state):
     lot = inventory.clean_lot(raw)
     if lot is None:
         raise DomainError("lot_required", "Scan the lot.", field="lot")
-    domain.check_lot_may_leave(session, state["sku"], lot)
-    return lot
+    return lot  # whether it may leave is the pack's to say (a supervisor may let it through)
 
 
 def _serial(session, raw, state):
@@ -94,7 +93,18 @@ def _commit(session, state, actor, key, options):
     return domain.pack(session, order_number=state["order"], sku=state["sku"], actor=actor,
                        qty=state.get("qty", 1), lot=state.get("lot"),
                        serial=state.get("serial"), idempotency_key=key,
-                       expiry=_expiry(options), unneeded="drop")
+                       expiry=_expiry(options), unneeded="drop",
+                       override=options.get("override"))
+
+
+GATE_REFUSALS = ("lot_on_hold", "lot_expired", "shelf_life_too_short")
+
+
+def _step_up(session, form) -> dict:
+    """A supervisor at the packer's station: signs in again, says why the lot may leave."""
+    user = users.step_up(session, form.get("override_user"), form.get("override_password"),
+                         hash_method=current_app.config["PASSWORD_HASH_METHOD"])
+    return {"override": domain.supervisor_override(user, form.get("override_reason"))}
 
 
 def _item_prompt(session, view: View) -> str:
@@ -178,6 +188,7 @@ FLOW = Flow("pack", "Pack", "packing.index", [
          _qty, quantity=True, info=_picked_info,
          applies=lambda s, st: "sku" in st and not _needs(s, st).serial),
 ], _commit, "Packed", keep=("order",), panel="packing/_panel.html", finished=_finished,
+    override={code: "supervisor" for code in GATE_REFUSALS}, step_up=_step_up,
     switch=_switch, leave=_left, commands=[
         Command(commands.CLOSE, "to close the carton", _may_close, _close),
         Command(commands.NEXT, "for the next order waiting", _may_next, _next),
@@ -198,7 +209,8 @@ def _panel(view: View) -> dict:
 
 
 @bp.route("", methods=["GET", "POST"])
-@accepts("csrf_token", "weight", *FLOW.fields)
+@accepts("csrf_token", "weight", "override", "override_user", "override_password",
+         "override_reason", *FLOW.fields)
 def index():
     actor = inventory.Actor(current_user._get_current_object(), current_station())
     if request.method == "GET":  # a link may prefill the order; only a POST commits

@@ -78,6 +78,9 @@ class Flow:
     done_word: str = "Done"
     redo_on: dict[str, str] = field(default_factory=dict)  # error code -> step to clear
     override: dict[str, str] = field(default_factory=dict)  # error code -> option name
+    # A supervisor signing in again at the station to let a refusal through (Pack's gate):
+    # (session, form) -> the commit's options; it raises when they may not.
+    step_up: Callable | None = None
     keep: tuple[str, ...] = ()  # steps that stay accepted after a commit (e.g. the order)
     panel: str | None = None  # a template shown beside the step (e.g. the order's lines)
     carry: tuple[str, ...] = ()  # extra hidden fields carried between scans
@@ -116,6 +119,7 @@ class View:
     key: str = ""
     feedback: str | None = None
     override: str | None = None
+    refused_value: str = ""  # the value refused, for a supervisor to let through
     done: list[Step] = field(default_factory=list)
     extra: dict = field(default_factory=dict)
     offers: list[Command] = field(default_factory=list)  # commands that apply here
@@ -140,6 +144,15 @@ def advance(flow: Flow, session: Session, form, actor, options: dict | None = No
         view = _walk(flow, session, form, actor, options, key, extra)
         view.error, view.feedback, view.result = exc, "error", None
         return view
+    if flow.step_up is not None and form.get("override") in flow.override.values():
+        try:  # a supervisor's step-up at the station: the commit's options, or why not
+            options = {**(options or {}), **flow.step_up(session, form)}
+        except DomainError as exc:
+            view = _walk(flow, session, without(form, "override"), actor, options, key, extra,
+                         commit=False)
+            view.error, view.feedback = exc, "error"
+            return view
+        form = without(form, "override", "override_user", "override_password")
     redo = form.get("redo")
     if redo in flow.keep and flow.leave is not None and clean_scan(form.get(redo)):
         try:  # the kept value's chip: leaving it follows the flow's rule, as Cancel does
@@ -328,9 +341,12 @@ def _refused(flow, session, form, state, done, step, exc, key, extra) -> View:
     view = View(flow, kept, current=target, error=exc, key=key, feedback="error",
                 done=[s for s in done if s.name != target.name], extra=extra)
     view.override = flow.override.get(exc.code)
-    if view.override and target.quantity:  # the number refused, for a supervisor to let through
+    if view.override:  # the value refused, for a supervisor to let through
         raw = clean_scan(form.get(target.name))
-        view.prefill = str(form.get("qty_pending") or "1") if commands.is_confirm(raw) else raw
+        view.refused_value = str(form.get("qty_pending") or "1") \
+            if target.quantity and commands.is_confirm(raw) else raw
+        if target.quantity:
+            view.prefill = view.refused_value
     return _at(view, session)
 
 

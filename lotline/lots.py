@@ -28,6 +28,7 @@ from .models import (
     OrderLine,
     PackLine,
     PickLine,
+    User,
     utcnow,
 )
 
@@ -117,7 +118,9 @@ PICKED = (
     .where(PickLine.lot_id.in_(LOT_IDS), PickLine.qty > 0)
     .order_by(Order.number))
 PACKED = (
-    select(*_ORDER_COLUMNS, PackLine.qty, PackLine.lot_mismatch, PackLine.picked_lots)
+    select(*_ORDER_COLUMNS, PackLine.qty, PackLine.lot_mismatch, PackLine.picked_lots,
+           PackLine.override_reason,
+           select(User.username).where(User.id == PackLine.override_by_id).scalar_subquery())
     .select_from(PackLine)
     .join(Carton, Carton.id == PackLine.carton_id)
     .join(Order, Order.id == Carton.order_id).join(Item, Item.id == PackLine.item_id)
@@ -158,9 +161,12 @@ def shipments(session: Session, number: str, lot_ids: list[int],
                                 qty, note=f"picked from {code}" if code else ""))
     packs = session.execute(PACKED, {"number": number}) if item_id is None else \
         session.execute(_PACKED_OF_ITEM, {"number": number, "item_id": item_id})
-    for order, customer, ref, status, shipped, sku, qty, mismatch, picked in packs:
+    for (order, customer, ref, status, shipped, sku, qty, mismatch, picked, why,
+         by) in packs:
+        notes = [f"picked lot {picked}" if mismatch else "",
+                 f"let through by {by}: {why}" if by else ""]
         out.append(Shipment("recorded at pack", order, customer, ref, status, shipped, sku,
-                            number, qty, mismatch, f"picked lot {picked}" if mismatch else ""))
+                            number, qty, mismatch, "; ".join(n for n in notes if n)))
     return out
 
 

@@ -455,11 +455,15 @@ class PackLine(db.Model):
     user_id: Mapped[int | None] = mapped_column(ForeignKey("user_account.id"))
     station: Mapped[str] = mapped_column(String(64), default="")
     created_at: Mapped[dt.datetime] = mapped_column(DateTime, default=utcnow)
+    # A lot that might not leave (lotline.lot_gate), let through by a supervisor: who, why.
+    override_by_id: Mapped[int | None] = mapped_column(ForeignKey("user_account.id"))
+    override_reason: Mapped[str | None] = mapped_column(String(200))
 
     carton: Mapped[Carton] = relationship(back_populates="lines")
     order_line: Mapped[OrderLine] = relationship()
     item: Mapped[Item] = relationship()
-    user: Mapped[User | None] = relationship()
+    user: Mapped[User | None] = relationship(foreign_keys=[user_id])
+    override_by: Mapped[User | None] = relationship(foreign_keys=[override_by_id])
 
 
 __all__ = [

@@ -278,11 +278,33 @@ def open_carton(session: Session, order, station: str = "") -> PanelCarton:
     return PanelCarton(pk, number)
 
 
+@dataclass(frozen=True)
+class Override:
+    """A supervisor letting one refused pack through (lotline.lot_gate): who, and why."""
+
+    user_id: int
+    username: str
+    reason: str
+
+
+def supervisor_override(user, reason) -> Override:
+    """The override of ``user`` (signed in again at the station for it), with a reason."""
+    if user is None or not user.has_role("supervisor"):
+        raise DomainError("forbidden", "Only a supervisor may let a refused lot through.",
+                          status=403, field="override_user")
+    reason = str(reason or "").strip()
+    if not 3 <= len(reason) <= 200:
+        raise ValidationError("Say why it may leave (3 to 200 characters).",
+                              field="override_reason")
+    return Override(user.id, user.username, reason)
+
+
 def pack(session: Session, *, order_number, sku, actor: Actor, qty=1, lot=None, serial=None,
          idempotency_key=None, expiry: dt.date | None = None,
-         unneeded: str = "record") -> Result:
+         unneeded: str = "record", override: Override | None = None) -> Result:
     """Pack ``qty`` of an item into the order's open carton, recording lot and serial.
 
+    ``override``: a supervisor's, for a lot the gate would refuse (stored on the line).
     ``unneeded``: what to do with a lot or serial the item does not need at pack now.
     "record" (the API, a replay) records what it is given; "drop" (the pack screen's
     confirm) drops it, as the screen's step-by-step walk never asks for it (a GS1 label
@@ -291,7 +313,7 @@ def pack(session: Session, *, order_number, sku, actor: Actor, qty=1, lot=None, 
         raise ValueError(f"unneeded is 'record' or 'drop', not {unneeded!r}")
     qty = clean_qty(qty)
     params = {"order": order_number, "sku": sku, "qty": qty, "lot": lot, "serial": serial,
-              "expiry": expiry}
+              "expiry": expiry, "override": override and override.user_id}
 
     def apply():
         rows = _order_rows(session, order_number)
@@ -322,9 +344,11 @@ def pack(session: Session, *, order_number, sku, actor: Actor, qty=1, lot=None, 
         if lot_number is not None:  # the lot in the packer's hand, as recorded
             refused = lot_gate.refusal(item, lot_number, states.get(lot_number), today,
                                        label_expiry=expiry)
-        else:  # nothing recorded: the lot picked
+        else:  # nothing recorded: the lot picked; the scan is refused at its last step
             refused = next(iter(unfit.values()), None)
-        if refused is not None:
+            if refused is not None:
+                refused.details["field"] = "serial" if need.serial else "qty"
+        if refused is not None and override is None:
             raise refused
         if serial_number is not None:
             if qty != 1:
@@ -336,12 +360,17 @@ def pack(session: Session, *, order_number, sku, actor: Actor, qty=1, lot=None, 
             "carton_id": carton.id, "order_line_id": line.id, "item_id": item.id, "qty": qty,
             "recorded_lot": lot_number, "serial": serial_number,
             "picked_lots": ", ".join(sorted(picked))[:200], "lot_mismatch": mismatch,
-            "user_id": actor.user_id, "station": actor.station[:64], "created_at": utcnow()})
+            "user_id": actor.user_id, "station": actor.station[:64], "created_at": utcnow(),
+            "override_by_id": override.user_id if refused and override else None,
+            "override_reason": override.reason if refused and override else None})
         _ADD_PACKED.execute(session, {"pk": line.id, "added": qty})
         lines[at] = line = line._replace(qty_packed=line.qty_packed + qty)
         status = orders_domain.next_status(order.status, lines, packing=True)
         orders_domain.packed_at_station(session, order, status, actor)
         messages = [_packed_text(item, qty, lot_number, serial_number, carton, line)]
+        if refused is not None:
+            why = refused.code.replace("_", " ")
+            messages.append(f"⚠ Let through by {override.username}: {why} ({override.reason}).")
         if mismatch:
             for picked_lot, locations in picked.items():
                 for location_id in set(locations):
@@ -380,12 +409,6 @@ def _ask_lot(item, picked: dict, unfit: dict) -> str:
             f"lot of the unit in your hand.")
 
 
-def check_lot_may_leave(session: Session, sku, lot: str) -> None:
-    """The lot scanned at pack may leave (lotline.lot_gate); the pack checks it again."""
-    item = find_item(session, sku)
-    lot_gate.check_may_leave(session, item, [lot], settings_domain.warehouse_today(session))
-
-
 def asks_lot(session: Session, order_number, sku) -> bool:
     """Whether packing ``sku`` on the order asks for its lot although the item records none
     at pack now: its line was picked from several lots and one of them may not leave."""
@@ -420,7 +443,8 @@ def _order_rows(session: Session, number) -> list[tuple]:
 _PACK_LINE_ROW = Prepared(insert(PackLine.__table__).values(
     {name: bindparam(name) for name in ("carton_id", "order_line_id", "item_id", "qty",
                                          "recorded_lot", "serial", "picked_lots",
-                                         "lot_mismatch", "user_id", "station", "created_at")}))
+                                         "lot_mismatch", "user_id", "station", "created_at",
+                                         "override_by_id", "override_reason")}))
 _ADD_PACKED = Prepared(update(OrderLine.__table__).where(_ol.id == bindparam("pk"))
                        .values(qty_packed=_ol.qty_packed + bindparam("added")))
 

@@ -139,5 +139,5 @@ def test_pack_uses_the_lots_recorded_expiry(as_role, order, wh):
     lot.expiry = dt.date.today() + dt.timedelta(days=10)
     db.session.commit()
     s = Scanner(as_role("packer"), "/pack")
-    s.scan("SO-1").scan("LOT-1").scan("G1")  # refused at the Lot step (lotline.lot_gate)
+    s.scan("SO-1").scan("LOT-1").scan("G1").scan("1")
     assert s.error_code == "shelf_life_too_short" and s.step == "lot"

@@ -127,7 +127,7 @@ def test_picked_from_two_lots_one_held_asks_for_the_lot(wh, as_role):
     s = Scanner(as_role("packer"), "/pack")
     s.scan("SO-1").scan("LOT-1")
     assert s.step == "lot"  # the screen asks for it too
-    s.scan("L2")
+    s.scan("L2").scan("1")
     assert s.error_code == "lot_on_hold" and s.step == "lot"
     s.scan("L1")
     assert s.step == "qty"
@@ -238,3 +238,58 @@ def test_a_supervisor_returns_held_picked_units_and_the_line_is_picked_again(wh,
     again = sup.post("/orders/SO-1/return", {"sku": "LOT-1", "lot": "L1", "qty": "1",
                                               "location": "B-01"})
     assert again.status_code == 422  # nothing left to return
+
+
+def test_a_supervisor_lets_a_held_lot_through_at_the_station(wh, as_role):
+    from lotline import users
+    from lotline.models import LoginThrottle
+
+    setting(True)  # the lot is scanned at pack
+    stock("A-01", "L1")
+    make_order("SO-1", LOT_1=2)
+    pick("SO-1", "A-01", 2)
+    lots.hold(db.session, number="L1", sku="LOT-1", reason="Quality check", actor=ACTOR)
+    users.create_user(db.session, "boss", "boss-password-1", "supervisor",
+                      hash_method="pbkdf2:sha256:1000")
+    users.create_user(db.session, "pal", "pal-password-1", "packer",
+                      hash_method="pbkdf2:sha256:1000")
+    db.session.commit()
+    s = Scanner(as_role("packer"), "/pack")
+    s.scan("SO-1").scan("LOT-1").scan("L1").scan("1")
+    assert s.error_code == "lot_on_hold" and 'id="override-form"' in s.html
+    form = {**s.fields, "lot": "L1", "override": "supervisor", "override_reason": "QA cleared"}
+    # a packer cannot override, even with their own password
+    s.scan("L1", **{**form, "override_user": "pal", "override_password": "pal-password-1"})
+    assert s.error_code == "forbidden" and pack_lines() == 0
+    # a wrong password is counted by the sign-in throttle
+    s.scan("L1", **{**form, "override_user": "boss", "override_password": "wrong"})
+    assert s.error_code == "bad_credentials" and pack_lines() == 0
+    assert db.session.get(LoginThrottle, "boss").failures == 1
+    s.scan("L1", **{**form, "override_user": "boss", "override_password": "boss-password-1"})
+    assert s.error_code is None and "Let through by boss: lot on hold (QA cleared)" in s.html
+    line = db.session.scalar(select(PackLine))
+    assert (line.recorded_lot, line.override_by.username, line.override_reason) == \
+        ("L1", "boss", "QA cleared")
+    trace = lots.trace(db.session, "L1", "LOT-1")
+    assert any("let through by boss: QA cleared" in s.note for s in trace.shipments)
+    refused("lot_on_hold", pack, lot="L1")  # one scan only: the next is refused again
+
+
+def test_with_no_lot_recorded_the_refusal_comes_at_the_quantity_and_can_be_let_through(
+        wh, as_role):
+    from lotline import users
+
+    setting(False)  # no lot step: the picked lot is judged
+    stock("A-01", "L1")
+    make_order("SO-1", LOT_1=1)
+    pick("SO-1", "A-01", 1)
+    lots.hold(db.session, number="L1", sku="LOT-1", reason="Recall", actor=ACTOR)
+    users.create_user(db.session, "boss", "boss-password-1", "supervisor",
+                      hash_method="pbkdf2:sha256:1000")
+    db.session.commit()
+    s = Scanner(as_role("packer"), "/pack")
+    s.scan("SO-1").scan("LOT-1").scan("1")
+    assert s.error_code == "lot_on_hold" and s.step == "qty" and s.fields["sku"] == "LOT-1"
+    s.scan("1", override="supervisor", override_user="boss",
+           override_password="boss-password-1", override_reason="Recall does not cover it")
+    assert s.error_code is None and pack_lines() == 1
