@@ -12,10 +12,9 @@ from __future__ import annotations
 import datetime as dt
 from dataclasses import dataclass
 
-from sqlalchemy import and_, select
+from sqlalchemy import and_, bindparam, select
 from sqlalchemy.orm import Session
 
-from .db import is_postgres
 from .errors import DomainError
 from .models import Carton, Lot, LotHold, Order, PackLine, User
 
@@ -31,9 +30,18 @@ class LotState:
     held_at: dt.datetime | None = None
 
 
-_STATE = (select(Lot.number, Lot.expiry, LotHold.reason, User.username, LotHold.held_at)
-          .outerjoin(LotHold, and_(LotHold.lot_id == Lot.id, LotHold.released_at.is_(None)))
-          .outerjoin(User, User.id == LotHold.held_by_id))
+_l, _h, _u = Lot.__table__.c, LotHold.__table__.c, User.__table__.c
+# Module-level Core statements, run on the session's connection (the scan path's way).
+_STATE = (select(_l.number, _l.expiry, _h.reason, _u.username, _h.held_at)
+          .select_from(Lot.__table__
+                       .outerjoin(LotHold.__table__,
+                                  and_(_h.lot_id == _l.id, _h.released_at.is_(None)))
+                       .outerjoin(User.__table__, _u.id == _h.held_by_id))
+          .where(_l.item_id == bindparam("item_id"),
+                 _l.number.in_(bindparam("numbers", expanding=True))))
+_SHARE = (select(_l.id).where(_l.item_id == bindparam("item_id"),
+                              _l.number.in_(bindparam("numbers", expanding=True)))
+          .order_by(_l.id).with_for_update(read=True))
 
 
 def lot_states(session: Session, item_id: int, numbers, lock: bool = False) \
@@ -42,16 +50,17 @@ def lot_states(session: Session, item_id: int, numbers, lock: bool = False) \
     ``lock`` (a transaction about to ship them): on PostgreSQL the lot rows are first taken
     FOR SHARE, in a statement of their own, which waits for a hold being placed (it locks the
     lot FOR NO KEY UPDATE) and makes a hold wait for this transaction; the holds are then
-    read after the lock is granted, so one committed meanwhile is seen."""
+    read after the lock is granted, so one committed meanwhile is seen (a statement that
+    waited for the lock would return the hold rows as of its own start)."""
     numbers = sorted({n for n in numbers if n})
     if not numbers:
         return {}
-    if lock and is_postgres(session):
-        session.execute(select(Lot.id).where(Lot.item_id == item_id, Lot.number.in_(numbers))
-                        .order_by(Lot.id).with_for_update(read=True))
-    rows = session.execute(_STATE.where(Lot.item_id == item_id, Lot.number.in_(numbers)))
+    connection = session.connection()
+    params = {"item_id": item_id, "numbers": numbers}
+    if lock and connection.dialect.name == "postgresql":
+        connection.execute(_SHARE, params)
     return {r.number: LotState(r.number, r.expiry, r.reason, r.username, r.held_at)
-            for r in rows}
+            for r in connection.execute(_STATE, params)}
 
 
 def refusal(item, lot: str, state: LotState | None, today: dt.date,

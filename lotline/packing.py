@@ -52,8 +52,10 @@ class PackItem(NamedTuple):
 
 _i = Item.__table__.c
 _RECORDING = settings_domain.REQUIRE_LOT_SERIAL_AT_PACK
+_ZONE = settings_domain.WAREHOUSE_TIME_ZONE
 _PACK_ITEM = select(_i.id, _i.sku, _i.require_lot, _i.require_serial, _i.lot_at_pack,
-                    _i.min_shelf_life_days, settings_domain.stored(_RECORDING))
+                    _i.min_shelf_life_days, settings_domain.stored(_ZONE),
+                    settings_domain.stored(_RECORDING))
 _PACK_ITEM_BY = {"sku": Prepared(_PACK_ITEM.where(_i.sku == bindparam("sku"))),
                  "gtin": Prepared(_PACK_ITEM.where(_i.gtin == bindparam("gtin")))}
 
@@ -65,15 +67,23 @@ def pack_item(session: Session, scan) -> PackItem:
 
 def pack_item_and_setting(session: Session, scan) -> tuple[PackItem, bool]:
     """The item a scan names, and the Require Lot/Serial at Pack setting, in one statement."""
+    item, on, _ = pack_item_and_settings(session, scan)
+    return item, on
+
+
+def pack_item_and_settings(session: Session, scan) -> tuple[PackItem, bool, dt.date]:
+    """The item a scan names, the Require Lot/Serial at Pack setting and the warehouse's
+    date (its time-zone setting), in one statement."""
     found = {}
 
     def lookup(by, value):
         row = _PACK_ITEM_BY[by].first(session, {by: value})
         if row:
             found["on"] = settings_domain.decode(_RECORDING, row[-1])
-        return PackItem(*row[:-1]) if row else None
+            found["today"] = settings_domain.today_in(settings_domain.decode(_ZONE, row[-2]))
+        return PackItem(*row[:-2]) if row else None
 
-    return find_by(scan, lookup), found["on"]
+    return find_by(scan, lookup), found["on"], found["today"]
 
 
 def needs(session: Session, item: Item | PackItem, setting_on: bool | None = None) -> PackNeeds:
@@ -321,7 +331,7 @@ def pack(session: Session, *, order_number, sku, actor: Actor, qty=1, lot=None, 
         order = orders_domain.OrderRef(first[0], first[1], first[4])
         lines = [orders_domain.LineRef(r[5], r[18], *r[6:10]) for r in rows]
         orders_domain.check_workable(order)
-        item, recording = pack_item_and_setting(session, sku)
+        item, recording, today = pack_item_and_settings(session, sku)
         at = next((n for n, ln in enumerate(lines) if ln.item_id == item.id), None)
         if at is None:
             raise _not_on_order(item, order)
@@ -330,7 +340,6 @@ def pack(session: Session, *, order_number, sku, actor: Actor, qty=1, lot=None, 
         check_room(line, qty, item.sku, order.number)
         picked_by_line = _picked(_PICKED_BY_ORDER.execute(session, {"order_id": order.id}))
         picked = picked_by_line.get(line.id, {})
-        today = settings_domain.warehouse_today(session)
         states = lot_gate.lot_states(session, item.id, [*picked, clean_lot(lot)], lock=True)
         unfit = _unfit_picked(item, picked, states, today)
         asks_lot = need.lot or len(picked) > 1 and bool(unfit)

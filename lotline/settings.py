@@ -60,8 +60,12 @@ def clean_time_zone(value, key: str = WAREHOUSE_TIME_ZONE) -> str:
 def warehouse_today(session: Session, now: dt.datetime | None = None) -> dt.date:
     """Today's date where the warehouse is (its time-zone setting): the date every
     expiry and shelf-life rule is judged by."""
-    zone = ZoneInfo(get_setting(session, WAREHOUSE_TIME_ZONE))
-    return (now or dt.datetime.now(dt.UTC)).astimezone(zone).date()
+    return today_in(get_setting(session, WAREHOUSE_TIME_ZONE), now)
+
+
+def today_in(zone: str, now: dt.datetime | None = None) -> dt.date:
+    """Today's date in the time zone named ``zone``."""
+    return (now or dt.datetime.now(dt.UTC)).astimezone(ZoneInfo(zone)).date()
 
 
 _VALUE = Prepared(select(Setting.value).where(Setting.key == bindparam("key")))  # every pack scan
