@@ -107,8 +107,16 @@ def _step_up(session, form) -> dict:
     return {"override": domain.supervisor_override(user, form.get("override_reason"))}
 
 
+def _at_pack(session, view: View) -> station.OrderAtPack:
+    """The order on screen at pack, read once per screen drawn (prompt, commands)."""
+    number = view.state["order"]
+    if view.memo.get("at_pack", (None,))[0] != number:
+        view.memo["at_pack"] = (number, station.order_at_pack(session, number))
+    return view.memo["at_pack"][1]
+
+
 def _item_prompt(session, view: View) -> str:
-    state = station.order_at_pack(session, view.state["order"])
+    state = _at_pack(session, view)
     if state.waiting_for_close:
         return f"Order {state.number} is complete. Scan {commands.CLOSE} to close carton " \
                f"{state.open_carton}"
@@ -132,7 +140,7 @@ def _switch(session, raw, state, actor):
         return None
     if number == state["order"]:
         return None
-    station.check_may_open_another(session, state["order"])
+    station.check_may_open_another(station.order_at_pack(session, state["order"]))
     station.check_packable(session, number)
     station.open_at_station(session, number, actor, leaving=state["order"])
     return MultiDict({"order": number})
@@ -142,7 +150,7 @@ def _may_next(session, view) -> bool:
     if view.current.name == "order":
         return True
     if view.current.name == "sku":
-        station.check_may_open_another(session, view.state["order"])
+        station.check_may_open_another(_at_pack(session, view))
         return True
     return False
 
@@ -154,8 +162,7 @@ def _next(session, view, form, actor, text) -> Outcome:
 
 
 def _may_close(session, view) -> bool:
-    return "order" in view.state and \
-        station.order_at_pack(session, view.state["order"]).open_carton is not None
+    return "order" in view.state and _at_pack(session, view).open_carton is not None
 
 
 def _close(session, view, form, actor, text) -> Outcome:

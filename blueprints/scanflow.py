@@ -124,6 +124,7 @@ class View:
     extra: dict = field(default_factory=dict)
     offers: list[Command] = field(default_factory=list)  # commands that apply here
     station: str | None = None  # set this device's station (CMD:STATION:<name>)
+    memo: dict = field(default_factory=dict)  # what a flow's hooks read once per screen
 
 
 def advance(flow: Flow, session: Session, form, actor, options: dict | None = None) -> View:

@@ -180,13 +180,16 @@ class LineRef(NamedTuple):
     qty_packed: int
 
 
+_PACKED_AT_STATION = (update(Order.__table__).where(Order.__table__.c.id == bindparam("pk"))
+                      .values(status=bindparam("status"), packing_station=bindparam("station"),
+                              packing_since=bindparam("at")))
+
+
 def packed_at_station(session: Session, order, status: str, actor) -> None:
     """After a pack: the order's status, and that it is open at this station as of now
     (one statement; the order row is already locked by the pack)."""
-    session.execute(update(Order).where(Order.id == order.id)
-                    .values(status=status, packing_station=actor.at,
-                            packing_since=utcnow())
-                    .execution_options(synchronize_session=False))
+    session.connection().execute(_PACKED_AT_STATION, {
+        "pk": order.id, "status": status, "station": actor.at, "at": utcnow()})
 
 
 def cancel_order(session: Session, order: Order) -> Order:

@@ -12,7 +12,7 @@ from __future__ import annotations
 import datetime as dt
 from dataclasses import dataclass
 
-from sqlalchemy import or_, select, update
+from sqlalchemy import bindparam, func, or_, select, update
 from sqlalchemy.orm import Session
 
 from . import orders as orders_domain
@@ -20,7 +20,7 @@ from . import packing
 from .commands import CANCEL, CLOSE, NEXT
 from .db import committed
 from .errors import DomainError
-from .models import Order, utcnow
+from .models import Carton, Order, OrderLine, utcnow
 
 OPEN_AT_STATION_FOR = dt.timedelta(minutes=30)  # then another station's CMD:NEXT may take it
 PACKABLE = ("picked", "packing")
@@ -47,19 +47,34 @@ class OrderAtPack:
         return self.status in ("packed", "shipped", "cancelled") and self.open_carton is None
 
 
+_o, _c, _ol = Order.__table__.c, Carton.__table__.c, OrderLine.__table__.c
+# One statement: it is asked several times a scan (the prompt, the commands offered, done?).
+_AT_PACK = select(
+    _o.number, _o.status,
+    select(_c.number).where(_c.order_id == _o.id, _c.status == "open").order_by(_c.id)
+    .limit(1).scalar_subquery().label("open_carton"),
+    select(func.coalesce(func.sum(_ol.qty_packed), 0)).where(_ol.order_id == _o.id)
+    .scalar_subquery().label("packed"),
+    select(func.coalesce(func.sum(_ol.qty - _ol.qty_short), 0)).where(_ol.order_id == _o.id)
+    .scalar_subquery().label("wanted"),
+).where(_o.number == bindparam("number"))
+
+
 def order_at_pack(session: Session, number) -> OrderAtPack:
-    order = orders_domain.get_order(session, number)
-    carton = next((c.number for c in order.cartons if c.status == "open"), None)
-    return OrderAtPack(order.number, order.status, carton,
-                       sum(line.qty_packed for line in order.lines),
-                       sum(line.qty - line.qty_short for line in order.lines))
+    number = str(number or "").strip().upper()
+    row = session.connection().execute(_AT_PACK, {"number": number}).first()
+    if row is None:
+        orders_domain.get_order(session, number)  # raises its "no order" error
+    return OrderAtPack(row.number, row.status, row.open_carton, row.packed, row.wanted)
 
 
 def check_packable(session: Session, number) -> str:
     """The order's number, when a station may open it at pack: not cancelled or shipped,
     and not packed with its cartons closed (nothing is left to do with it there)."""
-    orders_domain.check_workable(orders_domain.get_order(session, number))
     state = order_at_pack(session, number)
+    if state.status in ("cancelled", "shipped"):
+        raise DomainError("order_closed", f"Order {state.number} is {state.status}.",
+                          field="order")
     if state.done:
         raise DomainError("order_packed", f"Order {state.number} is packed and its cartons "
                           f"are closed. Scan the next order, or {NEXT}.", field="order")
@@ -73,10 +88,9 @@ def check_may_close_up(state: OrderAtPack) -> None:
                           f"to close carton {state.open_carton} first.")
 
 
-def check_may_open_another(session: Session, number) -> None:
-    """The station may open another order instead of ``number``: that one is untouched, or
-    complete and closed. Otherwise says what to do."""
-    state = order_at_pack(session, number)
+def check_may_open_another(state: OrderAtPack) -> None:
+    """The station may open another order instead of the one on screen (``state``): that
+    one is untouched, or complete and closed. Otherwise says what to do."""
     check_may_close_up(state)
     if state.packed and not state.done:
         raise DomainError("order_in_progress", f"Order {state.number} is not finished: "
