@@ -176,9 +176,9 @@ def _close(session, view, form, actor, text) -> Outcome:
         f"next order, or {commands.NEXT}.", reference=number))
 
 
-def _finished(session, kept) -> bool:
+def _finished(session, view) -> bool:
     """The order is packed and its last carton closed: the screen asks for the next one."""
-    return station.order_at_pack(session, kept["order"]).done
+    return _at_pack(session, view).done
 
 
 FLOW = Flow("pack", "Pack", "packing.index", [

@@ -146,9 +146,9 @@ def _short(session, view, form, actor, text) -> Outcome:
     return Outcome(out, result=result)
 
 
-def _finished(session, kept) -> bool:
+def _finished(session, view) -> bool:
     """The order is picked: the screen asks for the next one (its skips forgotten)."""
-    order = orders_domain.get_order(session, kept["order"])
+    order = orders_domain.get_order(session, view.state["order"])
     return domain.next_task(session, order) is None
 
 

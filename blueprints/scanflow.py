@@ -86,9 +86,9 @@ class Flow:
     carry: tuple[str, ...] = ()  # extra hidden fields carried between scans
     per_scan: tuple[str, ...] = ()  # carried fields that end when the scan commits
     commands: list[Command] = field(default_factory=list)  # besides Confirm, Cancel, Station
-    # The kept steps' work is over (the order is picked): (session, kept) -> bool; the
-    # screen then asks for the first step again.
-    finished: Callable[[Session, dict], bool] | None = None
+    # The kept steps' work is over (the order is picked): (session, view of the kept
+    # values) -> bool; the screen then asks for the first step again.
+    finished: Callable[[Session, View], bool] | None = None
     # A value scanned at a later step that names another kept value (an order number at
     # Pack's item step): (session, raw, state, actor) -> the form to walk, None when it is
     # not one, or a DomainError saying what to do first.
@@ -215,7 +215,7 @@ def _command(flow: Flow, session: Session, form, actor, text: str, key: str,
         here.error, here.feedback = exc, "error"
         return here
     kept = {name: outcome.form[name] for name in flow.keep if outcome.form.get(name)}
-    if kept and flow.finished is not None and flow.finished(session, kept):
+    if kept and flow.finished is not None and flow.finished(session, View(flow, kept)):
         outcome.form = MultiDict()  # its work is over (the last line recorded short)
     view = advance(flow, session, outcome.form, actor, outcome.options)
     if outcome.result is not None and view.error is None:
@@ -316,11 +316,11 @@ def _committed(flow: Flow, session: Session, values, result, extra: dict) -> Vie
     (none when the flow says their work is finished: the order is picked)."""
     session.expire_all()
     kept = {name: clean_scan(values.get(name)) for name in flow.keep if values.get(name)}
-    if kept and flow.finished is not None and flow.finished(session, kept):
-        kept, extra = {}, {}
     fresh = View(flow, kept, result=result, key=new_key(), feedback="success",
                  extra={k: v for k, v in extra.items() if k not in ("expiry", *flow.per_scan)})
-    fresh.current = first_step(flow, session, kept)
+    if kept and flow.finished is not None and flow.finished(session, fresh):
+        fresh.state, fresh.extra = {}, {}
+    fresh.current = first_step(flow, session, fresh.state)
     return _at(fresh, session)
 
 

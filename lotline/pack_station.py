@@ -13,12 +13,12 @@ import datetime as dt
 from dataclasses import dataclass
 
 from sqlalchemy import bindparam, func, or_, select, update
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, scoped_session
 
 from . import orders as orders_domain
 from . import packing
 from .commands import CANCEL, CLOSE, NEXT
-from .db import committed
+from .db import committed, outside_transaction
 from .errors import DomainError
 from .models import Carton, Order, OrderLine, utcnow
 
@@ -61,8 +61,16 @@ _AT_PACK = select(
 
 
 def order_at_pack(session: Session, number) -> OrderAtPack:
+    """Where the order stands. Read in the session's transaction when one is open, else on
+    a connection of its own (the screen drawn after a pack opens no read transaction: on
+    PostgreSQL its ROLLBACK would make psycopg plan every statement again)."""
     number = str(number or "").strip().upper()
-    row = session.connection().execute(_AT_PACK, {"number": number}).first()
+    current = session() if isinstance(session, scoped_session) else session
+    if current.in_transaction():
+        row = session.connection().execute(_AT_PACK, {"number": number}).first()
+    else:
+        with outside_transaction(session.get_bind().engine) as connection:
+            row = connection.execute(_AT_PACK, {"number": number}).first()
     if row is None:
         orders_domain.get_order(session, number)  # raises its "no order" error
     return OrderAtPack(row.number, row.status, row.open_carton, row.packed, row.wanted)
