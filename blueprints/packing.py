@@ -22,7 +22,7 @@ from flask import abort, current_app, jsonify, render_template, request
 from flask_login import current_user
 from werkzeug.datastructures import MultiDict
 
-from lotline import commands, inventory, users
+from lotline import commands, inventory, lot_gate, users
 from lotline import orders as orders_domain
 from lotline import pack_station as station
 from lotline import packing as domain
@@ -95,9 +95,6 @@ def _commit(session, state, actor, key, options):
                        serial=state.get("serial"), idempotency_key=key,
                        expiry=_expiry(options), unneeded="drop",
                        override=options.get("override"))
-
-
-GATE_REFUSALS = ("lot_on_hold", "lot_expired", "shelf_life_too_short")
 
 
 def _step_up(session, form) -> dict:
@@ -195,7 +192,7 @@ FLOW = Flow("pack", "Pack", "packing.index", [
          _qty, quantity=True, info=_picked_info,
          applies=lambda s, st: "sku" in st and not _needs(s, st).serial),
 ], _commit, "Packed", keep=("order",), panel="packing/_panel.html", finished=_finished,
-    override={code: "supervisor" for code in GATE_REFUSALS}, step_up=_step_up,
+    override={code: "supervisor" for code in lot_gate.REFUSALS}, step_up=_step_up,
     switch=_switch, leave=_left, commands=[
         Command(commands.CLOSE, "to close the carton", _may_close, _close),
         Command(commands.NEXT, "for the next order waiting", _may_next, _next),

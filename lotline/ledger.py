@@ -24,7 +24,6 @@ MAX_PER_PAGE = 500
 CSV_CHUNK = 1000
 CSV_HEADER = ("time_utc", "type", "sku", "location", "lot", "delta", "qty_after", "user",
               "station", "reference")
-# A spreadsheet runs a cell that starts with one of these as a formula (CSV injection).
 
 
 @dataclass

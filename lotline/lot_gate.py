@@ -12,11 +12,11 @@ from __future__ import annotations
 import datetime as dt
 from dataclasses import dataclass
 
-from sqlalchemy import and_, bindparam, select
+from sqlalchemy import and_, bindparam, func, select
 from sqlalchemy.orm import Session
 
 from .errors import DomainError
-from .models import Carton, Lot, LotHold, Order, PackLine, User
+from .models import Carton, Lot, LotHold, Order, PackLine, PickLine, User
 
 
 @dataclass(frozen=True)
@@ -38,9 +38,9 @@ _STATE = (select(_l.number, _l.expiry, _h.reason, _u.username, _h.held_at)
                                   and_(_h.lot_id == _l.id, _h.released_at.is_(None)))
                        .outerjoin(User.__table__, _u.id == _h.held_by_id))
           .where(_l.item_id == bindparam("item_id"),
-                 _l.number.in_(bindparam("numbers", expanding=True))))
+                 func.upper(_l.number).in_(bindparam("numbers", expanding=True))))
 _SHARE = (select(_l.id).where(_l.item_id == bindparam("item_id"),
-                              _l.number.in_(bindparam("numbers", expanding=True)))
+                              func.upper(_l.number).in_(bindparam("numbers", expanding=True)))
           .order_by(_l.id).with_for_update(read=True))
 
 
@@ -52,15 +52,30 @@ def lot_states(session: Session, item_id: int, numbers, lock: bool = False) \
     lot FOR NO KEY UPDATE) and makes a hold wait for this transaction; the holds are then
     read after the lock is granted, so one committed meanwhile is seen (a statement that
     waited for the lock would return the hold rows as of its own start)."""
-    numbers = sorted({n for n in numbers if n})
+    numbers = sorted({n.upper() for n in numbers if n})  # L1 and l1 are one lot to the gate
     if not numbers:
         return {}
     connection = session.connection()
     params = {"item_id": item_id, "numbers": numbers}
     if lock and connection.dialect.name == "postgresql":
         connection.execute(_SHARE, params)
-    return {r.number: LotState(r.number, r.expiry, r.reason, r.username, r.held_at)
-            for r in connection.execute(_STATE, params)}
+    found: dict[str, LotState] = {}
+    for r in connection.execute(_STATE, params):
+        state = found.get(r.number.upper())
+        if state is None or state.hold_reason is None:  # a held one wins
+            found[r.number.upper()] = LotState(r.number, r.expiry, r.reason, r.username,
+                                               r.held_at)
+    return _ByNumber(found)
+
+
+class _ByNumber(dict):
+    """Lot states by number, whatever the case it was scanned in."""
+
+    def get(self, number, default=None):
+        return super().get(str(number).upper(), default)
+
+
+REFUSALS = ("lot_on_hold", "lot_expired", "shelf_life_too_short")  # a supervisor may override
 
 
 def refusal(item, lot: str, state: LotState | None, today: dt.date,
@@ -74,7 +89,7 @@ def refusal(item, lot: str, state: LotState | None, today: dt.date,
                            f"({state.hold_reason}; held{who}{when}). It may not leave: put it "
                            f"aside and tell a supervisor.", field="lot",
                            reason=state.hold_reason, held_by=state.held_by)
-    expiry = state.expiry if state is not None else label_expiry
+    expiry = (state.expiry if state is not None else None) or label_expiry
     if expiry is None:
         return None
     if expiry < today:
@@ -92,16 +107,6 @@ def refusal(item, lot: str, state: LotState | None, today: dt.date,
     return None
 
 
-def check_may_leave(session: Session, item, lots, today: dt.date, *,
-                    label_expiry: dt.date | None = None, lock: bool = False) -> None:
-    """Refuse when any of ``lots`` (numbers) of ``item`` may not leave today."""
-    states = lot_states(session, item.id, lots, lock=lock)
-    for lot in sorted({n for n in lots if n}):
-        refused = refusal(item, lot, states.get(lot), today, label_expiry)
-        if refused is not None:
-            raise refused
-
-
 @dataclass(frozen=True)
 class Intercept:
     """A lot in a packed carton that may not leave."""
@@ -113,32 +118,39 @@ class Intercept:
     refusal: DomainError
 
 
-def packed_lots(pack_line) -> list[str]:
-    """The lots a pack line sends: the one recorded, else the lots it was picked from."""
-    if pack_line.recorded_lot:
-        return [pack_line.recorded_lot]
-    return [n.strip() for n in (pack_line.picked_lots or "").split(",") if n.strip()]
-
-
 def intercepts(session: Session, today: dt.date, order_ids=None, lock: bool = False) \
         -> list[Intercept]:
     """Lots in the cartons of orders not yet shipped (or of ``order_ids``) that may not
-    leave today."""
+    leave today: the lot a pack line recorded, else the lots its order line was picked from
+    (the pick lines, not the pack line's shortened text). A supervisor's override on a pack
+    line covers it, unless the lot was held again after that pack."""
     query = (select(PackLine, Order.number, Carton.number.label("carton"))
              .join(Carton, Carton.id == PackLine.carton_id)
              .join(Order, Order.id == Carton.order_id).order_by(Order.id, PackLine.id))
     query = query.where(Order.id.in_(order_ids)) if order_ids is not None else \
         query.where(Order.status.in_(("packing", "packed")))
+    rows = session.execute(query).all()
+    picked: dict[int, set[str]] = {}
+    unrecorded = {line.order_line_id for line, _, _ in rows if not line.recorded_lot}
+    if unrecorded:
+        for line_id, number in session.execute(
+                select(PickLine.order_line_id, Lot.number).join(Lot, Lot.id == PickLine.lot_id)
+                .where(PickLine.order_line_id.in_(unrecorded), PickLine.qty > 0)):
+            picked.setdefault(line_id, set()).add(number)
     found = []
     by_item: dict[int, list] = {}
-    for line, number, carton in session.execute(query):
-        by_item.setdefault(line.item_id, []).append((line, number, carton))
-    for item_id, rows in by_item.items():
-        states = lot_states(session, item_id, [n for r in rows for n in packed_lots(r[0])],
-                            lock=lock)
-        for line, number, carton in rows:
-            for lot in packed_lots(line):
-                refused = refusal(line.item, lot, states.get(lot), today)
-                if refused is not None:
+    for line, number, carton in rows:
+        lots = [line.recorded_lot] if line.recorded_lot else \
+            sorted(picked.get(line.order_line_id, ()))
+        by_item.setdefault(line.item_id, []).append((line, number, carton, lots))
+    for item_id, entries in by_item.items():
+        states = lot_states(session, item_id, [n for e in entries for n in e[3]], lock=lock)
+        for line, number, carton, lots in entries:
+            for lot in lots:
+                state = states.get(lot)
+                refused = refusal(line.item, lot, state, today)
+                overridden = line.override_by_id is not None and (
+                    state is None or state.held_at is None or state.held_at <= line.created_at)
+                if refused is not None and not overridden:
                     found.append(Intercept(number, carton, line.item.sku, lot, refused))
     return found

@@ -340,19 +340,22 @@ def pack(session: Session, *, order_number, sku, actor: Actor, qty=1, lot=None, 
         check_room(line, qty, item.sku, order.number)
         picked_by_line = _picked(_PICKED_BY_ORDER.execute(session, {"order_id": order.id}))
         picked = picked_by_line.get(line.id, {})
-        states = lot_gate.lot_states(session, item.id, [*picked, clean_lot(lot)], lock=True)
+        carried = clean_lot(lot)  # scanned, typed or from a GS1 label, recorded or not
+        states = lot_gate.lot_states(session, item.id, [*picked, carried], lock=True)
         unfit = _unfit_picked(item, picked, states, today)
         asks_lot = need.lot or len(picked) > 1 and bool(unfit)
-        lot_number = clean_lot(lot if asks_lot or unneeded == "record" else None)
+        lot_number = carried if asks_lot or unneeded == "record" else None
         serial_number = clean_serial(serial if need.serial or unneeded == "record" else None)
         if asks_lot and lot_number is None:
             raise DomainError("lot_required", _ask_lot(item, picked, unfit), field="lot")
         if need.serial and serial_number is None:
             raise DomainError("serial_required", f"Scan the serial of this {item.sku}.",
                               field="serial")
-        if lot_number is not None:  # the lot in the packer's hand, as recorded
-            refused = lot_gate.refusal(item, lot_number, states.get(lot_number), today,
+        if carried is not None:  # the lot in the packer's hand (even when not recorded)
+            refused = lot_gate.refusal(item, carried, states.get(carried), today,
                                        label_expiry=expiry)
+            if refused is None and unfit and len(picked) > 1:
+                _check_units_of(session, line.id, item, carried, qty, unfit)
         else:  # nothing recorded: the lot picked; the scan is refused at its last step
             refused = next(iter(unfit.values()), None)
             if refused is not None:
@@ -408,6 +411,24 @@ def _unfit_picked(item, picked: dict, states: dict, today) -> dict:
         if refused is not None:
             out[number] = refused
     return out
+
+
+def _check_units_of(session: Session, line_id: int, item, lot: str, qty: int,
+                    unfit: dict) -> None:
+    """A line picked from several lots, one of which may not leave: a scan of lot ``lot``
+    packs at most the units picked of it and not yet packed as it; the rest may be the
+    other lot's, so each of those is scanned with its own lot."""
+    picked = session.scalar(
+        select(func.coalesce(func.sum(PickLine.qty), 0)).join(Lot, Lot.id == PickLine.lot_id)
+        .where(PickLine.order_line_id == line_id, func.upper(Lot.number) == lot.upper()))
+    packed = session.scalar(
+        select(func.coalesce(func.sum(PackLine.qty), 0))
+        .where(PackLine.order_line_id == line_id, func.upper(PackLine.recorded_lot) == lot.upper()))
+    if qty > picked - packed:
+        raise DomainError("lot_required", f"Only {max(picked - packed, 0)} of lot {lot} of "
+                          f"{item.sku} were picked and are not packed; lot "
+                          f"{', '.join(unfit)} may not leave. Scan each unit's lot.",
+                          field="qty")
 
 
 def _ask_lot(item, picked: dict, unfit: dict) -> str:

@@ -5,7 +5,7 @@ picked from a lot held afterwards could never complete."""
 
 from __future__ import annotations
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from . import lot_gate
@@ -23,24 +23,31 @@ from .inventory import (
     run_once,
 )
 from .items import find_item
-from .models import Lot, PickLine
+from .models import Lot, PackLine, PickLine
 from .settings import warehouse_today
 
 
 def returnable(session: Session, line) -> dict[str, int]:
-    """Lot number -> units picked for ``line`` from that lot, not packed, that may not
-    leave: what a supervisor may return to stock."""
+    """Lot number -> units picked for ``line`` from that lot and not packed as that lot (nor
+    beyond what the line has unpacked), that may not leave: what a supervisor may return."""
     picks = session.execute(
         select(Lot.number, PickLine.qty).join(Lot, Lot.id == PickLine.lot_id)
         .where(PickLine.order_line_id == line.id, PickLine.qty > 0)).all()
     by_lot: dict[str, int] = {}
     for number, qty in picks:
         by_lot[number] = by_lot.get(number, 0) + qty
+    for number, qty in session.execute(
+            select(PackLine.recorded_lot, func.sum(PackLine.qty))
+            .where(PackLine.order_line_id == line.id, PackLine.recorded_lot.is_not(None))
+            .group_by(PackLine.recorded_lot)):
+        for picked in by_lot:
+            if picked.upper() == number.upper():
+                by_lot[picked] -= qty
     states = lot_gate.lot_states(session, line.item_id, by_lot)
     today = warehouse_today(session)
     unpacked = line.qty_picked - line.qty_packed
     return {number: min(qty, unpacked) for number, qty in sorted(by_lot.items())
-            if unpacked > 0
+            if unpacked > 0 and qty > 0
             and lot_gate.refusal(line.item, number, states.get(number), today) is not None}
 
 

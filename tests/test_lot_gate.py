@@ -293,3 +293,88 @@ def test_with_no_lot_recorded_the_refusal_comes_at_the_quantity_and_can_be_let_t
     s.scan("1", override="supervisor", override_user="boss",
            override_password="boss-password-1", override_reason="Recall does not cover it")
     assert s.error_code is None and pack_lines() == 1
+
+
+# ---------------------------------------------------------------- found in review
+
+
+def test_two_picked_lots_one_held_the_fit_lot_covers_only_its_own_units(wh):
+    setting(True)
+    stock("A-01", "L1", qty=1)
+    stock("A-02", "L2", qty=1)
+    make_order("SO-1", LOT_1=2)
+    pick("SO-1", "A-01", 1)
+    pick("SO-1", "A-02", 1)
+    lots.hold(db.session, number="L2", sku="LOT-1", reason="Recall", actor=ACTOR)
+    error = refused("lot_required", pack, lot="L1", qty=2)  # one of them is L2's
+    assert "Only 1 of lot L1" in error.message
+    pack(lot="L1", qty=1)
+    refused("lot_required", pack, lot="L1", qty=1)  # L1's one unit is packed already
+    assert pack_lines() == 1
+
+
+def test_a_lot_from_a_label_is_judged_even_when_not_recorded(wh, as_role):
+    setting(False)  # the item records no lot at pack: the lot is dropped, not ignored
+    stock("A-01", "L1")
+    make_order("SO-1", LOT_1=2)
+    pick("SO-1", "A-01", 2)
+    stock("B-01", "BAD")
+    lots.hold(db.session, number="BAD", sku="LOT-1", reason="Recall", actor=ACTOR)
+    refused("lot_on_hold", pack, lot="BAD", unneeded="drop")
+    assert pack_lines() == 0
+
+
+def test_a_held_lot_in_another_case_is_still_held(wh):
+    stock("A-01", "L1")
+    make_order("SO-1", LOT_1=1)
+    pick("SO-1", "A-01", 1)
+    lots.hold(db.session, number="L1", sku="LOT-1", reason="Recall", actor=ACTOR)
+    refused("lot_on_hold", pack, lot="l1")
+
+
+def test_a_label_expiry_counts_for_a_known_lot_without_one(wh):
+    inventory.put(db.session, location="A-01", sku="LOT-1", lot="NOEXP", qty=2, actor=ACTOR)
+    make_order("SO-1", LOT_1=1)
+    pick("SO-1", "A-01", 1)
+    refused("shelf_life_too_short", pack, lot="NOEXP", expiry=TODAY + dt.timedelta(days=5))
+
+
+def test_an_override_lets_the_order_ship_and_a_later_hold_stops_it(wh, as_role):
+    from lotline import orders as orders_domain
+    from lotline import users
+
+    stock("A-01", "L1")
+    make_order("SO-1", LOT_1=1)
+    pick("SO-1", "A-01", 1)
+    lots.hold(db.session, number="L1", sku="LOT-1", reason="Recall", actor=ACTOR)
+    boss = users.create_user(db.session, "boss", "boss-password-1", "supervisor",
+                             hash_method="pbkdf2:sha256:1000")
+    db.session.commit()
+    from lotline import dashboard
+
+    pack(lot="L1", override=packing.supervisor_override(boss, "QA cleared it"))
+    packing.close_carton(db.session, order_number="SO-1")
+    db.session.commit()
+    assert dashboard.intercepts_exception(db.session).count == 0  # the override covers it
+    time.sleep(0.01)
+    lots.release(db.session, number="L1", sku="LOT-1", actor=ACTOR)
+    lots.hold(db.session, number="L1", sku="LOT-1", reason="Recall 2", actor=ACTOR)
+    assert dashboard.intercepts_exception(db.session).count == 1  # held again since
+    refused("lot_on_hold", orders_domain.ship_order, db.session, order("SO-1"))
+    lots.release(db.session, number="L1", sku="LOT-1", actor=ACTOR)
+    orders_domain.ship_order(db.session, order("SO-1"))
+    db.session.commit()
+    assert order("SO-1").status == "shipped"
+
+
+def test_returns_never_give_back_units_packed_as_that_lot(wh):
+    from lotline import returns
+
+    stock("A-01", "L1", qty=2)
+    stock("A-02", "L2", qty=2)
+    make_order("SO-1", LOT_1=4)
+    pick("SO-1", "A-01", 2)
+    pick("SO-1", "A-02", 2)
+    pack(lot="L2", qty=2)
+    lots.hold(db.session, number="L2", sku="LOT-1", reason="Recall", actor=ACTOR)
+    assert returns.returnable(db.session, order("SO-1").lines[0]) == {}
