@@ -226,6 +226,15 @@ def ship_order(session: Session, order: Order) -> Order:
     return order
 
 
+def line_for(session: Session, order: Order, sku) -> OrderLine:
+    """The order's line of the item ``sku`` names, or ``not_on_order``."""
+    item = find_item(session, sku)
+    line = next((ln for ln in order.lines if ln.item_id == item.id), None)
+    if line is None:
+        raise DomainError("not_on_order", f"{item.sku} is not on order {order.number}.")
+    return line
+
+
 def check_workable(order: Order) -> None:
     if order.status in ("cancelled", "shipped"):
         raise DomainError("order_closed", f"Order {order.number} is {order.status}.",

@@ -234,10 +234,8 @@ def short_line(session: Session, *, order_number, sku, actor: Actor,
     def apply():
         order = orders_domain.lock_order(session, order_number)
         orders_domain.check_workable(order)
-        item = find_item(session, sku)
-        line = next((ln for ln in order.lines if ln.item_id == item.id), None)
-        if line is None:
-            raise DomainError("not_on_order", f"{item.sku} is not on order {order.number}.")
+        line = orders_domain.line_for(session, order, sku)
+        item = line.item
         left = line.to_pick
         if left <= 0:
             raise DomainError("nothing_to_short", f"{item.sku} is fully picked.")

@@ -22,7 +22,6 @@ from .inventory import (
     clean_qty,
     run_once,
 )
-from .items import find_item
 from .models import Lot, PackLine, PickLine
 from .settings import warehouse_today
 
@@ -66,10 +65,8 @@ def return_picked(session: Session, *, order_number, sku, lot, location, qty, ac
         loc = _lock(session, [location])[_code(location)]
         order = orders_domain.lock_order(session, order_number)
         orders_domain.check_workable(order)
-        item = find_item(session, sku)
-        line = next((ln for ln in order.lines if ln.item_id == item.id), None)
-        if line is None:
-            raise DomainError("not_on_order", f"{item.sku} is not on order {order.number}.")
+        line = orders_domain.line_for(session, order, sku)
+        item = line.item
         left = returnable(session, line).get(lot_number, 0)
         if qty > left:
             raise DomainError("nothing_to_return", f"{left} unpacked unit(s) of {item.sku} lot "
