@@ -217,7 +217,7 @@ def test_pack_with_lot_serial_recording_on(page, app_url, in_app):
     page.get_by_label("Require Lot/Serial at Pack").check()
     page.get_by_role("button", name="Save settings").click()
     expect(page.get_by_label("Require Lot/Serial at Pack")).to_be_checked()
-    expect(page.get_by_text("Require Lot/Serial at Pack is on.")).to_be_visible()
+    expect(page.get_by_text("Require Lot/Serial at Pack is on;")).to_be_visible()
     switch_user(page, app_url, "pat")
 
     pack = ScanScreen(page, app_url, "/pack").open()

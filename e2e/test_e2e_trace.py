@@ -48,7 +48,7 @@ def test_lot_lookup_recall_hold_and_release_on_a_phone(page, app_url, in_app, vi
     pick = ScanScreen(page, app_url, "/pick").open()
     pick.scan("Order", "SO-TRACE")
     expect(page.get_by_test_id("pick-skipped")).to_contain_text(
-        "Skipped A-01-01: lot VC24A01 is on hold (Supplier recall R-7).")
+        "Skipped A-01-01: Lot VC24A01 of VIT-C-500 is on hold (Supplier recall R-7; held by sam")
     expect(page.get_by_test_id("pick-task")).to_contain_text("A-01-02")
     pick.scan("Location", "A-01-01")
     pick.scan("Item", "VIT-C-500")
