@@ -22,7 +22,7 @@ from flask import abort, current_app, jsonify, render_template, request
 from flask_login import current_user
 from werkzeug.datastructures import MultiDict
 
-from lotline import commands, inventory, lot_gate, users
+from lotline import commands, inventory, lot_gate, pack_gate, users
 from lotline import orders as orders_domain
 from lotline import pack_station as station
 from lotline import packing as domain
@@ -101,7 +101,7 @@ def _step_up(session, form) -> dict:
     """A supervisor at the packer's station: signs in again, says why the lot may leave."""
     user = users.step_up(session, form.get("override_user"), form.get("override_password"),
                          hash_method=current_app.config["PASSWORD_HASH_METHOD"])
-    return {"override": domain.supervisor_override(user, form.get("override_reason"))}
+    return {"override": pack_gate.supervisor_override(user, form.get("override_reason"))}
 
 
 def _at_pack(session, view: View) -> station.OrderAtPack:

@@ -15,7 +15,7 @@ from sqlalchemy import bindparam, func, insert, select, update
 from sqlalchemy.orm import Session
 from sqlalchemy.orm.attributes import set_committed_value
 
-from . import lot_gate
+from . import lot_gate, pack_gate
 from . import orders as orders_domain
 from . import settings as settings_domain
 from .commands import CLOSE
@@ -288,30 +288,9 @@ def open_carton(session: Session, order, station: str = "") -> PanelCarton:
     return PanelCarton(pk, number)
 
 
-@dataclass(frozen=True)
-class Override:
-    """A supervisor letting one refused pack through (lotline.lot_gate): who, and why."""
-
-    user_id: int
-    username: str
-    reason: str
-
-
-def supervisor_override(user, reason) -> Override:
-    """The override of ``user`` (signed in again at the station for it), with a reason."""
-    if user is None or not user.has_role("supervisor"):
-        raise DomainError("forbidden", "Only a supervisor may let a refused lot through.",
-                          status=403, field="override_user")
-    reason = str(reason or "").strip()
-    if not 3 <= len(reason) <= 200:
-        raise ValidationError("Say why it may leave (3 to 200 characters).",
-                              field="override_reason")
-    return Override(user.id, user.username, reason)
-
-
 def pack(session: Session, *, order_number, sku, actor: Actor, qty=1, lot=None, serial=None,
          idempotency_key=None, expiry: dt.date | None = None,
-         unneeded: str = "record", override: Override | None = None) -> Result:
+         unneeded: str = "record", override: pack_gate.Override | None = None) -> Result:
     """Pack ``qty`` of an item into the order's open carton, recording lot and serial.
 
     ``override``: a supervisor's, for a lot the gate would refuse (stored on the line).
@@ -342,12 +321,12 @@ def pack(session: Session, *, order_number, sku, actor: Actor, qty=1, lot=None, 
         picked = picked_by_line.get(line.id, {})
         carried = clean_lot(lot)  # scanned, typed or from a GS1 label, recorded or not
         states = lot_gate.lot_states(session, item.id, [*picked, carried], lock=True)
-        unfit = _unfit_picked(item, picked, states, today)
+        unfit = pack_gate.unfit_picked(item, picked, states, today)
         asks_lot = need.lot or len(picked) > 1 and bool(unfit)
         lot_number = carried if asks_lot or unneeded == "record" else None
         serial_number = clean_serial(serial if need.serial or unneeded == "record" else None)
         if asks_lot and lot_number is None:
-            raise DomainError("lot_required", _ask_lot(item, picked, unfit), field="lot")
+            raise DomainError("lot_required", pack_gate.ask_lot(item, picked, unfit), field="lot")
         if need.serial and serial_number is None:
             raise DomainError("serial_required", f"Scan the serial of this {item.sku}.",
                               field="serial")
@@ -355,7 +334,7 @@ def pack(session: Session, *, order_number, sku, actor: Actor, qty=1, lot=None, 
             refused = lot_gate.refusal(item, carried, states.get(carried), today,
                                        label_expiry=expiry)
             if refused is None and unfit and len(picked) > 1:
-                _check_units_of(session, line.id, item, carried, qty, unfit)
+                pack_gate.check_units_of(session, line.id, item, carried, qty, unfit)
         else:  # nothing recorded: the lot picked; the scan is refused at its last step
             refused = next(iter(unfit.values()), None)
             if refused is not None:
@@ -403,42 +382,6 @@ def pack(session: Session, *, order_number, sku, actor: Actor, qty=1, lot=None, 
     return run_once(session, "pack", actor, idempotency_key, params, apply)
 
 
-def _unfit_picked(item, picked: dict, states: dict, today) -> dict:
-    """The lots this line was picked from that may not leave: lot -> the refusal."""
-    out = {}
-    for number in sorted(picked):
-        refused = lot_gate.refusal(item, number, states.get(number), today)
-        if refused is not None:
-            out[number] = refused
-    return out
-
-
-def _check_units_of(session: Session, line_id: int, item, lot: str, qty: int,
-                    unfit: dict) -> None:
-    """A line picked from several lots, one of which may not leave: a scan of lot ``lot``
-    packs at most the units picked of it and not yet packed as it; the rest may be the
-    other lot's, so each of those is scanned with its own lot."""
-    picked = session.scalar(
-        select(func.coalesce(func.sum(PickLine.qty), 0)).join(Lot, Lot.id == PickLine.lot_id)
-        .where(PickLine.order_line_id == line_id, func.upper(Lot.number) == lot.upper()))
-    packed = session.scalar(
-        select(func.coalesce(func.sum(PackLine.qty), 0))
-        .where(PackLine.order_line_id == line_id, func.upper(PackLine.recorded_lot) == lot.upper()))
-    if qty > picked - packed:
-        raise DomainError("lot_required", f"Only {max(picked - packed, 0)} of lot {lot} of "
-                          f"{item.sku} were picked and are not packed; lot "
-                          f"{', '.join(unfit)} may not leave. Scan each unit's lot.",
-                          field="qty")
-
-
-def _ask_lot(item, picked: dict, unfit: dict) -> str:
-    if not unfit:
-        return f"Scan the lot of {item.sku} for this pack line."
-    why = "; ".join(f"lot {n}: {e.code.replace('_', ' ')}" for n, e in unfit.items())
-    return (f"{item.sku} was picked from lots {', '.join(sorted(picked))}, and {why}. Scan the "
-            f"lot of the unit in your hand.")
-
-
 def asks_lot(session: Session, order_number, sku) -> bool:
     """Whether packing ``sku`` on the order asks for its lot although the item records none
     at pack now: its line was picked from several lots and one of them may not leave."""
@@ -448,7 +391,8 @@ def asks_lot(session: Session, order_number, sku) -> bool:
     if len(picked) < 2:
         return False
     states = lot_gate.lot_states(session, line.item_id, picked)
-    return bool(_unfit_picked(line.item, picked, states, settings_domain.warehouse_today(session)))
+    today = settings_domain.warehouse_today(session)
+    return bool(pack_gate.unfit_picked(line.item, picked, states, today))
 
 
 def _order_rows(session: Session, number) -> list[tuple]:

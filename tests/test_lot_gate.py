@@ -10,7 +10,7 @@ import time
 import pytest
 from sqlalchemy import func, select
 
-from lotline import inventory, locations, lots, packing, picking
+from lotline import inventory, locations, lots, pack_gate, packing, picking
 from lotline.errors import DomainError
 from lotline.extensions import db
 from lotline.models import Item, PackLine
@@ -114,14 +114,19 @@ def test_an_expired_lot_is_refused_and_an_unknown_lot_judged_by_its_label(wh):
     assert pack_lines() == 2
 
 
-def test_picked_from_two_lots_one_held_asks_for_the_lot(wh, as_role):
-    setting(False)  # the item records no lot at pack: the gate still asks for one
+def two_lots_picked_one_held():
+    """SO-1: 2 × LOT-1, one picked from L1 and one from L2; then L2 is held."""
     stock("A-01", "L1", qty=1)
     stock("A-02", "L2", qty=1)
     make_order("SO-1", LOT_1=2)
     pick("SO-1", "A-01", 1)
     pick("SO-1", "A-02", 1)
     lots.hold(db.session, number="L2", sku="LOT-1", reason="Recall", actor=ACTOR)
+
+
+def test_picked_from_two_lots_one_held_asks_for_the_lot(wh, as_role):
+    setting(False)  # the item records no lot at pack: the gate still asks for one
+    two_lots_picked_one_held()
     error = refused("lot_required", pack)
     assert "picked from lots L1, L2, and lot L2: lot on hold" in error.message
     s = Scanner(as_role("packer"), "/pack")
@@ -300,12 +305,7 @@ def test_with_no_lot_recorded_the_refusal_comes_at_the_quantity_and_can_be_let_t
 
 def test_two_picked_lots_one_held_the_fit_lot_covers_only_its_own_units(wh):
     setting(True)
-    stock("A-01", "L1", qty=1)
-    stock("A-02", "L2", qty=1)
-    make_order("SO-1", LOT_1=2)
-    pick("SO-1", "A-01", 1)
-    pick("SO-1", "A-02", 1)
-    lots.hold(db.session, number="L2", sku="LOT-1", reason="Recall", actor=ACTOR)
+    two_lots_picked_one_held()
     error = refused("lot_required", pack, lot="L1", qty=2)  # one of them is L2's
     assert "Only 1 of lot L1" in error.message
     pack(lot="L1", qty=1)
@@ -352,7 +352,7 @@ def test_an_override_lets_the_order_ship_and_a_later_hold_stops_it(wh, as_role):
     db.session.commit()
     from lotline import dashboard
 
-    pack(lot="L1", override=packing.supervisor_override(boss, "QA cleared it"))
+    pack(lot="L1", override=pack_gate.supervisor_override(boss, "QA cleared it"))
     packing.close_carton(db.session, order_number="SO-1")
     db.session.commit()
     assert dashboard.intercepts_exception(db.session).count == 0  # the override covers it
