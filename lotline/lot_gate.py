@@ -32,39 +32,42 @@ class LotState:
 
 _l, _h, _u = Lot.__table__.c, LotHold.__table__.c, User.__table__.c
 # Module-level Core statements, run on the session's connection (the scan path's way).
-_STATE = (select(_l.number, _l.expiry, _h.reason, _u.username, _h.held_at)
+_STATE = (select(_l.id, _l.number, _l.expiry, _l.on_hold, _h.reason, _u.username, _h.held_at)
           .select_from(Lot.__table__
                        .outerjoin(LotHold.__table__,
                                   and_(_h.lot_id == _l.id, _h.released_at.is_(None)))
                        .outerjoin(User.__table__, _u.id == _h.held_by_id))
           .where(_l.item_id == bindparam("item_id"),
-                 func.upper(_l.number).in_(bindparam("numbers", expanding=True))))
-_SHARE = (select(_l.id).where(_l.item_id == bindparam("item_id"),
-                              func.upper(_l.number).in_(bindparam("numbers", expanding=True)))
-          .order_by(_l.id).with_for_update(read=True))
+                 func.upper(_l.number).in_(bindparam("numbers", expanding=True)))
+          .order_by(_l.id))
+_LOCKED_STATE = _STATE.with_for_update(read=True, of=Lot.__table__)
+_OPEN_HOLD = (select(_h.reason, _u.username, _h.held_at)
+              .select_from(LotHold.__table__.outerjoin(User.__table__, _u.id == _h.held_by_id))
+              .where(_h.lot_id == bindparam("lot_id"), _h.released_at.is_(None)))
 
 
 def lot_states(session: Session, item_id: int, numbers, lock: bool = False) \
         -> dict[str, LotState]:
     """The lots ``numbers`` of an item, with their expiry and open hold, in one statement.
-    ``lock`` (a transaction about to ship them): on PostgreSQL the lot rows are first taken
-    FOR SHARE, in a statement of their own, which waits for a hold being placed (it locks the
-    lot FOR NO KEY UPDATE) and makes a hold wait for this transaction; the holds are then
-    read after the lock is granted, so one committed meanwhile is seen (a statement that
-    waited for the lock would return the hold rows as of its own start)."""
+    ``lock`` (a transaction about to ship them): on PostgreSQL that statement takes the lot
+    rows FOR SHARE, so it waits for a hold being placed (which updates the lot row) and a hold
+    waits for this transaction. After such a wait PostgreSQL returns the lot row as committed,
+    ``on_hold`` included, but the hold row joined to it as of the statement's start: the
+    hold's details are then read in a second statement (only then)."""
     numbers = sorted({n.upper() for n in numbers if n})  # L1 and l1 are one lot to the gate
     if not numbers:
         return {}
     connection = session.connection()
-    params = {"item_id": item_id, "numbers": numbers}
-    if lock and connection.dialect.name == "postgresql":
-        connection.execute(_SHARE, params)
+    locking = lock and connection.dialect.name == "postgresql"
     found: dict[str, LotState] = {}
-    for r in connection.execute(_STATE, params):
+    for r in connection.execute(_LOCKED_STATE if locking else _STATE,
+                                {"item_id": item_id, "numbers": numbers}):
+        hold = (r.reason, r.username, r.held_at) if r.on_hold else (None, None, None)
+        if r.on_hold and r.reason is None:  # held while this statement waited for the lot
+            hold = tuple(connection.execute(_OPEN_HOLD, {"lot_id": r.id}).one())
         state = found.get(r.number.upper())
         if state is None or state.hold_reason is None:  # a held one wins
-            found[r.number.upper()] = LotState(r.number, r.expiry, r.reason, r.username,
-                                               r.held_at)
+            found[r.number.upper()] = LotState(r.number, r.expiry, *hold)
     return _ByNumber(found)
 
 

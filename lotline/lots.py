@@ -237,6 +237,7 @@ def hold(session: Session, *, number, sku=None, reason: str, actor: Actor) -> li
                 continue
             created.append(LotHold(lot_id=lot.id, reason=reason, held_by_id=actor.user_id))
             session.add(created[-1])
+            lot.on_hold = True
             _ledger_marks(session, lot, "hold", actor, reason)
         if not created:
             raise DomainError("already_held", f"Lot {number} is already on hold.")
@@ -258,6 +259,7 @@ def release(session: Session, *, number, sku=None, note: str = "", actor: Actor)
             held.released_at = utcnow()
             held.released_by_id = actor.user_id
             held.release_note = str(note or "")[:200]
+            lot.on_hold = False
             _ledger_marks(session, lot, "release", actor, note or "released")
         return len(open_holds)
 

@@ -16,6 +16,7 @@ from sqlalchemy import (
     String,
     Text,
     UniqueConstraint,
+    false,
     func,
 )
 from sqlalchemy.orm import Mapped, mapped_column, relationship
@@ -164,6 +165,10 @@ class Lot(db.Model):
     number: Mapped[str] = mapped_column(String(64))
     expiry: Mapped[dt.date | None] = mapped_column(Date)
     created_at: Mapped[dt.datetime] = mapped_column(DateTime, default=utcnow)
+    # True while the lot has an open hold (lots.hold sets it, lots.release clears it). Kept on
+    # the lot row so the pack's one locking read (FOR SHARE of this row) sees a hold committed
+    # while it waited: PostgreSQL re-reads the locked row, not the rows joined to it.
+    on_hold: Mapped[bool] = mapped_column(server_default=false())
 
     item: Mapped[Item] = relationship()
 

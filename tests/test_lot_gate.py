@@ -378,3 +378,26 @@ def test_returns_never_give_back_units_packed_as_that_lot(wh):
     pack(lot="L2", qty=2)
     lots.hold(db.session, number="L2", sku="LOT-1", reason="Recall", actor=ACTOR)
     assert returns.returnable(db.session, order("SO-1").lines[0]) == {}
+
+
+def test_the_lot_row_says_whether_it_is_held_and_the_gate_reads_it(wh):
+    """lot.on_hold (what the pack's one locking read sees) follows hold and release; the
+    gate's state comes from it, the hold's reason and who placed it from the hold row."""
+    from lotline import lot_gate
+    from lotline.models import Lot
+
+    stock("A-01", "L1")
+
+    def on_hold():
+        db.session.rollback()
+        return db.session.scalar(select(Lot.on_hold).where(Lot.number == "L1"))
+
+    assert on_hold() is False
+    lots.hold(db.session, number="L1", sku="LOT-1", reason="Recall 7", actor=ACTOR)
+    assert on_hold() is True
+    item_id = db.session.scalar(select(Item.id).where(Item.sku == "LOT-1"))
+    state = lot_gate.lot_states(db.session, item_id, ["l1"], lock=True).get("L1")
+    assert (state.number, state.hold_reason) == ("L1", "Recall 7")
+    lots.release(db.session, number="L1", sku="LOT-1", note="cleared", actor=ACTOR)
+    assert on_hold() is False
+    assert lot_gate.lot_states(db.session, item_id, ["L1"], lock=True)["L1"].hold_reason is None
