@@ -120,6 +120,7 @@ class View:
     feedback: str | None = None
     override: str | None = None
     refused_value: str = ""  # the value refused, for a supervisor to let through
+    step_up: dict = field(default_factory=dict)  # a failed step-up's name and reason, kept
     done: list[Step] = field(default_factory=list)
     extra: dict = field(default_factory=dict)
     offers: list[Command] = field(default_factory=list)  # commands that apply here
@@ -152,6 +153,10 @@ def advance(flow: Flow, session: Session, form, actor, options: dict | None = No
             view = _walk(flow, session, without(form, "override"), actor, options, key, extra,
                          commit=False)
             view.error, view.feedback = exc, "error"
+            if view.current is not None:  # the form stays, for the supervisor to try again
+                _offer_override(view, form, form.get("override"))
+                view.step_up = {name: str(form.get(name) or "")[:200]
+                                for name in ("override_user", "override_reason")}
             return view
         form = without(form, "override", "override_user", "override_password")
     redo = form.get("redo")
@@ -341,14 +346,21 @@ def _refused(flow, session, form, state, done, step, exc, key, extra) -> View:
     _carry(flow, form, kept, target)
     view = View(flow, kept, current=target, error=exc, key=key, feedback="error",
                 done=[s for s in done if s.name != target.name], extra=extra)
-    view.override = flow.override.get(exc.code)
-    if view.override:  # the value refused, for a supervisor to let through
-        raw = clean_scan(form.get(target.name))
-        view.refused_value = str(form.get("qty_pending") or "1") \
-            if target.quantity and commands.is_confirm(raw) else raw
-        if target.quantity:
-            view.prefill = view.refused_value
+    if flow.override.get(exc.code):
+        _offer_override(view, form, flow.override[exc.code])
     return _at(view, session)
+
+
+def _offer_override(view: View, form, override: str) -> None:
+    """Offer a supervisor's override of the refused scan: the view keeps the value refused
+    at its current step (a quantity confirmed by Enter or CMD:CONFIRM is the pending one)."""
+    view.override = override
+    raw = clean_scan(form.get(view.current.name))
+    if view.current.quantity and (not raw or commands.is_confirm(raw)):
+        raw = str(form.get("qty_pending") or "1")
+    view.refused_value = raw
+    if view.current.quantity:
+        view.prefill = raw
 
 
 def _carry(flow: Flow, form, state: dict, current: Step) -> None:

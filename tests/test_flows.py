@@ -32,8 +32,10 @@ class Scanner:
         self._read()
 
     def _read(self):
+        # the scan form's fields only: a supervisor's override form is a form of its own
+        scan_form = re.sub(r'<form id="override-form".*?</form>', "", self.html, flags=re.S)
         self.fields = dict(re.findall(r'<input type="hidden" name="([^"]+)" value="([^"]*)"',
-                                      self.html))
+                                      scan_form))
         self.fields.pop("csrf_token", None)
         step = re.search(r'data-step="([^"]+)"', self.html)
         self.step = step.group(1) if step else None

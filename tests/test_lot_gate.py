@@ -134,10 +134,8 @@ def test_picked_from_two_lots_one_held_asks_for_the_lot(wh, as_role):
     assert s.step == "lot"  # the screen asks for it too
     s.scan("L2").scan("1")
     assert s.error_code == "lot_on_hold" and s.step == "lot"
-    s.scan("L1")
-    assert s.step == "qty"
-    s.scan("1")
-    assert s.error_code is None and pack_lines() == 1
+    s.scan("L1")  # the quantity was given: the lot that may leave packs it
+    assert s.error_code is None and s.step == "sku" and pack_lines() == 1
 
 
 def test_pick_refuses_an_expired_lot_and_skips_it(wh):
@@ -270,6 +268,11 @@ def test_a_supervisor_lets_a_held_lot_through_at_the_station(wh, as_role):
     s.scan("L1", **{**form, "override_user": "boss", "override_password": "wrong"})
     assert s.error_code == "bad_credentials" and pack_lines() == 0
     assert db.session.get(LoginThrottle, "boss").failures == 1
+    # the form stays, holding the refused scan, so the supervisor can type again
+    assert 'id="override-form"' in s.html and s.step == "qty"
+    assert 'name="lot" value="L1"' in s.html and 'name="override" value="supervisor"' in s.html
+    assert 'name="override_user" value="boss"' in s.html  # the name and reason stay typed
+    assert 'value="QA cleared"' in s.html and 'value="wrong"' not in s.html  # no password
     s.scan("L1", **{**form, "override_user": "boss", "override_password": "boss-password-1"})
     assert s.error_code is None and "Let through by boss: lot on hold (QA cleared)" in s.html
     line = db.session.scalar(select(PackLine))
@@ -295,6 +298,10 @@ def test_with_no_lot_recorded_the_refusal_comes_at_the_quantity_and_can_be_let_t
     s = Scanner(as_role("packer"), "/pack")
     s.scan("SO-1").scan("LOT-1").scan("1")
     assert s.error_code == "lot_on_hold" and s.step == "qty" and s.fields["sku"] == "LOT-1"
+    s.scan("1", override="supervisor", override_user="boss", override_password="typo",
+           override_reason="Recall does not cover it")
+    assert s.error_code == "bad_credentials" and 'id="override-form"' in s.html
+    assert s.step == "qty" and pack_lines() == 0
     s.scan("1", override="supervisor", override_user="boss",
            override_password="boss-password-1", override_reason="Recall does not cover it")
     assert s.error_code is None and pack_lines() == 1
