@@ -81,32 +81,41 @@ class _ByNumber(dict):
 REFUSALS = ("lot_on_hold", "lot_expired", "shelf_life_too_short")  # a supervisor may override
 
 
+class LotRefusal(DomainError):
+    """Why a lot may not leave: ``why`` states the fact (pick, ship and the dashboard say it
+    in their own sentences); the message adds what the packer does about it."""
+
+    def __init__(self, code: str, why: str, advice: str, **details):
+        super().__init__(code, f"{why}. {advice}", field="lot", **details)
+        self.why = why
+
+
 def refusal(item, lot: str, state: LotState | None, today: dt.date,
-            label_expiry: dt.date | None = None) -> DomainError | None:
+            label_expiry: dt.date | None = None) -> LotRefusal | None:
     """Why ``lot`` of ``item`` may not leave today, or None. ``state`` is the lot on record
     (None: Lotline does not know it; then a GS1 label's expiry is judged, if it had one)."""
     if state is not None and state.hold_reason is not None:
         who = f" by {state.held_by}" if state.held_by else ""
         when = f" on {state.held_at:%Y-%m-%d}" if state.held_at else ""
-        return DomainError("lot_on_hold", f"Lot {lot} of {item.sku} is on hold "
-                           f"({state.hold_reason}; held{who}{when}). It may not leave: put it "
-                           f"aside and tell a supervisor.", field="lot",
-                           reason=state.hold_reason, held_by=state.held_by)
+        return LotRefusal("lot_on_hold", f"Lot {lot} of {item.sku} is on hold "
+                          f"({state.hold_reason}; held{who}{when})",
+                          "It may not leave: put it aside and tell a supervisor.",
+                          reason=state.hold_reason, held_by=state.held_by)
     expiry = (state.expiry if state is not None else None) or label_expiry
     if expiry is None:
         return None
     if expiry < today:
-        return DomainError("lot_expired", f"Lot {lot} of {item.sku} expired on "
-                           f"{expiry:%Y-%m-%d}. It may not leave: put it aside and take "
-                           f"another lot.", field="lot", expiry=expiry.isoformat())
+        return LotRefusal("lot_expired", f"Lot {lot} of {item.sku} expired on "
+                          f"{expiry:%Y-%m-%d}", "It may not leave: put it aside and take "
+                          "another lot.", expiry=expiry.isoformat())
     days = item.min_shelf_life_days or 0
     needed = today + dt.timedelta(days=days)
     if days and expiry < needed:
-        return DomainError(
+        return LotRefusal(
             "shelf_life_too_short",
             f"Lot {lot} of {item.sku} expires {expiry:%Y-%m-%d}; this item must not "
-            f"expire before {needed:%Y-%m-%d} ({days} days' shelf life). "
-            f"Put it aside and take a fresher lot.", field="lot", expiry=expiry.isoformat())
+            f"expire before {needed:%Y-%m-%d} ({days} days' shelf life)",
+            "Put it aside and take a fresher lot.", expiry=expiry.isoformat())
     return None
 
 
@@ -118,7 +127,7 @@ class Intercept:
     carton: int
     sku: str
     lot: str
-    refusal: DomainError
+    refusal: LotRefusal
 
 
 def intercepts(session: Session, today: dt.date, order_ids=None, lock: bool = False) \

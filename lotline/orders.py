@@ -217,7 +217,7 @@ def ship_order(session: Session, order: Order) -> Order:
         first = stopped[0]
         raise DomainError(first.refusal.code, f"Order {order.number} may not ship: carton "
                           f"{first.carton} holds {first.sku} lot {first.lot}. "
-                          f"{first.refusal.message.split('. It may')[0]}. Take it out of the "
+                          f"{first.refusal.why}. Take it out of the "
                           f"carton and tell a supervisor.",
                           lots=[f"{i.sku} {i.lot}" for i in stopped])
     order.status = "shipped"

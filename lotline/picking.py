@@ -105,7 +105,7 @@ def _skip_notes(session: Session, line: OrderLine) -> list[str]:
     notes = []
     for loc_id, code, lot in rows:
         if lot is not None and lot.number in unfit:
-            notes.append(f"Skipped {code}: {unfit[lot.number].message.split('. It may')[0]}.")
+            notes.append(f"Skipped {code}: {unfit[lot.number].why}.")
         elif count_requested(session, loc_id, line.item_id):
             notes.append(f"Skipped {code}: its record is in doubt until it is cycle counted.")
     return notes
@@ -172,7 +172,7 @@ def check_pick(session: Session, order, loc: Location, sku, qty: int | None = No
                           f"skip to another location.", field="location")
     refused = _unfit_lots(session, line, [inv.lot]).get(inv.lot.number) if inv.lot else None
     if refused is not None:
-        raise DomainError(refused.code, f"{refused.message.split(' It may')[0]} Do not pick "
+        raise DomainError(refused.code, f"{refused.why}. Do not pick "
                           f"it at {loc.code}; skip to another location.", field="location")
     if qty is not None and qty > inv.qty:
         raise DomainError("insufficient_quantity", f"{loc.code} holds only {inv.qty} of "
