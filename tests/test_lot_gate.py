@@ -243,7 +243,7 @@ def test_a_supervisor_returns_held_picked_units_and_the_line_is_picked_again(wh,
     assert again.status_code == 422  # nothing left to return
 
 
-def test_a_supervisor_lets_a_held_lot_through_at_the_station(wh, as_role):
+def test_a_supervisor_lets_a_held_lot_through_at_the_station(wh, as_role, api):
     from lotline import users
     from lotline.models import LoginThrottle
 
@@ -280,6 +280,9 @@ def test_a_supervisor_lets_a_held_lot_through_at_the_station(wh, as_role):
         ("L1", "boss", "QA cleared")
     trace = lots.trace(db.session, "L1", "LOT-1")
     assert any("let through by boss: QA cleared" in s.note for s in trace.shipments)
+    body = api("supervisor").get("/api/v1/orders/SO-1").json  # the API says so too
+    assert body["lines"][0]["pack_lines"][0]["override"] == {"by": "boss",
+                                                             "reason": "QA cleared"}
     refused("lot_on_hold", pack, lot="L1")  # one scan only: the next is refused again
 
 

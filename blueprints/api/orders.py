@@ -30,7 +30,11 @@ _PACK = {"type": "object", "properties": {
     "recorded_lot": {"type": ["string", "null"]}, "serial": {"type": ["string", "null"]},
     "picked_lots": {"type": "array", "items": {"type": "string"}},
     "lot_mismatch": {"type": "boolean"}, "user": {"type": ["string", "null"]},
-    "station": {"type": "string"}, "at": {"type": "string"}}}
+    "station": {"type": "string"}, "at": {"type": "string"},
+    "override": {"type": ["object", "null"],
+                 "description": "A supervisor let a lot the pack gate refused through",
+                 "properties": {"by": {"type": ["string", "null"]},
+                                "reason": {"type": "string"}}}}}
 EXTRA_SCHEMAS.update({
     "Order": {"type": "object", "properties": {
         "number": {"type": "string"}, "customer": {"type": "string"},
@@ -64,7 +68,10 @@ def order_json(order: Order) -> dict:
                 "picked_lots": [x for x in pl.picked_lots.split(", ") if x],
                 "lot_mismatch": pl.lot_mismatch,
                 "user": pl.user.username if pl.user else None, "station": pl.station,
-                "at": _when(pl.created_at)})
+                "at": _when(pl.created_at),
+                "override": None if pl.override_reason is None else {
+                    "by": pl.override_by.username if pl.override_by else None,
+                    "reason": pl.override_reason}})
     return {
         "number": order.number, "customer": order.customer_name,
         "customer_ref": order.customer_ref, "ship_to": order.ship_to, "status": order.status,
