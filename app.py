@@ -10,7 +10,13 @@ from flask import Flask, render_template, request
 from flask_wtf.csrf import CSRFError
 from jinja2 import StrictUndefined
 
-from blueprints.signed import MemoSessionInterface, csrf
+from blueprints.signed import (
+    PLAIN_HTTP_MESSAGE,
+    PLAIN_HTTP_TITLE,
+    MemoSessionInterface,
+    csrf,
+    secure_cookie_lost,
+)
 from lotline.db import configure_engine
 from lotline.extensions import db, login_manager, migrate
 from lotline.users import PASSWORD_HASH, signed_in_user
@@ -149,6 +155,8 @@ def create_app(test_config: dict | None = None) -> Flask:
 
     @app.errorhandler(CSRFError)
     def csrf_error(exc):
+        if secure_cookie_lost():  # the token's cookie never came back: reloading cannot help
+            return error_page(400, PLAIN_HTTP_TITLE, PLAIN_HTTP_MESSAGE)
         return error_page(400, "Form expired",
                           "This form's security token is missing or stale. "
                           "Reload the page and scan again.")

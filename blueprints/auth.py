@@ -11,6 +11,7 @@ from lotline.users import authenticate
 
 from . import accepts
 from .forms import LoginForm
+from .signed import PLAIN_HTTP_MESSAGE, secure_cookie_lost
 
 bp = Blueprint("auth", __name__)
 
@@ -44,7 +45,9 @@ def login():
             return redirect(_safe_next(request.args.get("next")))
     elif request.method == "POST":
         status = 422
-    return render_template("auth/login.html", form=form, error=error), status
+    plain_http = PLAIN_HTTP_MESSAGE if secure_cookie_lost() else None
+    return render_template("auth/login.html", form=form, error=error,
+                           plain_http=plain_http), status
 
 
 @bp.post("/logout")

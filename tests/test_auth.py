@@ -128,3 +128,63 @@ def test_passwords_are_stored_hashed(app):
     user = make_user("pat", "packer")
     assert "correct-horse" not in user.password_hash
     assert user.password_hash.startswith("pbkdf2:")
+
+
+# A tablet on the LAN opening Lotline at http://192.168.x.y:8000: the browser neither keeps
+# nor sends the Secure session cookie back over plain HTTP, so sign-in can never work there.
+LAN = "http://192.168.1.20:8000"
+HTTPS_FIX = "Serve Lotline over HTTPS (for example behind a TLS proxy)"
+TRIAL_FIX = "LOTLINE_INSECURE_COOKIES=1"
+
+
+def test_sign_in_page_over_plain_http_on_the_lan_says_what_is_wrong_and_what_to_do(client):
+    body = client.get("/login", base_url=LAN).get_data(as_text=True)
+    assert 'data-error-code="https_needed"' in body
+    assert "Sign-in cannot work over plain HTTP" in body
+    assert HTTPS_FIX in body and TRIAL_FIX in body
+    assert "reloading does not help" in body
+
+
+def test_a_form_refused_over_plain_http_says_https_not_reload(client):
+    make_user("pat", "packer")
+    response = client.post("/login", data={"username": "pat", "password": "x"}, base_url=LAN)
+    body = response.get_data(as_text=True)
+    assert response.status_code == 400
+    assert "HTTPS needed (400)" in body and HTTPS_FIX in body and TRIAL_FIX in body
+    assert "Reload the page" not in body
+
+
+def test_a_fragment_refused_over_plain_http_says_the_same(client):
+    response = client.post("/put", data={"location": "A-01"}, base_url=LAN,
+                           headers={"HX-Request": "true"})
+    body = response.get_data(as_text=True)
+    assert response.status_code == 400 and "<html" not in body
+    assert 'data-error-code="https_needed"' in body and TRIAL_FIX in body
+
+
+@pytest.mark.parametrize("base_url", ["https://192.168.1.20:8000", "http://127.0.0.1:8000",
+                                      "http://127.0.0.2:8000", "http://localhost:8000",
+                                      "http://[::1]:8000"])
+def test_no_https_message_over_https_or_where_the_browser_keeps_secure_cookies(client,
+                                                                               base_url):
+    """HTTPS (directly or behind a TLS proxy that gunicorn trusts) keeps the cookie; so does a
+    browser on a loopback address or localhost (checked in Chromium: it sends the Secure
+    cookie back to http://127.0.0.1 and http://localhost)."""
+    body = client.get("/login", base_url=base_url).get_data(as_text=True)
+    assert "https_needed" not in body and TRIAL_FIX not in body
+    stale = client.post("/logout", base_url=base_url).get_data(as_text=True)
+    assert "Form expired" in stale and "Reload the page" in stale and TRIAL_FIX not in stale
+
+
+def test_no_https_message_once_the_trial_variable_is_set(monkeypatch, tmp_path):
+    from app import create_app
+
+    monkeypatch.setenv("LOTLINE_INSECURE_COOKIES", "1")
+    trial = create_app({"TESTING": True, "SECRET_KEY": "t",
+                        "SQLALCHEMY_DATABASE_URI": f"sqlite:///{tmp_path / 'trial.db'}"})
+    assert not trial.config["SESSION_COOKIE_SECURE"]
+    client = trial.test_client()
+    body = client.get("/login", base_url=LAN).get_data(as_text=True)
+    assert "https_needed" not in body and TRIAL_FIX not in body
+    stale = client.post("/logout", base_url=LAN).get_data(as_text=True)
+    assert "Form expired" in stale and TRIAL_FIX not in stale
