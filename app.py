@@ -18,7 +18,7 @@ from blueprints.signed import (
     secure_cookie_lost,
 )
 from lotline.db import configure_engine
-from lotline.extensions import db, login_manager, migrate
+from lotline.extensions import compress, db, login_manager, migrate
 from lotline.users import PASSWORD_HASH, signed_in_user
 
 # 'wasm-unsafe-eval' lets the page compile WebAssembly, for the camera's barcode decoder
@@ -93,6 +93,11 @@ def create_app(test_config: dict | None = None) -> Flask:
         MAX_CONTENT_LENGTH=2 * 1024 * 1024,
         SCAN_PREFIX=os.environ.get("LOTLINE_SCAN_PREFIX", ""),
         SCAN_SUFFIX=os.environ.get("LOTLINE_SCAN_SUFFIX", ""),
+        # Flask-Compress: pages, fragments, JSON and static JS/CSS/SVG/manifest, brotli where
+        # the browser offers it (Chromium does on HTTPS and loopback), else gzip. A static
+        # file's ETag gets the encoding appended, and If-None-Match still answers 304.
+        COMPRESS_ALGORITHM=["br", "gzip"],
+        COMPRESS_ALGORITHM_STREAMING=["br", "gzip"],
     )
     app.config.from_pyfile("config.py", silent=True)
     if test_config:
@@ -106,6 +111,18 @@ def create_app(test_config: dict | None = None) -> Flask:
     migrate.init_app(app, db, directory=str(Path(__file__).parent / "migrations"))
     login_manager.init_app(app)
     csrf.init_app(app)
+    compress.init_app(app)
+
+    @app.after_request  # registered after Flask-Compress's hook, so it runs before it
+    def static_file_whole(response):
+        """send_file streams a static file; read a compressible one into memory (the largest
+        is 45 KB) so it is compressed whole, with a Content-Length, and its file is closed
+        with the response (a compressed stream would drop the file's close)."""
+        if request.endpoint == "static" and response.status_code == 200 \
+                and response.mimetype in compress.compress_mimetypes_set:
+            response.direct_passthrough = False
+            response.make_sequence()
+        return response
     with app.app_context():
         configure_engine(db.engine)
 

@@ -1,5 +1,6 @@
 """Flask extensions as module globals, bound to an app in ``create_app``."""
 
+from flask_compress import Compress
 from flask_login import LoginManager
 from flask_migrate import Migrate
 from flask_sqlalchemy import SQLAlchemy
@@ -39,4 +40,5 @@ class Session(FlaskSession):
 db = SQLAlchemy(model_class=Base, session_options={"class_": Session})
 migrate = Migrate()
 login_manager = LoginManager()
+compress = Compress()  # responses compressed (br, gzip) where the browser accepts it
 # CSRF protection is the web layer's: blueprints.signed.csrf.
