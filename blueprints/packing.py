@@ -29,7 +29,7 @@ from lotline import packing as domain
 from lotline.errors import DomainError, NotFound
 from lotline.extensions import db
 from lotline.items import find_item
-from lotline.models import Order
+from lotline.slip import packing_slip
 
 from . import accepts, role_blueprint
 from .scancommands import Command, Note, Outcome
@@ -252,7 +252,8 @@ def replay():
 @bp.get("/<number>/slip")
 @accepts()
 def slip(number):
-    order = db.session.scalar(db.select(Order).where(Order.number == number.upper()))
-    if order is None:
+    try:
+        order, cartons = packing_slip(db.session, number)
+    except NotFound:
         abort(404)
-    return render_template("packing/slip.html", order=order)
+    return render_template("packing/slip.html", order=order, cartons=cartons)
