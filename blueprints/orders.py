@@ -95,7 +95,7 @@ def upload():
         return _list(422, error="The file is not UTF-8 text. Save it as CSV (UTF-8).")
     except DomainError as exc:
         db.session.rollback()
-        return _list(exc.status, error=exc.message)
+        return _list(exc.status, error=f"Nothing was imported. {exc.message}")
     flash(f"Imported {len(created)} order(s): {', '.join(o.number for o in created)}.")
     return redirect(url_for("orders.index"))
 

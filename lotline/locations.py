@@ -2,14 +2,12 @@
 
 from __future__ import annotations
 
-import csv
-import io
 import re
-from contextlib import contextmanager
 
 from sqlalchemy import bindparam, func, or_, select
 from sqlalchemy.orm import Session
 
+from . import csv_file
 from .commands import refuse_command
 from .db import committed
 from .errors import Conflict, NotFound, ValidationError
@@ -97,46 +95,40 @@ def set_active(session: Session, location: Location, active: bool) -> Location:
 
 
 def import_csv(session: Session, text: str) -> int:
-    """Create locations from CSV (header ``code,zone,type``). All or nothing; returns the count."""
-    try:
-        return _import_rows(session, csv.DictReader(io.StringIO(text)))
-    except csv.Error as exc:
-        raise ValidationError(f"The file is not readable CSV: {exc}.", field="file") from exc
-
-
-def _import_rows(session: Session, reader: csv.DictReader) -> int:
-    if not reader.fieldnames or "code" not in [f.strip().lower() for f in reader.fieldnames]:
-        raise ValidationError("The CSV needs a header row with at least a 'code' column "
-                              "(and optionally 'zone' and 'type').", field="file")
+    """Create locations from CSV (header ``code,zone,type``). All or nothing; returns the
+    count. A refusal names the file's line and what to change in it."""
     rows: dict[str, tuple[int, str, str]] = {}  # code -> (line, zone, type)
-    for n, row in enumerate(reader, start=2):
-        row = {(k or "").strip().lower(): (v or "").strip() for k, v in row.items()}
-        if not any(row.values()):
-            continue
-        with _line(n):
-            code, zone, type = _fields(row.get("code"), row.get("zone", ""),
-                                       row.get("type") or "storage")
-            if code in rows:
-                raise Conflict(f"Location {code} appears twice in the file.")
-            rows[code] = (n, zone, type)
+    for n, row in csv_file.rows(text, ("code",), ("zone", "type")):
+        code = csv_file.cell(n, clean_code, row["code"], (
+            f"the code “{row['code']}” is not a location code Lotline takes: 1 to 32 letters, "
+            f"digits or . _ / -, starting with a letter or digit, not with CMD:. Change it in "
+            f"the code column."))
+        type = row.get("type") or "storage"
+        if type not in LOCATION_TYPES:
+            raise csv_file.line_error(n, f"the type “{type}” is not a location type. Change the "
+                                         f"type column to one of {', '.join(LOCATION_TYPES)} "
+                                         f"(empty means storage).")
+        zone = row.get("zone", "")
+        if len(zone) > 32:
+            raise csv_file.line_error(n, "the zone has more than 32 characters. Shorten it in "
+                                         "the zone column.")
+        if code in rows:
+            raise csv_file.line_error(n, f"location {code} is in an earlier row of the file "
+                                         f"too. Delete one of the two rows.")
+        rows[code] = (n, zone, type)
     if not rows:
-        raise ValidationError("The CSV has no locations in it.", field="file")
+        raise ValidationError("The file has no locations under its header row. Add one row "
+                              "per location: code, zone, type.", field="file")
     # Inserted in code order: two imports sharing codes then wait for each other's rows in
     # the same order instead of deadlocking (PostgreSQL); the loser is told they exist.
     for code in sorted(rows):
         n, zone, type = rows[code]
-        with _line(n):
+        try:
             _insert(session, code, zone, type)
+        except Conflict as exc:
+            raise csv_file.line_error(n, f"location {code} already exists in Lotline. Delete "
+                                         f"this row from the file.") from exc
     return len(rows)
-
-
-@contextmanager
-def _line(n: int):
-    """A refusal about one row of the file, said with its line number."""
-    try:
-        yield
-    except (ValidationError, Conflict) as exc:
-        raise ValidationError(f"Line {n}: {exc.message}", field="file") from exc
 
 
 def list_locations(session: Session, q: str = "", include_inactive: bool = True):

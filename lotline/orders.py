@@ -2,17 +2,16 @@
 
 from __future__ import annotations
 
-import csv
-import io
 import re
 from typing import NamedTuple
 
 from sqlalchemy import bindparam, select, update
 from sqlalchemy.orm import Session
 
+from . import csv_file
 from .commands import refuse_command
 from .errors import Conflict, DomainError, NotFound, ValidationError
-from .inventory import clean_qty
+from .inventory import MAX_QTY, clean_qty
 from .items import find_item
 from .models import ORDER_STATUSES, Order, OrderLine, utcnow
 
@@ -63,37 +62,57 @@ def create_order(session: Session, number, customer, lines: list[dict], customer
 
 def import_csv(session: Session, text: str) -> list[Order]:
     """Orders from CSV, one row per line: order,customer,sku,qty[,customer_ref,ship_to].
-    All or nothing."""
-    reader = csv.DictReader(io.StringIO(text))
-    need = {"order", "customer", "sku", "qty"}
-    header = {(f or "").strip().lower() for f in reader.fieldnames or []}
-    if not need <= header:
-        raise ValidationError("The CSV needs the columns order, customer, sku, qty "
-                              "(and optionally customer_ref, ship_to).", field="file")
+    All or nothing; a refusal names the file's line and what to change in it."""
     grouped: dict[str, dict] = {}
-    for n, row in enumerate(reader, start=2):
-        row = {(k or "").strip().lower(): (v or "").strip() for k, v in row.items()}
-        if not any(row.values()):
-            continue
-        try:
-            number = clean_number(row["order"])
-        except ValidationError as exc:
-            raise ValidationError(f"Line {n}: {exc.message}", field="file") from exc
-        entry = grouped.setdefault(number, {"customer": row["customer"], "lines": [],
-                                            "customer_ref": row.get("customer_ref", ""),
-                                            "ship_to": row.get("ship_to", ""), "first": n})
-        entry["lines"].append({"sku": row["sku"], "qty": row["qty"]})
+    for n, row in csv_file.rows(text, ("order", "customer", "sku", "qty"),
+                                ("customer_ref", "ship_to")):
+        number = csv_file.cell(n, clean_number, row["order"], (
+            f"the order number “{row['order']}” is not one Lotline takes: 1 to 32 letters, "
+            f"digits or . _ / -, not starting with CMD:. Change it in the order column."))
+        item = csv_file.cell(n, lambda sku: find_item(session, sku), row["sku"], (
+            f"no item has the SKU or GTIN “{row['sku']}”. Change the sku column to an item's "
+            f"SKU, or add the item on the Items screen first."))
+        qty = csv_file.cell(n, clean_qty, row["qty"], (
+            f"the qty “{row['qty']}” is not a whole number from 1 to {MAX_QTY:,}. Change it "
+            f"in the qty column."))
+        entry = grouped.get(number)
+        if entry is None:
+            entry = grouped[number] = _csv_order(session, n, number, row)
+        elif item.id in entry["items"]:
+            raise csv_file.line_error(n, f"{item.sku} is on order {number} in an earlier row "
+                                         f"too. Add the quantities into one row and delete "
+                                         f"the other.")
+        entry["items"].add(item.id)
+        entry["lines"].append({"sku": item.sku, "qty": qty})
     if not grouped:
-        raise ValidationError("The CSV has no order lines in it.", field="file")
+        raise ValidationError("The file has no order lines under its header row. Add one row "
+                              "per order line: order, customer, sku, qty.", field="file")
     created = []
     for number, entry in grouped.items():
         try:
             created.append(create_order(session, number, entry["customer"], entry["lines"],
                                         entry["customer_ref"], entry["ship_to"]))
-        except DomainError as exc:
-            raise ValidationError(f"Order {number} (from line {entry['first']}): {exc.message}",
-                                  field="file") from exc
+        except DomainError as exc:  # checked row by row above: a rule added to create_order
+            raise csv_file.line_error(entry["first"], exc.message) from exc
     return created
+
+
+def _csv_order(session: Session, n: int, number: str, row: dict[str, str]) -> dict:
+    """An order's header from its first row in the file, checked as :func:`create_order`
+    checks it, each refusal saying which column of line ``n`` to change."""
+    if not 1 <= len(row["customer"]) <= 100:
+        raise csv_file.line_error(n, "the customer is empty or longer than 100 characters. "
+                                     "Write the customer's name in the customer column.")
+    for column, limit in (("customer_ref", 64), ("ship_to", 300)):
+        if len(row.get(column, "")) > limit:
+            raise csv_file.line_error(n, f"the {column} has more than {limit} characters. "
+                                         f"Shorten it in the {column} column.")
+    if session.scalar(select(Order.id).where(Order.number == number)):
+        raise csv_file.line_error(n, f"order {number} already exists in Lotline. Delete its "
+                                     f"rows from the file, or give it another number in the "
+                                     f"order column.")
+    return {"customer": row["customer"], "customer_ref": row.get("customer_ref", ""),
+            "ship_to": row.get("ship_to", ""), "first": n, "lines": [], "items": set()}
 
 
 _BY_NUMBER = select(Order).where(Order.number == bindparam("number"))  # built once

@@ -1,5 +1,6 @@
 """Locations: list and search, New location, Deactivate/Activate, CSV import."""
 
+import html
 import io
 import re
 
@@ -241,14 +242,25 @@ def test_import_without_htmx_redirects_with_the_count(as_role):
 
 
 @pytest.mark.parametrize("text, message", [
-    ("code,zone,type\nC-01,C,storage\nC 02,C,storage\n", "Line 3: A location code has 1 to 32"),
-    ("code,zone,type\nC-01,C,storage\nC-02,C,attic\n", "Line 3: Type is one of"),
-    ("code,zone,type\nC-01,,\nc-01,,\n", "Line 3: Location C-01 appears twice in the file."),
-    ("code,zone,type\nC-01,,\nA-01,,\n", "Line 3: Location A-01 already exists."),
-    ("zone,type\nA,storage\n", "The CSV needs a header row"),
-    ("code,zone,type\n", "The CSV has no locations in it."),
+    ("code,zone,type\nC-01,C,storage\nC 02,C,storage\n",
+     "Line 3: the code “C 02” is not a location code Lotline takes: 1 to 32 letters, digits "
+     "or . _ / -, starting with a letter or digit, not with CMD:. Change it in the code "
+     "column."),
+    ("code,zone,type\nC-01,C,storage\nC-02,C,attic\n",
+     "Line 3: the type “attic” is not a location type. Change the type column to one of "
+     "receiving, storage, pack (empty means storage)."),
+    ("code,zone\nC-01," + "z" * 33 + "\n",
+     "Line 2: the zone has more than 32 characters. Shorten it in the zone column."),
+    ("code,zone,type\nC-01,,\nc-01,,\n",
+     "Line 3: location C-01 is in an earlier row of the file too. Delete one of the two rows."),
+    ("code,zone,type\nC-01,,\n\nA-01,,\n",  # a blank line counts: the file's own line
+     "Line 4: location A-01 already exists in Lotline. Delete this row from the file."),
+    ("zone,type\nA,storage\n",
+     "Line 1: the header row has no code column. Make the first line of the file name the "
+     "columns: code, zone, type (the required ones: code)."),
+    ("code,zone,type\n", "The file has no locations under its header row."),
     (b"code\nC-01\n\xff\xfe\n", "The file is not UTF-8 text."),
-    ("code\nC-01\n\"" + "x" * 140_000 + "\"\n", "The file is not readable CSV"),
+    ("code\nC-01\n\"" + "x" * 140_000 + "\"\n", "Line 3: this is not readable CSV"),
 ])
 @pytest.mark.parametrize("htmx", [True, False])
 def test_import_with_a_bad_line_creates_nothing_and_names_the_line(as_role, text, message, htmx):
@@ -257,7 +269,8 @@ def test_import_with_a_bad_line_creates_nothing_and_names_the_line(as_role, text
     response = b.post("/locations/import", upload(text), htmx=htmx)
     body = response.get_data(as_text=True)
     assert response.status_code == 422
-    assert message in body
+    assert message in html.unescape(body)
+    assert "Scan the" not in body and "label again" not in body  # a file is not scanned
     assert ("<html" in body) is not htmx
     assert "hx-swap-oob" not in body  # nothing changed, so no list to refresh
     assert count_locations() == 1 and location("C-01") is None

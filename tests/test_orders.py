@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import html
 import io
+import re
 
 import pytest
 from sqlalchemy import func, select
@@ -166,18 +168,39 @@ def test_csv_upload_creates_orders_grouped_by_number(sup):
 
 @pytest.mark.parametrize("text, message", [
     ("order,customer,sku,qty\nSO-10,Acme,LOT-1,2\nSO-11,Beta,NOPE,1\n",
-     "Order SO-11 (from line 3): Line 1: No item with SKU or GTIN NOPE"),
+     "Line 3: no item has the SKU or GTIN “NOPE”. Change the sku column to an item's SKU, or "
+     "add the item on the Items screen first."),
     ("order,customer,sku,qty\nSO-10,Acme,LOT-1,2\nSO-10,Acme,PLAIN,0\n",
-     "Order SO-10 (from line 2): Line 2: Quantity must be from 1"),
+     "Line 3: the qty “0” is not a whole number from 1 to 1,000,000. Change it in the qty "
+     "column."),
     ("order,customer,sku,qty\nSO-10,Acme,LOT-1,2\nbad number!,Acme,PLAIN,1\n",
-     "Line 3: An order number has 1 to 32"),
-    ("order,customer,sku\nSO-10,Acme,LOT-1\n", "The CSV needs the columns order, customer"),
-    ("order,customer,sku,qty\n", "The CSV has no order lines in it."),
+     "Line 3: the order number “bad number!” is not one Lotline takes: 1 to 32 letters, "
+     "digits or . _ / -, not starting with CMD:. Change it in the order column."),
+    ("order,customer,sku,qty\nSO-10,Acme,LOT-1,2\nSO-10,Acme,LOT-1,3\n",
+     "Line 3: LOT-1 is on order SO-10 in an earlier row too. Add the quantities into one row "
+     "and delete the other."),
+    ("order,customer,sku,qty\nSO-10,,LOT-1,2\n",
+     "Line 2: the customer is empty or longer than 100 characters. Write the customer's name "
+     "in the customer column."),
+    ("order,customer,sku,qty,ship_to\nSO-10,Acme,LOT-1,2,\"" + "x" * 301 + "\"\n",
+     "Line 2: the ship_to has more than 300 characters. Shorten it in the ship_to column."),
+    # the file's own lines: blank lines and a quoted cell over two lines count
+    ("order,customer,sku,qty,ship_to\n\nSO-10,Acme,LOT-1,2,\"Dock 1\nGate 2\"\n\n"
+     "SO-11,Beta,PLAIN,two,\n", "Line 6: the qty “two” is not a whole number"),
+    ("order,customer,sku\nSO-10,Acme,LOT-1\n",
+     "Line 1: the header row has no qty column. Make the first line of the file name the "
+     "columns: order, customer, sku, qty, customer_ref, ship_to (the required ones: order, "
+     "customer, sku, qty)."),
+    ("order,customer,sku,qty\n", "The file has no order lines under its header row."),
 ])
-def test_bad_csv_creates_nothing_and_says_which_line(sup, text, message):
+def test_bad_csv_creates_nothing_and_says_which_line_and_what_to_change(sup, text, message):
     response = upload(sup, text)
     assert response.status_code == 422
-    assert message in response.get_data(as_text=True)
+    body = html.unescape(response.get_data(as_text=True))
+    assert "Nothing was imported. " + message in body or message.startswith("The file") \
+        and message in body
+    assert "label again" not in body and "Scan the" not in body  # a file is not scanned
+    assert "(from line" not in body and not re.search(r"Line \d+: Line \d+", body)
     assert order_count() == (0, 0)
 
 
@@ -185,7 +208,8 @@ def test_csv_with_an_existing_order_number_creates_nothing(sup):
     domain_order("SO-11", PLAIN=1)
     response = upload(sup, GOOD_CSV)
     assert response.status_code == 422
-    assert "Order SO-11 (from line 3): Order SO-11 already exists." in \
+    assert "Nothing was imported. Line 3: order SO-11 already exists in Lotline. Delete its " \
+        "rows from the file, or give it another number in the order column." in \
         response.get_data(as_text=True)
     assert order_count() == (1, 1)
 
