@@ -281,3 +281,46 @@ def test_every_flow_fits_the_device(page, app_url, in_app, size):
     pack.shot("packed")
     pack.scan("CMD:CLOSE")
     pack.expect_step("order")
+
+
+# ---------------------------------------------------------------- "Sending…" goes with the swap
+
+SAMPLE_BUSY = """() => {
+  // Every frame, from the Enter (the page object marks the old region stale) until stopped:
+  // whether the answer has been swapped in, and how visible "Sending…" is.
+  window.__busy = [];
+  window.__sampling = true;
+  const frame = () => {
+    const flow = document.querySelector('#flow');
+    const busy = document.querySelector('#flow .busy');
+    if (flow && (flow.dataset.stale || window.__busy.length))
+      window.__busy.push({answered: !flow.dataset.stale,
+                          opacity: busy ? parseFloat(getComputedStyle(busy).opacity) : 0});
+    if (window.__sampling) requestAnimationFrame(frame);
+  };
+  requestAnimationFrame(frame);
+}"""
+
+
+def test_sending_shows_in_flight_and_goes_with_the_swap(page, app_url):
+    """With 400 ms between the scan and the answer, "Sending…" appears while the scan is in
+    flight; from the first frame of the answer on (the next step, or a refusal) it is gone."""
+    sign_in(page, app_url, "pat")
+    put = ScanScreen(page, app_url, "/put").open()
+    cdp = page.context.new_cdp_session(page)
+    cdp.send("Network.enable")
+    cdp.send("Network.emulateNetworkConditions", {"offline": False, "latency": 400,
+                                                  "downloadThroughput": -1,
+                                                  "uploadThroughput": -1})
+    for label, text in (("Location", "A-01-01"), ("Item", "NO-SUCH-ITEM")):  # a step, a refusal
+        page.evaluate(SAMPLE_BUSY)
+        put.scan(label, text)
+        put.expect_step("sku")
+        page.wait_for_timeout(450)  # longer than the indicator's delay and fade together
+        samples = page.evaluate("() => { window.__sampling = false; return window.__busy; }")
+        in_flight = [s["opacity"] for s in samples if not s["answered"]]
+        answered = [s["opacity"] for s in samples if s["answered"]]
+        assert in_flight and max(in_flight) == 1, f"{text}: 'Sending…' never showed: {in_flight}"
+        assert len(answered) >= 10, f"{text}: too few frames after the answer: {samples}"
+        assert max(answered) == 0, f"{text}: 'Sending…' under the answer: {answered[:20]}"
+    put.expect_error("unknown_item", "sku")
