@@ -48,8 +48,13 @@ def browser_context_args(browser_context_args, request):
 
 MEASURE = """() => {
   const flow = document.querySelector('#flow');
+  // its box, and whether it is on top there (not under the sticky header) at its top, middle
+  // and bottom (3 px in, on its vertical centre line)
   const box = el => { if (!el) return null; const r = el.getBoundingClientRect();
-    return {top: r.top, bottom: r.bottom, left: r.left, right: r.right, width: r.width, height: r.height}; };
+    const x = r.left + r.width / 2, on = y => { const hit = document.elementFromPoint(x, y);
+      return !!hit && (el === hit || el.contains(hit)); };
+    return {top: r.top, bottom: r.bottom, left: r.left, right: r.right, width: r.width, height: r.height,
+            onTop: on(r.top + 3) && on(r.top + r.height / 2) && on(r.bottom - 3)}; };
   const visible = el => { const s = getComputedStyle(el);
     return s.visibility !== 'hidden' && s.display !== 'none' && parseFloat(s.opacity) > 0 &&
            el.getClientRects().length > 0; };
@@ -93,8 +98,9 @@ MEASURE = """() => {
 
 
 def inside(box: dict, viewport: dict) -> bool:
+    """Entirely inside the viewport, and not covered (by the header that stays on top)."""
     return (box["top"] >= 0 and box["left"] >= 0 and box["bottom"] <= viewport["height"]
-            and box["right"] <= viewport["width"])
+            and box["right"] <= viewport["width"] and box["onTop"])
 
 
 class Station(ScanScreen):

@@ -89,7 +89,9 @@
   function reveal() {
     var el = field(document);
     if (!el) return;
-    var margin = 8, room = window.innerHeight - 2 * margin, box = el.getBoundingClientRect();
+    var bar = document.querySelector(".topbar"), margin = 8;  // the header stays on top of a scan screen
+    var above = bar && getComputedStyle(bar).position === "sticky" ? bar.getBoundingClientRect().bottom : 0;
+    var room = window.innerHeight - above - 2 * margin, box = el.getBoundingClientRect();
     var top = box.top, bottom = box.bottom;
     KEEP_IN_VIEW.forEach(function (selector) {
       document.querySelectorAll(selector).forEach(function (part) {
@@ -99,7 +101,7 @@
         if (b - t <= room) { top = t; bottom = b; }
       });
     });
-    if (top < margin) window.scrollBy(0, top - margin);
+    if (top < above + margin) window.scrollBy(0, top - above - margin);
     else if (bottom > window.innerHeight - margin) window.scrollBy(0, bottom - window.innerHeight + margin);
   }
   document.addEventListener("htmx:after:swap", reveal);
