@@ -78,6 +78,9 @@ MEASURE = """() => {
     if (r.height < 48 || r.width < 48)
       small.push(`${el.tagName} ${(el.textContent || el.name || el.id).trim().slice(0, 30)}: ${Math.round(r.width)}x${Math.round(r.height)}`);
   }
+  // a table wider than its box scrolls inside it, where a keyboard cannot reach
+  const clipped = [...flow.querySelectorAll('.table-wrap')].filter(w => w.scrollWidth > w.clientWidth + 1)
+    .map(w => `${w.scrollWidth} px in ${w.clientWidth} px`);
   const field = document.activeElement;
   const next = document.querySelector('#flow [data-testid="pick-task"], #flow [data-testid="pick-blocked"]');
   const busy = document.querySelector('#flow .busy');
@@ -92,7 +95,7 @@ MEASURE = """() => {
     panel: box(document.querySelector('#flow .order-panel')),
     stepBox: box(document.querySelector('#flow .step')),
     busyOpacity: busy ? parseFloat(getComputedStyle(busy).opacity) : 0,
-    texts, small,
+    texts, small, clipped,
   };
 }"""
 
@@ -144,6 +147,7 @@ class Station(ScanScreen):
             assert inside(m["error"], vp), f"{where}: the error is at {m['error']} in {vp}"
         assert m["scrollWidth"] <= vp["width"], f"{where}: scrolls sideways ({m['scrollWidth']} px)"
         assert not m["small"], f"{where}: touch targets under 48 px: {m['small']}"
+        assert not m["clipped"], f"{where}: the order's table scrolls sideways: {m['clipped']}"
         if self.side_by_side and m["panel"] and m["stepBox"]:
             panel, box = m["panel"], m["stepBox"]
             assert box["left"] >= panel["right"], f"{where}: the step is not beside the order panel"
