@@ -80,5 +80,32 @@
     el.blur(); focus();
   });
 
+  // After every answer (and on load) the field is in view with its prompt and, as far as the
+  // screen holds them, the refusal, what to do next (Pick's "Go to …") and the result, in that
+  // order: focus alone scrolls only the field itself into view, and on a phone the instruction
+  // above it would stay scrolled away. Only after a swap: a tap that puts focus back must not
+  // pull the page away from what the packer scrolled to read.
+  var KEEP_IN_VIEW = ["#flow .prompt", "#flow [role=alert]", "#flow .panel-next", "#flow .result"];
+  function reveal() {
+    var el = field(document);
+    if (!el) return;
+    var bar = document.querySelector(".topbar"), margin = 8;  // the header stays on top of a scan screen
+    var above = bar && getComputedStyle(bar).position === "sticky" ? bar.getBoundingClientRect().bottom : 0;
+    var room = window.innerHeight - above - 2 * margin, box = el.getBoundingClientRect();
+    var top = box.top, bottom = box.bottom;
+    KEEP_IN_VIEW.forEach(function (selector) {
+      document.querySelectorAll(selector).forEach(function (part) {
+        var r = part.getBoundingClientRect();
+        if (!r.height) return;
+        var t = Math.min(top, r.top), b = Math.max(bottom, r.bottom);
+        if (b - t <= room) { top = t; bottom = b; }
+      });
+    });
+    if (top < above + margin) window.scrollBy(0, top - above - margin);
+    else if (bottom > window.innerHeight - margin) window.scrollBy(0, bottom - window.innerHeight + margin);
+  }
+  document.addEventListener("htmx:after:swap", reveal);
+  document.addEventListener("DOMContentLoaded", reveal);
+
   window.LotlineScan = { field: field, focus: focus };
 })();
