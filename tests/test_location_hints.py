@@ -126,6 +126,26 @@ def test_the_hint_reads_the_location_in_one_statement(app, wh):
     assert len(statements) == 1
 
 
+@pytest.mark.parametrize("path", ["/put", "/pull", "/count"])
+def test_a_scan_reads_the_locations_contents_once(as_role, wh, path):
+    """The hint is read once per screen, by one statement, whatever the flow."""
+    stock("A-01", "LOT-1", 10, lot="L1")
+    s = Scanner(as_role("packer"), path)
+    reads = []
+
+    def seen(conn, cursor, statement, *args):
+        if "FROM inventory JOIN location" in statement:
+            reads.append(statement)
+
+    event.listen(db.engine, "before_cursor_execute", seen)
+    try:
+        s.scan("A-01")
+    finally:
+        event.remove(db.engine, "before_cursor_execute", seen)
+    assert info(s) == "A-01 holds 10 of LOT-1 (lot L1)."
+    assert len(reads) == 1
+
+
 # ---------------------------------------------------------------- Pick: refused at once
 
 
