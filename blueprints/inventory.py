@@ -11,8 +11,9 @@ from flask_login import current_user
 from lotline import inventory as domain
 from lotline.errors import DomainError
 from lotline.extensions import db
+from lotline.holdings import holding_hint
 from lotline.items import find_item
-from lotline.locations import get_location, holding_hint
+from lotline.locations import get_location
 
 from . import accepts, role_blueprint, roles_required
 from .scanflow import Flow, Step, advance, preview, render_flow

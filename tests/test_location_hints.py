@@ -16,7 +16,7 @@ import re
 import pytest
 from sqlalchemy import event, select
 
-from lotline import inventory, locations, lots, picking
+from lotline import holdings, inventory, locations, lots, picking
 from lotline.errors import DomainError
 from lotline.extensions import db
 from lotline.models import Item
@@ -103,7 +103,7 @@ def test_a_location_with_many_items_names_the_first_and_counts_the_rest(app, wh)
     for n in range(8):
         make_item(f"X-{n}")
         stock("C-01", f"X-{n}", n + 1)
-    hint = locations.holding_hint(db.session, "c-01")
+    hint = holdings.holding_hint(db.session, "c-01")
     assert hint == ("C-01 holds 1 of X-0, 2 of X-1, 3 of X-2, 4 of X-3, 5 of X-4, 6 of X-5 "
                     "and 2 more items.")
 
@@ -120,7 +120,7 @@ def test_the_hint_reads_the_location_in_one_statement(app, wh):
     engine = db.engine
     event.listen(engine, "before_cursor_execute", seen)
     try:
-        assert locations.holding_hint(db.session, "A-01").startswith("A-01 holds")
+        assert holdings.holding_hint(db.session, "A-01").startswith("A-01 holds")
     finally:
         event.remove(engine, "before_cursor_execute", seen)
     assert len(statements) == 1
