@@ -298,3 +298,18 @@ def test_a_picked_order_is_refused_as_picked(app, wh):
         picking.check_pick_location(db.session, order("SO-1"),
                                     locations.get_location(db.session, "A-01"))
     assert refused.value.code == "order_picked" and refused.value.details["field"] == "order"
+
+
+def test_the_advice_says_what_blocks_the_next_task(app, wh):
+    """When the only stock left has no lot on record, the advice is the task's block."""
+    stock("A-01", "PLAIN", 5)
+    db.session.scalar(select(Item).where(Item.sku == "PLAIN")).require_lot = True
+    db.session.commit()
+    make_order("SO-1", PLAIN=2)
+    with pytest.raises(DomainError) as refused:
+        picking.check_pick_location(db.session, order("SO-1"),
+                                    locations.get_location(db.session, "B-01"))
+    assert refused.value.message == ("B-01 holds nothing for order SO-1. A-01 holds PLAIN "
+                                     "without a lot. Cycle count A-01 first, or skip to "
+                                     "another location.")
+    assert refused.value.details["go_to"] is None
