@@ -11,6 +11,7 @@ from flask_login import current_user
 from lotline import inventory as domain
 from lotline.errors import DomainError
 from lotline.extensions import db
+from lotline.holdings import holding_hint
 from lotline.items import find_item
 from lotline.locations import get_location
 
@@ -84,16 +85,10 @@ def _source_lot(key):
 
 
 def _holding(key):
-    """Info line: what the scanned location holds of the scanned item."""
+    """Info line, from the moment the location ``key`` is scanned: what it holds (of the
+    scanned item, once that is known)."""
     def info(session, state):
-        if key not in state or "sku" not in state:
-            return None
-        loc, item = get_location(session, state[key]), find_item(session, state["sku"])
-        inv = domain.inventory_at(session, loc, item)
-        if inv is None:
-            return f"{loc.code} holds no {item.sku}."
-        lot = f" (lot {inv.lot.number})" if inv.lot else ""
-        return f"{loc.code} holds {inv.qty} of {item.sku}{lot}."
+        return holding_hint(session, state[key], state.get("sku")) if key in state else None
     return info
 
 
@@ -183,19 +178,22 @@ FLOWS = {
     "put": Flow("put", "Put", "inventory.put", [
         LOCATION,
         Step("sku", "Item", "Scan the item", _put_item, info=_holding("location")),
-        Step("lot", "Lot", "Scan the lot", _put_lot, applies=_tracks_lot),
-        QTY,
+        Step("lot", "Lot", "Scan the lot", _put_lot, applies=_tracks_lot,
+             info=_holding("location")),
+        Step("qty", "Quantity", QTY.prompt, _qty, quantity=True, info=_holding("location")),
     ], _put_commit, "Put away"),
     "pull": Flow("pull", "Pull", "inventory.pull", [
         LOCATION,
-        Step("sku", "Item", "Scan the item", _source_item("location")),
+        Step("sku", "Item", "Scan the item", _source_item("location"),
+             info=_holding("location")),
         Step("lot", "Lot", "Scan the lot to verify it", _source_lot("location"),
              applies=_tracks_lot, info=_holding("location")),
         Step("qty", "Quantity", QTY.prompt, _qty, quantity=True, info=_holding("location")),
     ], _pull_commit, "Pulled"),
     "move": Flow("move", "Move", "inventory.move", [
         Step("from_location", "From location", "Scan the location to move from", _location),
-        Step("sku", "Item", "Scan the item", _source_item("from_location")),
+        Step("sku", "Item", "Scan the item", _source_item("from_location"),
+             info=_holding("from_location")),
         Step("lot", "Lot", "Scan the lot to verify it", _source_lot("from_location"),
              applies=_tracks_lot, info=_holding("from_location")),
         Step("qty", "Quantity", QTY.prompt, _qty, quantity=True,
@@ -206,7 +204,7 @@ FLOWS = {
                                        "location_holds_other_lot": "to_location"}),
     "count": Flow("count", "Cycle Count", "inventory.count", [
         LOCATION,
-        Step("sku", "Item", "Scan the item", _item),
+        Step("sku", "Item", "Scan the item", _item, info=_holding("location")),
         Step("qty", "Counted quantity", "Count them and type the number (0 if none)",
              _count_qty, quantity=True, info=_holding("location")),
         Step("lot", "Lot", "Scan the lot on the shelf", _lot,

@@ -4,7 +4,8 @@ No lot scan: the lot is assumed from the inventory record (spec, Lot Tracking).
 What a picker does with a scanner in hand (every step by scan; the buttons do the same):
   1. "Scan the order", or scan CMD:NEXT for the oldest order waiting.
   2. The screen says where to go: "Go to A-01-02: pick 3 × VIT-C-500 · lot VC24B07".
-     Scan the location's label (another location that holds the item is accepted too).
+     Scan the location's label (another location that holds the item is accepted too; one
+     that holds nothing to pick for the order is refused at once, saying where to go).
      CMD:SKIP sends the picker to another location.
   3. Scan the item. If that stock has no lot on record, the pick is blocked: cycle count
      the location, or scan CMD:SKIP to be sent elsewhere.
@@ -52,7 +53,10 @@ def _order(session, raw, state):
 
 
 def _location(session, raw, state):
-    return inventory.active_location(session, raw).code
+    order = orders_domain.get_order(session, state["order"])
+    loc = inventory.active_location(session, raw)
+    domain.check_pick_location(session, order, loc, _skip(state, order.number))
+    return loc.code
 
 
 def _item(session, raw, state):
@@ -154,7 +158,7 @@ def _finished(session, view) -> bool:
 
 FLOW = Flow("pick", "Pick", "picking.index", [
     Step("order", "Order", "Scan the order, or CMD:NEXT for the next one waiting", _order),
-    Step("location", "Location", "Scan the location shown", _location),
+    Step("location", "Location", "Scan the location shown", _location, reads=("skip",)),
     Step("sku", "Item", "Scan the item", _item),
     Step("qty", "Quantity", _qty_prompt, _qty, quantity=True,
          default=_default_qty, info=_lot_line),

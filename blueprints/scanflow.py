@@ -63,6 +63,9 @@ class Step:
     info: Callable[[Session, dict], str | None] = lambda session, state: None
     quantity: bool = False  # a number, default 1; a repeated item scan adds one
     default: Callable[[Session, dict], int | None] = lambda session, state: None
+    # Carried fields this step's check reads besides the accepted values (Pick's location
+    # step: the locations skipped, so its refusal directs where the screen's task does).
+    reads: tuple[str, ...] = ()
     # Called once when this step's value has just been scanned (not when it rides along
     # as an accepted value): (session, value, actor). Pack opens the order at the station.
     opened: Callable | None = None
@@ -281,7 +284,9 @@ def _walk(flow: Flow, session: Session, form, actor, options, key: str, extra: d
                 view.feedback = "success"
                 return _at(view, session)
         try:
-            state[step.name] = step.check(session, raw, state)
+            seen = {**{n: extra.get(n, "") for n in step.reads}, **state} if step.reads \
+                else state
+            state[step.name] = step.check(session, raw, seen)
         except DomainError as exc:
             try:  # a scan, not a preview: switching opens the other order
                 switched = _switched(flow, session, raw, state, actor, exc) if commit else None

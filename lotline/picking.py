@@ -16,7 +16,7 @@ from sqlalchemy.orm import Session
 
 from . import lot_gate
 from . import orders as orders_domain
-from .commands import NEXT
+from .commands import NEXT, SHORT
 from .errors import DomainError
 from .inventory import (
     Actor,
@@ -52,6 +52,16 @@ class PickTask:
         lot = f" · lot {self.lot.number}" if self.lot else ""
         return f"Go to {self.location.code}: pick {self.qty} × {sku}{lot}"
 
+    @property
+    def advice(self) -> str:
+        """What the picker does next, as a sentence: go there, what blocks it, or record
+        the line short."""
+        if self.location is None:
+            return f"{self.text} Scan {SHORT} to record it."
+        if self.blocked:
+            return self.blocked
+        return f"{self.text}."
+
 
 def _candidates(session: Session, line: OrderLine, skip: set[str]) -> list[PickTask]:
     rows = session.execute(
@@ -63,10 +73,8 @@ def _candidates(session: Session, line: OrderLine, skip: set[str]) -> list[PickT
     rows = list(rows)
     unfit = _unfit_lots(session, line, [lot for _, _, lot in rows if lot is not None])
     for inv, loc, lot in rows:
-        if loc.code in skip or count_requested(session, loc.id, line.item_id):
-            continue
-        if lot is not None and lot.number in unfit:
-            continue  # a lot that may not leave is never suggested; next_task says why
+        if loc.code in skip or _passed_over(session, line, loc.id, lot, unfit) is not None:
+            continue  # never suggested; next_task says why
         blocked = None
         if line.item.require_lot and lot is None:
             blocked = (f"{loc.code} holds {line.item.sku} without a lot. Cycle count "
@@ -92,6 +100,18 @@ def _unfit_lots(session: Session, line: OrderLine, lots) -> dict[str, DomainErro
     return out
 
 
+def _passed_over(session: Session, line: OrderLine, location_id: int, lot: Lot | None,
+                 unfit: dict[str, DomainError]) -> str | None:
+    """Why the stock of ``line``'s item at a location is never picked, or None: its lot may
+    not leave (``unfit``, from :func:`_unfit_lots`), or its record is in doubt until the
+    location is cycle counted (a short found there, a lot recorded at pack that differed)."""
+    if lot is not None and lot.number in unfit:
+        return unfit[lot.number].why
+    if count_requested(session, location_id, line.item_id):
+        return "its record is in doubt until it is cycle counted"
+    return None
+
+
 def _skip_notes(session: Session, line: OrderLine) -> list[str]:
     """Why stock of this line's item was passed over: a lot that may not leave (held,
     expired, too short a shelf life), or a record in doubt."""
@@ -104,10 +124,9 @@ def _skip_notes(session: Session, line: OrderLine) -> list[str]:
     unfit = _unfit_lots(session, line, [lot for _, _, lot in rows if lot is not None])
     notes = []
     for loc_id, code, lot in rows:
-        if lot is not None and lot.number in unfit:
-            notes.append(f"Skipped {code}: {unfit[lot.number].why}.")
-        elif count_requested(session, loc_id, line.item_id):
-            notes.append(f"Skipped {code}: its record is in doubt until it is cycle counted.")
+        why = _passed_over(session, line, loc_id, lot, unfit)
+        if why is not None:
+            notes.append(f"Skipped {code}: {why}.")
     return notes
 
 
@@ -136,6 +155,40 @@ def check_left_to_pick(session: Session, order) -> None:
                           f"to pick. Scan the next order, or {NEXT}.", field="order")
 
 
+def check_pick_location(session: Session, order, loc: Location,
+                        skip: set[str] | frozenset = frozenset()) -> None:
+    """Refuse a location that holds nothing to pick for the order's open lines: no stock of
+    their items there, or only stock that is never picked (:func:`_passed_over`: a lot that
+    may not leave, a record in doubt). The refusal says where to go instead, as the screen's
+    task does (``skip``: the locations the picker skipped). Stock of a lot-tracked item
+    without a lot is something there: scanning its item says to cycle count it
+    (:func:`check_pick`). An order with no open line is refused as picked
+    (:func:`check_left_to_pick`). The pick screen checks the location scan with this, and pick()
+    checks again under its locks."""
+    lines = {ln.item_id: ln for ln in order.lines if ln.to_pick > 0}
+    if not lines:  # nothing is left to pick anywhere: the order is what to change
+        check_left_to_pick(session, order)
+    rows = session.execute(
+        select(Inventory.item_id, Lot)
+        .outerjoin(Lot, Lot.id == Inventory.lot_id)
+        .where(Inventory.location_id == loc.id, Inventory.item_id.in_(list(lines)),
+               Inventory.qty > 0)).all()
+    reasons = []
+    for item_id, lot in rows:
+        line = lines[item_id]
+        unfit = _unfit_lots(session, line, [lot]) if lot is not None else {}
+        why = _passed_over(session, line, loc.id, lot, unfit)
+        if why is None:
+            return
+        reasons.append(why)
+    task = next_task(session, order, set(skip))
+    why = (f"Nothing at {loc.code} can be picked for order {order.number}: "
+           f"{'; '.join(reasons)}." if reasons else
+           f"{loc.code} holds nothing for order {order.number}.")
+    raise DomainError("nothing_to_pick_here", f"{why} {task.advice}", field="location",
+                      go_to=task.location.code if task.location and not task.blocked else None)
+
+
 def next_order_to_pick(session: Session):
     """The oldest order that still has something to pick."""
     from .models import Order
@@ -148,10 +201,8 @@ def next_order_to_pick(session: Session):
     return order
 
 
-def check_pick(session: Session, order, loc: Location, sku, qty: int | None = None):
-    """Whether ``sku`` may be picked at ``loc`` for ``order`` (and ``qty`` of it): the line
-    and the inventory row, or the refusal. The pick screen checks each scan with this, and
-    pick() checks again under its locks."""
+def open_line(session: Session, order, sku, qty: int | None = None) -> OrderLine:
+    """The order's line for ``sku`` with something (``qty``) left to pick, or the refusal."""
     item = find_item(session, sku)
     line = next((ln for ln in order.lines if ln.item_id == item.id), None)
     if line is None:
@@ -161,6 +212,15 @@ def check_pick(session: Session, order, loc: Location, sku, qty: int | None = No
         raise DomainError("over_pick", f"Order {order.number} needs {line.to_pick} more "
                           f"of {item.sku}" + (f"; you picked {qty}." if qty else "."),
                           field="qty" if qty else "sku")
+    return line
+
+
+def check_pick(session: Session, order, loc: Location, sku, qty: int | None = None):
+    """Whether ``sku`` may be picked at ``loc`` for ``order`` (and ``qty`` of it): the line
+    and the inventory row, or the refusal. The pick screen checks each scan with this, and
+    pick() checks again under its locks."""
+    line = open_line(session, order, sku, qty)
+    item = line.item
     inv = session.scalar(select(Inventory).where(Inventory.location_id == loc.id,
                                                  Inventory.item_id == item.id))
     if inv is None or inv.qty == 0:
@@ -192,6 +252,8 @@ def pick(session: Session, *, order_number, location, sku, qty, actor: Actor,
         loc = _lock(session, [location])[str(location).strip().upper()]
         order = orders_domain.lock_order(session, order_number)
         orders_domain.check_workable(order)
+        open_line(session, order, sku, qty)  # what is scanned is refused first, as on screen
+        check_pick_location(session, order, loc)
         line, inv = check_pick(session, order, loc, sku, qty)
         item = line.item
         lot = inv.lot

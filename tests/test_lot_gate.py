@@ -144,7 +144,9 @@ def test_pick_refuses_an_expired_lot_and_skips_it(wh):
     task = picking.next_task(db.session, order("SO-1"))
     assert task.location is None
     assert task.held[0].startswith("Skipped A-01: Lot OLD of LOT-1 expired on")
-    refused("lot_expired", pick, "SO-1", "A-01", 1)
+    error = refused("nothing_to_pick_here", pick, "SO-1", "A-01", 1)  # only the expired lot
+    assert "Nothing at A-01 can be picked for order SO-1: Lot OLD of LOT-1 expired on" \
+        in error.message and "No stock left for LOT-1" in error.message
 
 
 def test_a_hold_committed_while_stations_pack_that_lot_stops_every_later_pack(app, wh,

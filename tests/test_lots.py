@@ -31,9 +31,10 @@ def shipped(app):
                         customer_ref="AC-9")
     orders.create_order(db.session, "SO-2", "Bolt", [{"sku": "LOT-1", "qty": 2}])
     db.session.commit()
-    for number, recorded in (("SO-1", "L2"), ("SO-2", "L1")):
+    for number in ("SO-1", "SO-2"):  # both picked before SO-1's mismatch puts A-01 in doubt
         picking.pick(db.session, order_number=number, location="A-01", sku="LOT-1", qty=2,
                      actor=A)
+    for number, recorded in (("SO-1", "L2"), ("SO-2", "L1")):
         packing.pack(db.session, order_number=number, sku="LOT-1", qty=2, lot=recorded,
                      actor=A)
 
@@ -81,7 +82,9 @@ def test_hold_stops_picks_until_released(shipped):
     with pytest.raises(DomainError) as exc:
         picking.pick(db.session, order_number="SO-3", location="A-01", sku="LOT-1", qty=1,
                      actor=A)
-    assert exc.value.code == "lot_on_hold"
+    # all A-01 holds for SO-3 is the held lot: nothing there to pick (the gate's words)
+    assert exc.value.code == "nothing_to_pick_here"
+    assert "Lot L1 of LOT-1 is on hold (Recall 42" in exc.value.message
     with pytest.raises(DomainError) as again:
         lots.hold(db.session, number="L1", sku="LOT-1", reason="twice", actor=A)
     assert again.value.code == "already_held"

@@ -538,9 +538,19 @@ def test_item_not_on_the_order_is_refused(wh):
 
 def test_location_without_the_item_is_refused(wh):
     stock("A-01", "PLAIN", 10)
-    make_order("SO-1", PLAIN=3)
+    stock("B-01", "OTHER", 10)
+    make_order("SO-1", PLAIN=3, OTHER=1)
     error = refused("insufficient_quantity", pick, "SO-1", "B-01", "PLAIN", 1)
-    assert "B-01 holds no PLAIN" in error.message
+    assert "B-01 holds no PLAIN" in error.message  # it holds OTHER for the order
+
+
+def test_location_with_nothing_for_the_order_is_refused_saying_where_to_go(wh):
+    stock("A-01", "PLAIN", 10)
+    stock("B-01", "OTHER", 10)
+    make_order("SO-1", PLAIN=3)
+    error = refused("nothing_to_pick_here", pick, "SO-1", "B-01", "PLAIN", 1)
+    assert error.message == "B-01 holds nothing for order SO-1. Go to A-01: pick 3 × PLAIN."
+    assert error.details["field"] == "location" and error.details["go_to"] == "A-01"
 
 
 def test_more_than_the_location_holds_is_refused(wh):
