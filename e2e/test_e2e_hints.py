@@ -131,9 +131,7 @@ def test_pick_refuses_an_empty_location_at_once_and_the_picker_follows_the_advic
         f"✖ {names['empty']} holds nothing for order {names['order']}. {go_to}.")
     expect(pick.chips).to_have_text([f"Order {names['order']}"])  # the order is kept
     _shot(page, f"pick-refused-empty-{size}")
-    field_box = pick.field("Location").bounding_box()
-    if size != "phone":
-        _in_view(page, pick.field("Location"))
+    _in_view(page, pick.field("Location"))
 
     # The picker reads where to go from the refusal and goes there.
     advised = re.search(r"Go to (\S+):", pick.error.inner_text()).group(1)
@@ -148,11 +146,6 @@ def test_pick_refuses_an_empty_location_at_once_and_the_picker_follows_the_advic
         f"{names['stocked']} · {names['item']}: 9 → 6")
     expect(page.get_by_test_id("pick-done")).to_contain_text(f"Order {names['order']} is picked")
     assert _qty_at(in_app, names["stocked"], names["item"]) == 6
-    if size == "phone" and field_box["y"] + field_box["height"] > SIZES[size]["height"]:
-        # On main's layout the phone's menu and the order panel push the field past the
-        # fold after this refusal (by a pixel or so); the station layout is issue 15 item 1.
-        pytest.xfail(f"Location field ends at y={field_box['y'] + field_box['height']:.0f} "
-                     f"on a {SIZES[size]['height']} px phone after the refusal")
 
 
 def test_pick_refuses_a_location_holding_only_other_items(page, app_url, in_app):
