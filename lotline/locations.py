@@ -6,6 +6,7 @@ import csv
 import io
 import re
 from contextlib import contextmanager
+from dataclasses import dataclass
 
 from sqlalchemy import bindparam, func, or_, select
 from sqlalchemy.orm import Session
@@ -14,6 +15,7 @@ from .commands import refuse_command
 from .db import committed
 from .errors import Conflict, NotFound, ValidationError
 from .models import LOCATION_TYPES, Inventory, Location
+from .paging import page_count, page_number
 
 CODE_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._/-]{0,31}$")
 
@@ -139,7 +141,8 @@ def _line(n: int):
         raise ValidationError(f"Line {n}: {exc.message}", field="file") from exc
 
 
-def list_locations(session: Session, q: str = "", include_inactive: bool = True):
+def _matching(q: str, include_inactive: bool = True):
+    """Locations whose code or zone contains ``q`` (any case), in code order."""
     query = select(Location).order_by(Location.code)
     if q:
         text = q.strip().upper().replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
@@ -147,7 +150,37 @@ def list_locations(session: Session, q: str = "", include_inactive: bool = True)
                                 func.upper(Location.zone).like(f"%{text}%", escape="\\")))
     if not include_inactive:
         query = query.where(Location.active)
-    return list(session.scalars(query))
+    return query
+
+
+def list_locations(session: Session, q: str = "", include_inactive: bool = True):
+    return list(session.scalars(_matching(q, include_inactive)))
+
+
+PER_PAGE = 25
+
+
+@dataclass
+class LocationPage:
+    locations: list[Location]
+    total: int
+    page: int
+    pages: int
+    q: str
+
+
+def search_locations(session: Session, q: str = "", page: int | str = 1,
+                     per_page: int = PER_PAGE) -> LocationPage:
+    """One page of locations whose code or zone contains ``q``; a page past the last shows the
+    last, and a page that is not a number the first."""
+    q = (q or "").strip()[:64]
+    query = _matching(q)
+    total = session.scalar(select(func.count()).select_from(query.subquery()))
+    pages = page_count(total, per_page)
+    page = min(page_number(page), pages)
+    rows = session.scalars(query.order_by(None).order_by(Location.code, Location.id)
+                           .offset((page - 1) * per_page).limit(per_page)).all()
+    return LocationPage(list(rows), total, page, pages, q)
 
 
 def stock_held(session: Session, location_ids: list[int] | None = None) -> dict[int, tuple]:
