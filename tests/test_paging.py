@@ -149,3 +149,23 @@ def test_orders_hostile_page_answers_with_a_page_that_says_which(as_role, value)
     assert response.status_code == 200
     expected = 2 if value.strip() == "2" or value == "9" * 40 else 1
     assert f"30 order(s) · page {expected} of 2" in response.get_data(as_text=True)
+
+
+# ---------------------------------------------------------------- Purchase orders
+
+
+def test_purchase_orders_page_newest_first(as_role):
+    from lotline import inventory
+
+    make_item("S-1")
+    for n in range(27):
+        inventory.create_purchase_order(db.session, f"PO-{n:03d}", "", [{"sku": "S-1",
+                                                                       "qty": 1}])
+    db.session.commit()
+    last = inventory.page_purchase_orders(db.session, page=2)
+    assert (last.total, last.page, last.pages) == (27, 2, 2)
+    assert [po.number for po in last.orders] == ["PO-001", "PO-000"]
+    b = as_role("supervisor")
+    body = b.get("/purchase-orders?page=abc").get_data(as_text=True)
+    assert "27 purchase order(s) · page 1 of 2" in body and 'data-po="PO-026"' in body
+    assert 'data-po="PO-001"' not in body and 'href="/purchase-orders?page=2"' in body
