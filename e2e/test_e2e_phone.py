@@ -159,3 +159,24 @@ def test_locations_search_first_and_pages(page, app_url, size):
                rows.evaluate_all("rs => rs.map(r => r.dataset.code)"))
     shot(page, "locations-search", size)
     assert sideways(page) <= 0
+
+
+def test_a_wide_table_scrolls_from_the_keyboard_on_a_phone(page, app_url, size):
+    if size != "phone":
+        pytest.skip("the ledger's table fits a tablet's width")
+    sign_in(page, app_url, "sam")
+    page.goto(app_url + "/ledger")
+    region = page.get_by_role("region", name="Ledger rows")
+    assert region.evaluate("el => el.scrollWidth > el.clientWidth")  # wider than the phone
+    page.get_by_role("link", name="Clear").focus()
+    for _ in range(6):  # Tab from the filters' last button: Export CSV, then the table's box
+        page.keyboard.press("Tab")
+        if region.evaluate("el => el === document.activeElement"):
+            break
+    expect(region).to_be_focused()
+    page.keyboard.press("ArrowRight")
+    page.keyboard.press("ArrowRight")
+    page.wait_for_function("el => el.scrollLeft > 0", arg=region.element_handle(), timeout=3000)
+    # the first column (the time) stays in view while the box scrolls
+    first = page.locator("#ledger-results tbody tr").first.locator("td").first
+    expect(first).to_be_in_viewport()
