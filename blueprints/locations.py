@@ -34,8 +34,8 @@ def _table_context() -> dict:
     """One page of the list, as the search box and the pager ask (``q``, ``page``)."""
     found = domain.search_locations(db.session, request.values.get("q", ""),
                                     request.values.get("page", "1"))
-    held = domain.stock_held(db.session, [loc.id for loc in found.locations])
-    return {"q": found.q, "page": found, "locations": found.locations, "held": held}
+    held = domain.stock_held(db.session, [loc.id for loc in found.rows])
+    return {"q": found.q, "page": found, "locations": found.rows, "held": held}
 
 
 def _page(status=200, **extra):

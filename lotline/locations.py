@@ -6,7 +6,6 @@ import csv
 import io
 import re
 from contextlib import contextmanager
-from dataclasses import dataclass
 
 from sqlalchemy import bindparam, func, or_, select
 from sqlalchemy.orm import Session
@@ -15,7 +14,7 @@ from .commands import refuse_command
 from .db import committed
 from .errors import Conflict, NotFound, ValidationError
 from .models import LOCATION_TYPES, Inventory, Location
-from .paging import page_count, page_number
+from .paging import Page, page_count, page_number
 
 CODE_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._/-]{0,31}$")
 
@@ -160,17 +159,8 @@ def list_locations(session: Session, q: str = "", include_inactive: bool = True)
 PER_PAGE = 25
 
 
-@dataclass
-class LocationPage:
-    locations: list[Location]
-    total: int
-    page: int
-    pages: int
-    q: str
-
-
 def search_locations(session: Session, q: str = "", page: int | str = 1,
-                     per_page: int = PER_PAGE) -> LocationPage:
+                     per_page: int = PER_PAGE) -> Page:
     """One page of locations whose code or zone contains ``q``; a page past the last shows the
     last, and a page that is not a number the first."""
     q = (q or "").strip()[:64]
@@ -180,7 +170,7 @@ def search_locations(session: Session, q: str = "", page: int | str = 1,
     page = min(page_number(page), pages)
     rows = session.scalars(query.order_by(None).order_by(Location.code, Location.id)
                            .offset((page - 1) * per_page).limit(per_page)).all()
-    return LocationPage(list(rows), total, page, pages, q)
+    return Page(list(rows), total, page, pages, q)
 
 
 def stock_held(session: Session, location_ids: list[int] | None = None) -> dict[int, tuple]:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 
 def page_number(value) -> int:
     """The page asked for: a whole number from 1 up. Anything else (``abc``, ``-1``, ``0``,
@@ -15,3 +17,14 @@ def page_number(value) -> int:
 def page_count(total: int, per_page: int) -> int:
     """How many pages ``total`` rows make; an empty list still has its one (empty) page."""
     return max(1, -(-total // per_page))
+
+
+@dataclass
+class Page:
+    """One page of a searched list: its rows, how many match in all, which page of how many,
+    and the search that was asked (cleaned)."""
+    rows: list
+    total: int
+    page: int
+    pages: int
+    q: str = ""

@@ -40,11 +40,11 @@ def test_locations_page_by_25_in_code_order_and_the_last_page_holds_the_rest(app
     make_locations(60)
     first = locations_domain.search_locations(db.session)
     assert (first.total, first.page, first.pages) == (60, 1, 3)
-    assert [loc.code for loc in first.locations] == [f"A-{n:03d}" for n in range(25)]
+    assert [loc.code for loc in first.rows] == [f"A-{n:03d}" for n in range(25)]
     last = locations_domain.search_locations(db.session, page=3)
-    assert [loc.code for loc in last.locations] == [f"A-{n:03d}" for n in range(50, 60)]
+    assert [loc.code for loc in last.rows] == [f"A-{n:03d}" for n in range(50, 60)]
     beyond = locations_domain.search_locations(db.session, page=99)
-    assert beyond.page == 3 and beyond.locations == last.locations
+    assert beyond.page == 3 and beyond.rows == last.rows
 
 
 def test_locations_search_counts_and_pages_only_the_matches(app):
@@ -52,11 +52,11 @@ def test_locations_search_counts_and_pages_only_the_matches(app):
     make_locations(3, "B")
     found = locations_domain.search_locations(db.session, "b-0")
     assert (found.total, found.pages) == (3, 1)
-    assert [loc.code for loc in found.locations] == ["B-000", "B-001", "B-002"]
+    assert [loc.code for loc in found.rows] == ["B-000", "B-001", "B-002"]
     by_zone = locations_domain.search_locations(db.session, "a", page=2)
-    assert by_zone.total == 30 and len(by_zone.locations) == 5
+    assert by_zone.total == 30 and len(by_zone.rows) == 5
     nothing = locations_domain.search_locations(db.session, "ZZZ")
-    assert (nothing.total, nothing.page, nothing.pages, nothing.locations) == (0, 1, 1, [])
+    assert (nothing.total, nothing.page, nothing.pages, nothing.rows) == (0, 1, 1, [])
     wild = locations_domain.search_locations(db.session, "%_")
     assert wild.total == 0  # LIKE's wildcards are searched for as characters
 
