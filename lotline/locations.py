@@ -140,6 +140,10 @@ def _line(n: int):
         raise ValidationError(f"Line {n}: {exc.message}", field="file") from exc
 
 
+def list_locations(session: Session, q: str = "", include_inactive: bool = True):
+    return list(session.scalars(_matching(q, include_inactive)))
+
+
 def _matching(q: str, include_inactive: bool = True):
     """Locations whose code or zone contains ``q`` (any case), in code order."""
     query = select(Location).order_by(Location.code)
@@ -150,10 +154,6 @@ def _matching(q: str, include_inactive: bool = True):
     if not include_inactive:
         query = query.where(Location.active)
     return query
-
-
-def list_locations(session: Session, q: str = "", include_inactive: bool = True):
-    return list(session.scalars(_matching(q, include_inactive)))
 
 
 PER_PAGE = 25
