@@ -129,8 +129,9 @@ def test_scan_flow_after_each_scan_and_after_an_error(page, app_url, flow):
         screen.scan(text)
         check(page, f"{flow}, after scanning {text}")
         if region == "#flow":  # "Sending…" is gone with the swap, not fading out under the prompt
-            assert page.evaluate(
-                "getComputedStyle(document.getElementById('flow-busy')).opacity") == "0"
+            shown = page.locator("#flow .htmx-indicator").evaluate_all(
+                "els => els.map(el => getComputedStyle(el).opacity)")
+            assert shown and set(shown) == {"0"}, shown
     screen.open()
     screen.scan(refused)
     expect(screen.region.locator("[data-error-code]").first).to_be_visible()
