@@ -17,7 +17,7 @@ BULK_ACTIONS = {"require_lot": True, "clear_require_lot": False}
 
 def _grid_args() -> dict:
     src = request.values
-    return {"q": src.get("q", ""), "page": src.get("page", 1, type=int) or 1,
+    return {"q": src.get("q", ""), "page": src.get("page", "1"),
             "sort": src.get("sort", "sku"), "direction": src.get("dir", "asc")}
 
 

@@ -30,16 +30,17 @@ class LocationImportForm(FlaskForm):
     file = FileField("CSV file", validators=[FileRequired("Choose a CSV file to import.")])
 
 
-def _table_context(q: str) -> dict:
-    locations = domain.list_locations(db.session, q)
-    held = domain.stock_held(db.session, [loc.id for loc in locations])
-    return {"q": q, "locations": locations, "held": held}
+def _table_context() -> dict:
+    """One page of the list, as the search box and the pager ask (``q``, ``page``)."""
+    found = domain.search_locations(db.session, request.values.get("q", ""),
+                                    request.values.get("page", "1"))
+    held = domain.stock_held(db.session, [loc.id for loc in found.rows])
+    return {"q": found.q, "page": found, "locations": found.rows, "held": held}
 
 
 def _page(status=200, **extra):
     """The whole page, or with HX-Request only the table (the search box's target)."""
-    q = request.values.get("q", "").strip()
-    ctx = {**_table_context(q), "form": LocationForm(formdata=None), "created": None,
+    ctx = {**_table_context(), "form": LocationForm(formdata=None), "created": None,
            "error": None, "import_form": LocationImportForm(formdata=None), "imported": None,
            "import_error": None, "page_error": None, "oob": False}
     ctx.update(extra)
@@ -50,12 +51,12 @@ def _page(status=200, **extra):
 def _region(template: str, status: int, **ctx):
     """A form's region; after a change, with the table swapped out of band to show it."""
     if status < 400:
-        ctx.update(_table_context(request.values.get("q", "").strip()))
+        ctx.update(_table_context())
     return render_template(template, oob=status < 400, **ctx), status
 
 
 @bp.get("")
-@accepts("q")
+@accepts("q", "page")
 def index():
     return _page()
 

@@ -41,10 +41,9 @@ class UploadForm(FlaskForm):
 
 
 def _list(status=200, **extra):
-    wanted = request.args.get("status") or None
-    if wanted not in (None, *ORDER_STATUSES):
-        wanted = None
-    ctx = {"orders": domain.list_orders(db.session, wanted), "status": wanted,
+    found = domain.page_orders(db.session, request.args.get("status"),
+                               request.args.get("page", "1"))
+    ctx = {"page": found, "orders": found.orders, "status": found.status,
            "statuses": ORDER_STATUSES, "form": OrderForm(), "upload": UploadForm(),
            "error": None}
     ctx.update(extra)
@@ -53,7 +52,7 @@ def _list(status=200, **extra):
 
 
 @bp.get("")
-@accepts("status")
+@accepts("status", "page")
 def index():
     return _list()
 

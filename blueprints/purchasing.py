@@ -1,6 +1,6 @@
 """Purchase orders: the list (status; ordered, received, remaining per line) and New PO."""
 
-from flask import flash, redirect, render_template, url_for
+from flask import flash, redirect, render_template, request, url_for
 from flask_wtf import FlaskForm
 from wtforms import StringField, TextAreaField
 from wtforms.validators import DataRequired, Length, Optional
@@ -31,12 +31,13 @@ def _render(template: str, status=200, **extra):
            "oob": False}
     ctx.update(extra)
     if template != "purchasing/_new.html" or ctx["oob"]:  # the form alone needs no list
-        ctx["orders"] = domain.list_purchase_orders(db.session)
+        found = domain.page_purchase_orders(db.session, request.args.get("page", "1"))
+        ctx.update(page=found, orders=found.orders)
     return render_template(template, **ctx), status
 
 
 @bp.get("")
-@accepts()
+@accepts("page")
 def index():
     return _render("purchasing/_list.html" if is_htmx() else "purchasing/index.html")
 

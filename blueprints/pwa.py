@@ -53,6 +53,7 @@ def shell_urls() -> list[str]:
         "css/lotline.css",
         "js/scan-field.js",
         "js/lotline.js",
+        "js/mainnav.js",
         current_app.jinja_env.globals["htmx_js"],
         "manifest.webmanifest",
         *(f"icons/{name}" for name in ICONS),

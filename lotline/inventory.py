@@ -630,13 +630,30 @@ def create_purchase_order(session: Session, number, vendor: str,
 
 # ---------------------------------------------------------------- queries
 
-def list_purchase_orders(session: Session) -> list[PurchaseOrder]:
-    """Every purchase order, newest first, with its lines and their items loaded."""
+@dataclass
+class PurchaseOrderPage:
+    orders: list[PurchaseOrder]
+    total: int
+    page: int
+    pages: int
+
+
+def page_purchase_orders(session: Session, page: int | str = 1,
+                         per_page: int = 25) -> PurchaseOrderPage:
+    """One page of purchase orders, newest first, with their lines and items loaded."""
+    from sqlalchemy import func
     from sqlalchemy.orm import selectinload
 
-    return list(session.scalars(
+    from .paging import page_count, page_number
+
+    total = session.scalar(select(func.count()).select_from(PurchaseOrder))
+    pages = page_count(total, per_page)
+    page = min(page_number(page), pages)
+    orders = session.scalars(
         select(PurchaseOrder).order_by(PurchaseOrder.id.desc())
-        .options(selectinload(PurchaseOrder.lines).selectinload(PurchaseOrderLine.item))))
+        .offset((page - 1) * per_page).limit(per_page)
+        .options(selectinload(PurchaseOrder.lines).selectinload(PurchaseOrderLine.item)))
+    return PurchaseOrderPage(list(orders), total, page, pages)
 
 
 @dataclass

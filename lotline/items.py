@@ -13,6 +13,7 @@ from .commands import refuse_command
 from .errors import Conflict, NotFound, ValidationError
 from .gtin import normalize_gtin
 from .models import LOT_AT_PACK_MODES, Inventory, Item
+from .paging import page_count, page_number
 
 SKU_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._/-]{0,63}$")
 SORTS = {"sku": Item.sku, "description": Item.description, "require_lot": Item.require_lot,
@@ -130,7 +131,7 @@ class ItemPage:
     q: str
 
 
-def search_items(session: Session, q: str = "", page: int = 1, sort: str = "sku",
+def search_items(session: Session, q: str = "", page: int | str = 1, sort: str = "sku",
                  direction: str = "asc", per_page: int = PER_PAGE) -> ItemPage:
     """One page of items matching ``q`` in SKU, description or GTIN."""
     q = (q or "").strip()
@@ -146,8 +147,8 @@ def search_items(session: Session, q: str = "", page: int = 1, sort: str = "sku"
     column = SORTS[sort]
     order = column.desc() if direction == "desc" else column.asc()
     total = session.scalar(select(func.count()).select_from(query.subquery()))
-    pages = max(1, -(-total // per_page))
-    page = min(max(1, page), pages)
+    pages = page_count(total, per_page)
+    page = min(page_number(page), pages)
     items = session.scalars(
         query.order_by(order, Item.id).offset((page - 1) * per_page).limit(per_page)
     ).all()

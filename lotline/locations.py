@@ -12,6 +12,7 @@ from .commands import refuse_command
 from .db import committed
 from .errors import Conflict, NotFound, ValidationError
 from .models import LOCATION_TYPES, Inventory, Location
+from .paging import Page, page_count, page_number
 
 CODE_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._/-]{0,31}$")
 
@@ -132,6 +133,11 @@ def import_csv(session: Session, text: str) -> int:
 
 
 def list_locations(session: Session, q: str = "", include_inactive: bool = True):
+    return list(session.scalars(_matching(q, include_inactive)))
+
+
+def _matching(q: str, include_inactive: bool = True):
+    """Locations whose code or zone contains ``q`` (any case), in code order."""
     query = select(Location).order_by(Location.code)
     if q:
         text = q.strip().upper().replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
@@ -139,7 +145,24 @@ def list_locations(session: Session, q: str = "", include_inactive: bool = True)
                                 func.upper(Location.zone).like(f"%{text}%", escape="\\")))
     if not include_inactive:
         query = query.where(Location.active)
-    return list(session.scalars(query))
+    return query
+
+
+PER_PAGE = 25
+
+
+def search_locations(session: Session, q: str = "", page: int | str = 1,
+                     per_page: int = PER_PAGE) -> Page:
+    """One page of locations whose code or zone contains ``q``; a page past the last shows the
+    last, and a page that is not a number the first."""
+    q = (q or "").strip()[:64]
+    query = _matching(q)
+    total = session.scalar(select(func.count()).select_from(query.subquery()))
+    pages = page_count(total, per_page)
+    page = min(page_number(page), pages)
+    rows = session.scalars(query.order_by(None).order_by(Location.code, Location.id)
+                           .offset((page - 1) * per_page).limit(per_page)).all()
+    return Page(list(rows), total, page, pages, q)
 
 
 def stock_held(session: Session, location_ids: list[int] | None = None) -> dict[int, tuple]:

@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import re
+from dataclasses import dataclass
 from typing import NamedTuple
 
-from sqlalchemy import bindparam, select, update
-from sqlalchemy.orm import Session
+from sqlalchemy import bindparam, func, select, update
+from sqlalchemy.orm import Session, selectinload
 
 from . import csv_file
 from .commands import refuse_command
@@ -14,6 +15,7 @@ from .errors import Conflict, DomainError, NotFound, ValidationError
 from .inventory import MAX_QTY, clean_qty
 from .items import find_item
 from .models import ORDER_STATUSES, Order, OrderLine, utcnow
+from .paging import page_count, page_number
 
 NUMBER_RE = re.compile(r"^[A-Z0-9][A-Z0-9._/-]{0,31}$")
 
@@ -152,6 +154,33 @@ def list_orders(session: Session, status: str | None = None, limit: int = 200) -
                                   field="status")
         query = query.where(Order.status == status)
     return list(session.scalars(query))
+
+
+PER_PAGE = 25
+
+
+@dataclass
+class OrderPage:
+    orders: list[Order]
+    total: int
+    page: int
+    pages: int
+    status: str | None
+
+
+def page_orders(session: Session, status: str | None = None, page: int | str = 1,
+                per_page: int = PER_PAGE) -> OrderPage:
+    """One page of orders, newest first, of one status or all (an unknown status: all)."""
+    status = status if status in ORDER_STATUSES else None
+    query = select(Order)
+    if status:
+        query = query.where(Order.status == status)
+    total = session.scalar(select(func.count()).select_from(query.subquery()))
+    pages = page_count(total, per_page)
+    page = min(page_number(page), pages)
+    rows = session.scalars(query.order_by(Order.id.desc()).options(selectinload(Order.lines))
+                           .offset((page - 1) * per_page).limit(per_page)).all()
+    return OrderPage(list(rows), total, page, pages, status)
 
 
 def refresh_status(order: Order, packing: bool = False) -> None:

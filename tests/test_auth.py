@@ -17,7 +17,7 @@ def test_sign_in_and_out(client):
     assert response.status_code == 302
     home = client.get("/")
     assert home.status_code == 200
-    assert "pat (packer)" in home.get_data(as_text=True)
+    assert 'pat <span class="role">(packer)</span>' in home.get_data(as_text=True)
     out = b.post("/logout")
     assert out.status_code == 302
     assert client.get("/").status_code == 302  # back to the sign-in page

@@ -58,10 +58,10 @@ def test_list_shows_status_and_ordered_received_remaining_per_line(as_role, item
 
     assert "PO-OPEN · Acme · <span data-col=\"status\">Open</span>" in group("PO-OPEN")
     assert '<span data-col="status">Partial</span>' in group("PO-PART")
-    assert ('<tr data-sku="SKU-1"> <td>SKU-1</td> <td>3 / 10</td> <td><strong>7</strong></td>'
-            in group("PO-PART"))
-    assert ('<tr data-sku="SKU-2"> <td>SKU-2</td> <td>0 / 4</td> <td><strong>4</strong></td>'
-            in group("PO-PART"))
+    assert ('<tr data-sku="SKU-1"> <td class="code">SKU-1</td> <td>3 / 10</td> '
+            '<td><strong>7</strong></td>' in group("PO-PART"))
+    assert ('<tr data-sku="SKU-2"> <td class="code">SKU-2</td> <td>0 / 4</td> '
+            '<td><strong>4</strong></td>' in group("PO-PART"))
     assert '<span data-col="status">Received</span>' in group("PO-DONE")
     assert "<td>4 / 4</td> <td><strong>0</strong></td>" in group("PO-DONE")
     assert body.index('data-po="PO-DONE"') < body.index('data-po="PO-OPEN"')  # newest first
