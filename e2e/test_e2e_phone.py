@@ -109,9 +109,8 @@ def test_every_supervisor_screen_fits_and_is_photographed(page, app_url, size):
             assert wrap.get_attribute("aria-label"), f"{name}: a table box has no name"
 
 
+@pytest.mark.parametrize("size", ["phone"], indirect=True)  # the one-row menu is the phone's
 def test_menu_reaches_every_screen_by_keyboard_on_a_phone(page, app_url, size):
-    if size != "phone":
-        pytest.skip("the one-row menu is the phone's")
     sign_in(page, app_url, "admin")
     nav = page.get_by_role("navigation", name="Main")
     box = nav.bounding_box()
@@ -161,9 +160,8 @@ def test_locations_search_first_and_pages(page, app_url, size):
     assert sideways(page) <= 0
 
 
+@pytest.mark.parametrize("size", ["phone"], indirect=True)  # on a tablet the ledger fits
 def test_a_wide_table_scrolls_from_the_keyboard_on_a_phone(page, app_url, size):
-    if size != "phone":
-        pytest.skip("the ledger's table fits a tablet's width")
     sign_in(page, app_url, "sam")
     page.goto(app_url + "/ledger")
     region = page.get_by_role("region", name="Ledger rows")
