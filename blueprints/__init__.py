@@ -4,12 +4,19 @@ from __future__ import annotations
 
 from functools import wraps
 
-from flask import Blueprint, Flask, abort, request
+from flask import Blueprint, Flask, abort, render_template, request
 from flask_login import current_user
 
 
 def is_htmx() -> bool:
     return request.headers.get("HX-Request") == "true"
+
+
+def page_or_fragment(page: str, fragment: str, status: int = 200, /, **context):
+    """The whole ``page``, or for htmx only its swappable region ``fragment`` (the page
+    includes that template, so the markup exists once). Every response carries
+    ``Vary: HX-Request`` (app.py), as one URL answers both."""
+    return render_template(fragment if is_htmx() else page, **context), status
 
 
 def require_role(*roles: str):

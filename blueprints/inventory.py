@@ -15,7 +15,7 @@ from lotline.holdings import holding_hint
 from lotline.items import find_item
 from lotline.locations import get_location
 
-from . import accepts, role_blueprint, roles_required
+from . import accepts, page_or_fragment, role_blueprint, roles_required
 from .scanflow import Flow, Step, advance, preview, render_flow
 from .scantext import clean_scan
 from .station import current_station
@@ -278,9 +278,8 @@ def lookup():
             code = location.code
         except DomainError as exc:
             error = exc
-    template = "inventory/_lookup.html" if request.headers.get("HX-Request") \
-        else "inventory/lookup.html"
-    return render_template(template, code=code, rows=rows, error=error), 422 if error else 200
+    return page_or_fragment("inventory/lookup.html", "inventory/_lookup.html",
+                            422 if error else 200, code=code, rows=rows, error=error)
 
 
 @bp.get("/needs-count")

@@ -7,7 +7,7 @@ from lotline.errors import DomainError
 from lotline.extensions import db
 from lotline.models import Item
 
-from . import accepts, is_htmx, role_blueprint
+from . import accepts, page_or_fragment, role_blueprint
 from .forms import ItemForm
 
 bp = role_blueprint("items", __name__, "supervisor", url_prefix="/items")
@@ -25,8 +25,7 @@ def _render_grid(status=200, **extra):
     page = domain.search_items(db.session, **_grid_args())
     ctx = {"page": page, "message": None, "error": None, "confirm": None, "selected": set()}
     ctx.update(extra)
-    template = "items/_grid.html" if is_htmx() else "items/index.html"
-    return render_template(template, **ctx), status
+    return page_or_fragment("items/index.html", "items/_grid.html", status, **ctx)
 
 
 @bp.get("")

@@ -9,7 +9,7 @@ from lotline.errors import DomainError
 from lotline.extensions import db
 from lotline.models import LEDGER_TYPES, utcnow
 
-from . import accepts, is_htmx, role_blueprint
+from . import accepts, page_or_fragment, role_blueprint
 from .csv_export import csv_response
 
 bp = role_blueprint("ledger", __name__, "supervisor", url_prefix="/ledger")
@@ -30,9 +30,8 @@ def index():
         error, status = None, 200
     except DomainError as exc:
         page, error, status = None, exc, 422
-    template = "ledger/_results.html" if is_htmx() else "ledger/index.html"
-    return render_template(template, page=page, error=error, asked=asked,
-                           types=LEDGER_TYPES), status
+    return page_or_fragment("ledger/index.html", "ledger/_results.html", status, page=page,
+                            error=error, asked=asked, types=LEDGER_TYPES)
 
 
 @bp.get("/export.csv")

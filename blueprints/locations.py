@@ -12,7 +12,7 @@ from lotline.errors import DomainError
 from lotline.extensions import db
 from lotline.models import Location
 
-from . import accepts, is_htmx, role_blueprint
+from . import accepts, is_htmx, page_or_fragment, role_blueprint
 
 bp = role_blueprint("locations", __name__, "supervisor", url_prefix="/locations")
 
@@ -44,8 +44,7 @@ def _page(status=200, **extra):
            "error": None, "import_form": LocationImportForm(formdata=None), "imported": None,
            "import_error": None, "page_error": None, "oob": False}
     ctx.update(extra)
-    template = "locations/_table.html" if is_htmx() else "locations/index.html"
-    return render_template(template, **ctx), status
+    return page_or_fragment("locations/index.html", "locations/_table.html", status, **ctx)
 
 
 def _region(template: str, status: int, **ctx):

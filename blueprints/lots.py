@@ -11,7 +11,7 @@ from lotline.errors import DomainError
 from lotline.extensions import db
 from lotline.inventory import Actor
 
-from . import accepts, is_htmx, role_blueprint
+from . import accepts, is_htmx, page_or_fragment, role_blueprint
 from .csv_export import csv_response
 from .scantext import clean_scan
 from .station import current_station
@@ -32,9 +32,8 @@ def _lookup(status=200, message=None, error=None):
             trace = domain.trace(db.session, number, sku)
         except DomainError as exc:
             error, status = exc, exc.status
-    template = "lots/_trace.html" if is_htmx() else "lots/lookup.html"
-    return render_template(template, number=number, sku=sku or "", trace=trace, error=error,
-                           message=message), status
+    return page_or_fragment("lots/lookup.html", "lots/_trace.html", status, number=number,
+                            sku=sku or "", trace=trace, error=error, message=message)
 
 
 @bp.get("")
@@ -82,9 +81,8 @@ def _render_refusal(exc: DomainError):
         trace = domain.trace(db.session, number, sku)
     except DomainError:
         pass
-    template = "lots/_trace.html" if is_htmx() else "lots/lookup.html"
-    return render_template(template, number=number, sku=sku or "", trace=trace, error=exc,
-                           message=None), exc.status
+    return page_or_fragment("lots/lookup.html", "lots/_trace.html", exc.status, number=number,
+                            sku=sku or "", trace=trace, error=exc, message=None)
 
 
 def _traces():

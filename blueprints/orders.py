@@ -19,7 +19,7 @@ from lotline.extensions import db
 from lotline.inventory import Actor
 from lotline.models import ORDER_STATUSES, Order
 
-from . import accepts, is_htmx, role_blueprint
+from . import accepts, page_or_fragment, role_blueprint
 from .lines import LinesError, box_line, parse_lines
 from .scantext import clean_scan
 from .station import current_station
@@ -47,8 +47,7 @@ def _list(status=200, **extra):
            "statuses": ORDER_STATUSES, "form": OrderForm(), "upload": UploadForm(),
            "error": None}
     ctx.update(extra)
-    template = "orders/_table.html" if is_htmx() else "orders/index.html"
-    return render_template(template, **ctx), status
+    return page_or_fragment("orders/index.html", "orders/_table.html", status, **ctx)
 
 
 @bp.get("")

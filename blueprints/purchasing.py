@@ -1,6 +1,6 @@
 """Purchase orders: the list (status; ordered, received, remaining per line) and New PO."""
 
-from flask import flash, redirect, render_template, request, url_for
+from flask import flash, redirect, request, url_for
 from flask_wtf import FlaskForm
 from wtforms import StringField, TextAreaField
 from wtforms.validators import DataRequired, Length, Optional
@@ -9,7 +9,7 @@ from lotline import inventory as domain
 from lotline.errors import DomainError
 from lotline.extensions import db
 
-from . import accepts, is_htmx, role_blueprint
+from . import accepts, is_htmx, page_or_fragment, role_blueprint
 from .lines import LinesError, box_line, parse_lines
 
 bp = role_blueprint("purchasing", __name__, "supervisor", url_prefix="/purchase-orders")
@@ -26,20 +26,22 @@ class PurchaseOrderForm(FlaskForm):
                           description="One line per item: the SKU, a space, the quantity.")
 
 
-def _render(template: str, status=200, **extra):
+def _render(fragment: str, status=200, **extra):
+    """The purchasing page, or for htmx its region ``fragment`` (the list, or the new-order
+    form: alone, or with the list out of band after a purchase order is created)."""
     ctx = {"form": PurchaseOrderForm(formdata=None), "created": None, "error": None,
            "oob": False}
     ctx.update(extra)
-    if template != "purchasing/_new.html" or ctx["oob"]:  # the form alone needs no list
+    if not is_htmx() or fragment != "purchasing/_new.html" or ctx["oob"]:
         found = domain.page_purchase_orders(db.session, request.args.get("page", "1"))
-        ctx.update(page=found, orders=found.orders)
-    return render_template(template, **ctx), status
+        ctx.update(page=found, orders=found.orders)  # the form alone needs no list
+    return page_or_fragment("purchasing/index.html", fragment, status, **ctx)
 
 
 @bp.get("")
 @accepts("page")
 def index():
-    return _render("purchasing/_list.html" if is_htmx() else "purchasing/index.html")
+    return _render("purchasing/_list.html")
 
 
 @bp.post("/new")
@@ -73,5 +75,4 @@ def create():
 
 
 def _refused(form, message, status):
-    template = "purchasing/_new.html" if is_htmx() else "purchasing/index.html"
-    return _render(template, status, form=form, error=message)
+    return _render("purchasing/_new.html", status, form=form, error=message)

@@ -28,7 +28,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from flask import make_response, render_template, request
+from flask import make_response, request
 from sqlalchemy.orm import Session
 from werkzeug.datastructures import MultiDict
 
@@ -36,7 +36,7 @@ from lotline import commands
 from lotline.errors import DomainError, NotFound
 from lotline.inventory import already_done
 
-from . import is_htmx
+from . import page_or_fragment
 from .scancommands import Command, offered_by, offers, overridden, take_command
 from .scantext import (
     clean_scan,
@@ -401,13 +401,12 @@ def render_flow(view: View, status: int | None = None, **panel):
     """The whole page, or only the flow region for htmx (422 when a step was refused)."""
     from .station import remember_station
 
-    template = "flows/_flow.html" if is_htmx() else "flows/page.html"
     hidden = {k: v for k, v in view.state.items()
               if view.current is None or k != view.current.name}
     hidden.update({k: v for k, v in view.extra.items() if v})
-    body = render_template(template, view=view, hidden=hidden, flow=view.flow,
-                           action=request.path, panel=panel)
-    response = make_response(body, status or (422 if view.error else 200))
+    response = make_response(*page_or_fragment(
+        "flows/page.html", "flows/_flow.html", status or (422 if view.error else 200),
+        view=view, hidden=hidden, flow=view.flow, action=request.path, panel=panel))
     if view.station is not None:
         remember_station(response, view.station)
     return response
