@@ -3,8 +3,6 @@ plus Location lookup and the supervisors' Needs cycle count list."""
 
 from __future__ import annotations
 
-import datetime as dt
-
 from flask import render_template, request
 from flask_login import current_user
 
@@ -17,7 +15,7 @@ from lotline.locations import get_location
 
 from . import accepts, page_or_fragment, role_blueprint, roles_required
 from .scanflow import Flow, Step, advance, preview, render_flow
-from .scantext import clean_scan
+from .scantext import clean_scan, scanned_expiry
 from .station import current_station
 
 bp = role_blueprint("inventory", __name__, "packer")
@@ -135,19 +133,10 @@ QTY = Step("qty", "Quantity", "How many? Scan the item again to add one, or type
 
 # ---------------------------------------------------------------- commits
 
-def _expiry(options) -> dt.date | None:
-    """The expiry a GS1 scan (AI 17) brought along, if any."""
-    value = options.get("expiry")
-    try:
-        return dt.date.fromisoformat(value) if value else None
-    except ValueError:
-        return None
-
-
 def _put_commit(session, state, actor, key, options):
     return domain.put(session, location=state["location"], sku=state["sku"],
                       lot=state.get("lot"), qty=state["qty"], actor=actor, idempotency_key=key,
-                      expiry=_expiry(options))
+                      expiry=scanned_expiry(options))
 
 
 def _pull_commit(session, state, actor, key, options):
@@ -170,7 +159,7 @@ def _count_commit(session, state, actor, key, options):
 def _receive_commit(session, state, actor, key, options):
     return domain.putaway(session, po_number=state["po"], location=state["location"],
                           sku=state["sku"], lot=state.get("lot"), qty=state["qty"], actor=actor,
-                          idempotency_key=key, expiry=_expiry(options),
+                          idempotency_key=key, expiry=scanned_expiry(options),
                           allow_over_receipt=bool(options.get("allow_over_receipt")))
 
 

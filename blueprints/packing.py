@@ -34,6 +34,7 @@ from lotline.slip import packing_slip
 from . import accepts, role_blueprint
 from .scancommands import Command, Note, Outcome
 from .scanflow import Flow, Step, View, advance, preview, render_flow
+from .scantext import scanned_expiry
 from .station import current_station
 
 bp = role_blueprint("packing", __name__, "packer", url_prefix="/pack")
@@ -88,12 +89,10 @@ def _picked_info(session, state):
 
 
 def _commit(session, state, actor, key, options):
-    from .inventory import _expiry
-
     return domain.pack(session, order_number=state["order"], sku=state["sku"], actor=actor,
                        qty=state.get("qty", 1), lot=state.get("lot"),
                        serial=state.get("serial"), idempotency_key=key,
-                       expiry=_expiry(options), unneeded="drop",
+                       expiry=scanned_expiry(options), unneeded="drop",
                        override=options.get("override"))
 
 
@@ -237,12 +236,10 @@ def replay():
                        message="Send order, sku, qty, lot, serial, expiry and key."), 422
     actor = inventory.Actor(current_user._get_current_object(), current_station())
     try:
-        from .inventory import _expiry
-
-        result = domain.pack(db.session, order_number=body.get("order"), sku=body.get("sku"),
+            result = domain.pack(db.session, order_number=body.get("order"), sku=body.get("sku"),
                              qty=body.get("qty") or 1, lot=body.get("lot") or None,
                              serial=body.get("serial") or None, actor=actor,
-                             idempotency_key=str(body["key"]), expiry=_expiry(body))
+                             idempotency_key=str(body["key"]), expiry=scanned_expiry(body))
     except DomainError as exc:
         db.session.rollback()
         return jsonify(ok=False, code=exc.code, message=exc.message), exc.status

@@ -3,6 +3,7 @@ label spread over the steps it fills. Used by the scan-flow engine and its comma
 
 from __future__ import annotations
 
+import datetime as dt
 import uuid
 from typing import TYPE_CHECKING
 
@@ -94,3 +95,12 @@ def is_item_scan(session, raw, state) -> bool:
         return "sku" in state and find_item(session, raw).sku == state["sku"]
     except DomainError:
         return False
+
+
+def scanned_expiry(options) -> dt.date | None:
+    """The expiry a GS1 scan (AI 17) brought along, if any (ISO date text in ``options``)."""
+    value = options.get("expiry")
+    try:
+        return dt.date.fromisoformat(value) if value else None
+    except ValueError:
+        return None

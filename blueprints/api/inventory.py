@@ -24,7 +24,7 @@ from .schema import Field
 MAX_QTY = domain.MAX_QTY
 
 
-def _qty(minimum: int = 1) -> Field:
+def qty_field(minimum: int = 1) -> Field:
     return Field(int, required=True, minimum=minimum, maximum=MAX_QTY)
 
 
@@ -45,17 +45,17 @@ LOCATION_BODY = {
 PURCHASE_ORDER_BODY = {
     "number": Field(str, required=True, max_length=32),
     "vendor": Field(str, max_length=100),
-    "lines": Field(list, required=True, items={"sku": SKU, "qty": _qty()}),
+    "lines": Field(list, required=True, items={"sku": SKU, "qty": qty_field()}),
 }
-PUT_BODY = {"location": _code("Location code"), "sku": SKU, "lot": LOT, "qty": _qty(),
+PUT_BODY = {"location": _code("Location code"), "sku": SKU, "lot": LOT, "qty": qty_field(),
             "expiry": EXPIRY}
-PULL_BODY = {"location": _code("Location code"), "sku": SKU, "lot": LOT, "qty": _qty()}
+PULL_BODY = {"location": _code("Location code"), "sku": SKU, "lot": LOT, "qty": qty_field()}
 MOVE_BODY = {"from_location": _code("Source location code"),
              "to_location": _code("Destination location code"),
-             "sku": SKU, "lot": LOT, "qty": _qty()}
+             "sku": SKU, "lot": LOT, "qty": qty_field()}
 COUNT_BODY = {"location": _code("Location code"), "sku": SKU, "lot": LOT,
-              "qty": _qty(minimum=0)}
-PUTAWAY_BODY = {"location": _code("Location code"), "sku": SKU, "lot": LOT, "qty": _qty(),
+              "qty": qty_field(minimum=0)}
+PUTAWAY_BODY = {"location": _code("Location code"), "sku": SKU, "lot": LOT, "qty": qty_field(),
                 "expiry": EXPIRY,
                 "allow_over_receipt": Field(bool, description="Receive more than ordered "
                                                               "(supervisor or admin only)")}

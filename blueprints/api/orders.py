@@ -9,7 +9,7 @@ from lotline.extensions import db
 from lotline.models import ORDER_STATUSES, Order
 
 from . import EXTRA_SCHEMAS, json_body, operation
-from .inventory import SKU, _qty
+from .inventory import SKU, qty_field
 from .schema import Field
 
 ORDER_BODY = {
@@ -17,7 +17,7 @@ ORDER_BODY = {
     "customer": Field(str, required=True, max_length=100, description="Customer name"),
     "customer_ref": Field(str, max_length=64, description="The customer's own reference"),
     "ship_to": Field(str, max_length=300),
-    "lines": Field(list, required=True, items={"sku": SKU, "qty": _qty()}),
+    "lines": Field(list, required=True, items={"sku": SKU, "qty": qty_field()}),
 }
 
 _PICK = {"type": "object", "properties": {
