@@ -1,0 +1,72 @@
+"""Users, their API tokens and the sign-in throttle."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from flask_login import UserMixin
+from sqlalchemy import (
+    CheckConstraint,
+    DateTime,
+    ForeignKey,
+    String,
+)
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from ..extensions import db
+from .base import (
+    ROLES,
+    one_of,
+    utcnow,
+)
+
+
+class User(UserMixin, db.Model):
+    __tablename__ = "user_account"
+    __table_args__ = (CheckConstraint(one_of("role", ROLES), name="role"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    username: Mapped[str] = mapped_column(String(64), unique=True)
+    password_hash: Mapped[str] = mapped_column(String(256))
+    role: Mapped[str] = mapped_column(String(16))
+    active: Mapped[bool] = mapped_column(default=True)
+    created_at: Mapped[dt.datetime] = mapped_column(DateTime, default=utcnow)
+
+    @property
+    def is_active(self) -> bool:  # Flask-Login: a deactivated user cannot sign in
+        return self.active
+
+    def has_role(self, *roles: str) -> bool:
+        """Roles are ordered: admin > supervisor > packer; a higher role may do what a lower may."""
+        return ROLES.index(self.role) >= min(ROLES.index(r) for r in roles)
+
+
+class ApiToken(db.Model):
+    """A bearer token for the JSON API. Only a SHA-256 of the secret is stored."""
+
+    __tablename__ = "api_token"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("user_account.id"), index=True)
+    prefix: Mapped[str] = mapped_column(String(16), unique=True)
+    token_hash: Mapped[str] = mapped_column(String(64))
+    label: Mapped[str] = mapped_column(String(64), default="")
+    created_at: Mapped[dt.datetime] = mapped_column(DateTime, default=utcnow)
+    # Bookkeeping: any request with the token may stamp it (tests/test_get_changes_nothing.py
+    # leaves such columns out of its "GET changed nothing" checksum).
+    last_used_at: Mapped[dt.datetime | None] = mapped_column(DateTime,
+                                                             info={"bookkeeping": True})
+    revoked: Mapped[bool] = mapped_column(default=False)
+
+    user: Mapped[User] = relationship()
+
+
+class LoginThrottle(db.Model):
+    """Failed sign-ins per username; too many in a window locks the name for a while."""
+
+    __tablename__ = "login_throttle"
+
+    username: Mapped[str] = mapped_column(String(64), primary_key=True)
+    failures: Mapped[int] = mapped_column(default=0)
+    window_start: Mapped[dt.datetime] = mapped_column(DateTime, default=utcnow)
+    locked_until: Mapped[dt.datetime | None] = mapped_column(DateTime)
