@@ -11,7 +11,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from .errors import DomainError
+from .errors import DomainError, ValidationError
 
 PREFIX = "CMD:"
 CONFIRM = "CMD:CONFIRM"
@@ -68,9 +68,9 @@ def refuse_command(value, what: str, field: str) -> None:
     """Refuse ``value`` as a ``what`` (lot, SKU, location, order number) when it is a
     command's text: the prefix is reserved for the printed command barcodes."""
     if is_command(value):
-        raise DomainError(
-            "reserved_prefix", f"{str(value).strip()} is a scanner command, not a {what}. "
-            f"Scan the {what} on its label.", field=field)
+        raise ValidationError(
+            f"{str(value).strip()} is a scanner command, not a {what}. "
+            f"Scan the {what} on its label.", field=field, code="reserved_prefix")
 
 
 STATION_NAME_RE = r"^[A-Za-z0-9][A-Za-z0-9 ._-]{0,31}$"
