@@ -22,24 +22,14 @@ from lotline.extensions import db
 from lotline.models import Item
 from tests.conftest import make_item, make_order, order
 from tests.test_flows import Scanner
-from tests.test_picking import snapshot
+from tests.test_picking import make_warehouse, snapshot, stock
 
 NOBODY = inventory.Actor(None, "HINT-1")
 
 
 @pytest.fixture
 def wh(app):
-    for code in ("A-01", "A-02", "B-01", "B-02", "C-01"):
-        locations.create_location(db.session, code)
-    make_item("LOT-1", require_lot=True)
-    make_item("PLAIN")
-    make_item("OTHER")
-    db.session.commit()
-
-
-def stock(location, sku, qty, lot=None, expiry=None):
-    inventory.put(db.session, location=location, sku=sku, lot=lot, qty=qty, actor=NOBODY,
-                  expiry=expiry)
+    make_warehouse("C-01")  # C-01: a location that holds many items
 
 
 def info(s: Scanner) -> str | None:

@@ -34,14 +34,20 @@ NOBODY = inventory.Actor(None, "PICK-1")
 # ---------------------------------------------------------------- helpers
 
 
-@pytest.fixture
-def wh(app):
-    for code in ("A-01", "A-02", "B-01", "B-02"):
+def make_warehouse(*codes):
+    """Locations A-01, A-02, B-01, B-02 (and ``codes``); items LOT-1 (lot-tracked), PLAIN and
+    OTHER."""
+    for code in ("A-01", "A-02", "B-01", "B-02", *codes):
         locations.create_location(db.session, code)
     make_item("LOT-1", require_lot=True)
     make_item("PLAIN")
     make_item("OTHER")
     db.session.commit()
+
+
+@pytest.fixture
+def wh(app):
+    make_warehouse()
 
 
 def stock(location, sku, qty, lot=None, expiry=None):
