@@ -6,6 +6,7 @@ from sqlalchemy import select
 
 from lotline import settings as settings_domain
 from lotline import users as users_domain
+from lotline.db import transaction
 from lotline.errors import DomainError
 from lotline.extensions import db
 from lotline.models import User
@@ -22,15 +23,15 @@ def settings():
     form = SettingsForm()
     if form.validate_on_submit():
         try:
-            changed = [settings_domain.set_setting(db.session, field.name, field.data,
-                                                   current_user)
-                       for field in (form.require_lot_serial_at_pack, form.warehouse_time_zone)
-                       if field.data is not None and field.data != ""]
+            with transaction(db.session):
+                changed = [settings_domain.set_setting(db.session, field.name, field.data,
+                                                       current_user)
+                           for field in (form.require_lot_serial_at_pack,
+                                         form.warehouse_time_zone)
+                           if field.data is not None and field.data != ""]
         except DomainError as exc:
-            db.session.rollback()
             form.warehouse_time_zone.errors.append(exc.message)
         else:
-            db.session.commit()
             state = "on" if form.require_lot_serial_at_pack.data else "off"
             zone = settings_domain.get_setting(db.session, settings_domain.WAREHOUSE_TIME_ZONE)
             flash(f"Require Lot/Serial at Pack is {state}; the warehouse's time zone is "
@@ -53,14 +54,13 @@ def users():
     status = 200
     if form.validate_on_submit():
         try:
-            user = users_domain.create_user(
-                db.session, form.username.data, form.password.data, form.role.data,
-                hash_method=current_app.config["PASSWORD_HASH_METHOD"])
-            db.session.commit()
+            with transaction(db.session):
+                user = users_domain.create_user(
+                    db.session, form.username.data, form.password.data, form.role.data,
+                    hash_method=current_app.config["PASSWORD_HASH_METHOD"])
             flash(f"Created {user.username} ({user.role}).")
             return redirect(url_for("admin.users"))
         except DomainError as exc:
-            db.session.rollback()
             error, status = exc.message, exc.status
     elif request.method == "POST":
         status = 422
@@ -79,15 +79,15 @@ def edit_user(user_id):
     status = 200
     if form.validate_on_submit():
         try:
-            users_domain.update_user(
-                db.session, user, role=form.role.data, active=form.active.data,
-                password=form.password.data or None,
-                hash_method=current_app.config["PASSWORD_HASH_METHOD"], acting_user=current_user)
-            db.session.commit()
+            with transaction(db.session):
+                users_domain.update_user(
+                    db.session, user, role=form.role.data, active=form.active.data,
+                    password=form.password.data or None,
+                    hash_method=current_app.config["PASSWORD_HASH_METHOD"],
+                    acting_user=current_user)
             flash(f"Saved {user.username}.")
             return redirect(url_for("admin.users"))
         except DomainError as exc:
-            db.session.rollback()
             error, status = exc.message, exc.status
     elif request.method == "POST":
         status = 422

@@ -7,7 +7,7 @@ from flask_login import login_required, login_user, logout_user
 
 from lotline.errors import DomainError
 from lotline.extensions import db
-from lotline.users import authenticate
+from lotline.users import sign_in
 
 from . import accepts
 from .forms import LoginForm
@@ -32,13 +32,11 @@ def login():
     status = 200
     if form.validate_on_submit():
         try:
-            user = authenticate(db.session, form.username.data, form.password.data,
-                                hash_method=current_app.config["PASSWORD_HASH_METHOD"])
-        except DomainError as exc:
-            db.session.commit()  # keep the failure count
+            user = sign_in(db.session, form.username.data, form.password.data,
+                           hash_method=current_app.config["PASSWORD_HASH_METHOD"])
+        except DomainError as exc:  # the failure is counted
             error, status = exc.message, exc.status
         else:
-            db.session.commit()
             session.pop("csrf_token", None)  # a token planted before sign-in is not reused
             login_user(user)
             current_app.logger.info("sign-in %s", user.username)

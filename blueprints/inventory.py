@@ -215,9 +215,7 @@ def _run(name: str):
     actor = domain.Actor(current_user._get_current_object(), current_station())
     if request.method == "GET":  # a link may prefill the steps; only a POST commits
         return render_flow(preview(flow, db.session, request.args, actor))
-    view = advance(flow, db.session, request.form, actor)
-    db.session.rollback()  # checks only read; commits happened inside the domain
-    return render_flow(view)
+    return render_flow(advance(flow, db.session, request.form, actor))
 
 
 def _declared(name: str, *more: str):

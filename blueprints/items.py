@@ -3,6 +3,7 @@
 from flask import abort, flash, redirect, render_template, request, url_for
 
 from lotline import items as domain
+from lotline.db import transaction
 from lotline.errors import DomainError
 from lotline.extensions import db
 from lotline.models import Item
@@ -51,10 +52,9 @@ def bulk():
         if pending:
             return _render_grid(selected=set(ids), confirm={"action": action, "count": pending})
     try:
-        changed = domain.set_require_lot(db.session, ids, value)
-        db.session.commit()
+        with transaction(db.session):
+            changed = domain.set_require_lot(db.session, ids, value)
     except DomainError as exc:
-        db.session.rollback()
         return _render_grid(exc.status, error=exc.message, selected=set(ids))
     word = "now require" if value else "no longer require"
     return _render_grid(message=f"{changed} of {len(set(ids))} selected item(s) {word} a lot.",
@@ -76,15 +76,12 @@ def _save(form: ItemForm, item: Item | None):
         if pending:
             return _item_form_page(form, item, confirm=pending)
     try:
-        if item is None:
-            item = domain.create_item(db.session, **fields)
-        else:
-            domain.update_item(db.session, item, **fields)
-        db.session.commit()
+        with transaction(db.session):
+            if item is None:
+                item = domain.create_item(db.session, **fields)
+            else:
+                domain.update_item(db.session, item, **fields)
     except DomainError as exc:
-        db.session.rollback()
-        if item is not None:
-            db.session.refresh(item)
         field = getattr(form, exc.details.get("field") or "", None)
         if field is not None:
             field.errors = [*field.errors, exc.message]

@@ -8,6 +8,7 @@ from wtforms.fields import SelectChoice
 from wtforms.validators import DataRequired, Length, Optional
 
 from lotline import locations as domain
+from lotline.db import transaction
 from lotline.errors import DomainError
 from lotline.extensions import db
 from lotline.models import Location
@@ -70,7 +71,6 @@ def create():
         location = domain.add_location(db.session, form.code.data, form.zone.data,
                                        form.type.data)
     except DomainError as exc:
-        db.session.rollback()
         field = getattr(form, exc.details.get("field") or "", None)
         if field is None:
             return _new_result(form, None, exc.message, exc.status)
@@ -106,7 +106,6 @@ def import_csv():
     try:
         count = domain.import_locations(db.session, text)
     except DomainError as exc:
-        db.session.rollback()
         return _import_result(form, None, f"Nothing was imported. {exc.message}", exc.status)
     if not is_htmx():
         flash(f"Imported {count} location(s).")
@@ -132,10 +131,9 @@ def set_active(location_id):
     if wanted not in ("0", "1"):
         return _row_result(location, "Choose Activate or Deactivate.", 422)
     try:
-        domain.set_active(db.session, location, wanted == "1")
-        db.session.commit()
+        with transaction(db.session):
+            domain.set_active(db.session, location, wanted == "1")
     except DomainError as exc:
-        db.session.rollback()
         return _row_result(location, exc.message, exc.status)
     if not is_htmx():
         flash(f"{location.code} is now {'active' if location.active else 'deactivated'}.")

@@ -49,7 +49,6 @@ def hold():
         domain.hold(db.session, number=request.form.get("lot"), sku=request.form.get("sku"),
                     reason=request.form.get("reason"), actor=_actor())
     except DomainError as exc:
-        db.session.rollback()
         return _render_refusal(exc)
     return _after_change(f"Lot {request.form.get('lot')} is on hold: picks will skip it.")
 
@@ -61,7 +60,6 @@ def release():
         domain.release(db.session, number=request.form.get("lot"), sku=request.form.get("sku"),
                        note=request.form.get("note", ""), actor=_actor())
     except DomainError as exc:
-        db.session.rollback()
         return _render_refusal(exc)
     return _after_change(f"Lot {request.form.get('lot')} is released: it can be picked again.")
 

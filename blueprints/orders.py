@@ -14,6 +14,7 @@ from wtforms.validators import DataRequired, Length, Optional
 
 from lotline import orders as domain
 from lotline import returns
+from lotline.db import transaction
 from lotline.errors import DomainError
 from lotline.extensions import db
 from lotline.inventory import Actor
@@ -68,12 +69,11 @@ def new():
     except LinesError as exc:
         return _list(422, form=form, error=str(exc))
     try:
-        order = domain.create_order(db.session, form.number.data, form.customer.data,
-                                    entries, form.customer_ref.data or "",
-                                    form.ship_to.data or "")
-        db.session.commit()
+        with transaction(db.session):
+            order = domain.create_order(db.session, form.number.data, form.customer.data,
+                                        entries, form.customer_ref.data or "",
+                                        form.ship_to.data or "")
     except DomainError as exc:
-        db.session.rollback()
         return _list(exc.status, form=form, error=box_line(exc.message, numbers))
     flash(f"Created order {order.number}.")
     return redirect(url_for("orders.detail", number=order.number))
@@ -87,12 +87,11 @@ def upload():
         return _list(422, upload=form, error="Choose a CSV file to upload.")
     try:
         text = form.file.data.read().decode("utf-8-sig")
-        created = domain.import_csv(db.session, text)
-        db.session.commit()
+        with transaction(db.session):
+            created = domain.import_csv(db.session, text)
     except UnicodeDecodeError:
         return _list(422, error="The file is not UTF-8 text. Save it as CSV (UTF-8).")
     except DomainError as exc:
-        db.session.rollback()
         return _list(exc.status, error=f"Nothing was imported. {exc.message}")
     flash(f"Imported {len(created)} order(s): {', '.join(o.number for o in created)}.")
     return redirect(url_for("orders.index"))
@@ -130,7 +129,6 @@ def return_picked(number):
             location=clean_scan(form.get("location")), qty=form.get("qty"), actor=actor,
             idempotency_key=form.get("idem") or None)
     except DomainError as exc:
-        db.session.rollback()
         return _detail(_order(number), exc.message, 422)
     flash(" ".join(result.messages))
     return redirect(url_for("orders.detail", number=order.number))
@@ -144,10 +142,9 @@ def act(number, action):
     if action not in actions:
         abort(404)
     try:
-        actions[action](db.session, order)
-        db.session.commit()
+        with transaction(db.session):
+            actions[action](db.session, order)
     except DomainError as exc:
-        db.session.rollback()
         return _detail(order, exc.message, 422)
     flash(f"Order {order.number} is {order.status}.")
     return redirect(url_for("orders.detail", number=order.number))

@@ -191,5 +191,4 @@ def index():
         view = preview(FLOW, db.session, request.args, actor)
     else:
         view = advance(FLOW, db.session, request.form, actor)
-    db.session.rollback()
     return render_flow(view, **_panel(view))

@@ -6,6 +6,7 @@ from wtforms import StringField, TextAreaField
 from wtforms.validators import DataRequired, Length, Optional
 
 from lotline import inventory as domain
+from lotline.db import transaction
 from lotline.errors import DomainError
 from lotline.extensions import db
 
@@ -56,11 +57,10 @@ def create():
         form.lines.errors = [*form.lines.errors, str(exc)]
         return _refused(form, FIELD_ERRORS, 422)
     try:
-        po = domain.create_purchase_order(db.session, form.number.data, form.vendor.data,
-                                          entries)
-        db.session.commit()
+        with transaction(db.session):
+            po = domain.create_purchase_order(db.session, form.number.data, form.vendor.data,
+                                              entries)
     except DomainError as exc:
-        db.session.rollback()
         message = box_line(exc.message, numbers)
         name = exc.details.get("field") or ("lines" if exc.code == "unknown_item" else "")
         field = getattr(form, name, None)

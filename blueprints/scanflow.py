@@ -178,8 +178,7 @@ def advance(flow: Flow, session: Session, form, actor, options: dict | None = No
         return _walk(flow, session, form, actor, options, key, extra)
     try:  # a re-sent confirm is answered by the domain: its key's first result, unchanged
         result = flow.commit(session, state, actor, key, {**extra, **(options or {})})
-    except DomainError:
-        session.rollback()  # walk the steps: they say which one to scan again, and why
+    except DomainError:  # walk the steps: they say which one to scan again, and why
         return _walk(flow, session, form, actor, options, key, extra)
     return _committed(flow, session, state, result, extra)
 
@@ -219,7 +218,6 @@ def _command(flow: Flow, session: Session, form, actor, text: str, key: str,
     try:
         outcome = command.run(session, here, MultiDict(form), actor, text)
     except DomainError as exc:
-        session.rollback()
         here.error, here.feedback = exc, "error"
         return here
     kept = {name: outcome.form[name] for name in flow.keep if outcome.form.get(name)}

@@ -7,6 +7,7 @@ from flask import Flask, current_app
 from sqlalchemy import select
 
 from . import users
+from .db import transaction
 from .errors import DomainError
 from .extensions import db
 from .models import User
@@ -20,9 +21,9 @@ def register(app: Flask) -> None:
     def create_user(username, role, password):
         """Create a user with a role."""
         try:
-            users.create_user(db.session, username, password, role,
-                              hash_method=current_app.config["PASSWORD_HASH_METHOD"])
-            db.session.commit()
+            with transaction(db.session):
+                users.create_user(db.session, username, password, role,
+                                  hash_method=current_app.config["PASSWORD_HASH_METHOD"])
         except DomainError as exc:
             raise click.ClickException(exc.message) from exc
         click.echo(f"Created {username} ({role}).")
@@ -32,11 +33,11 @@ def register(app: Flask) -> None:
     @click.option("--label", default="", help="What the token is for.")
     def create_token(username, label):
         """Print a new API token for USERNAME (shown once; only its hash is stored)."""
-        user = db.session.scalar(select(User).where(User.username == username))
-        if user is None:
-            raise click.ClickException(f"No user {username}.")
-        token = users.create_token(db.session, user, label)
-        db.session.commit()
+        with transaction(db.session):
+            user = db.session.scalar(select(User).where(User.username == username))
+            if user is None:
+                raise click.ClickException(f"No user {username}.")
+            token = users.create_token(db.session, user, label)
         click.echo(token)
 
     @app.cli.command("seed-demo")

@@ -1,42 +1,44 @@
-"""Database set-up that the rules depend on: SQLite pragmas and write transactions.
+"""The database set-up the rules depend on, and the one unit of work.
 
-Every inventory transaction runs inside :func:`write_transaction`. On SQLite it is
-``BEGIN IMMEDIATE`` (the database's write lock is taken before anything is read, so
-two stations cannot read the same quantity and both write; a second writer waits for it
-up to SQLite's ``busy_timeout``); on PostgreSQL the domain takes row locks (``SELECT …
-FOR UPDATE``) on the locations it changes.
+Every change runs in :func:`transaction` (SQLAlchemy's ``session.begin()``). On SQLite a
+write transaction starts with ``BEGIN IMMEDIATE``: the database's write lock is taken
+before anything is read, so two stations cannot read the same quantity and both write; a
+second writer waits for it (SQLite's ``busy_timeout``). A read starts with a plain
+``BEGIN`` and never waits for a writer. On PostgreSQL the domain takes row locks
+(``SELECT … FOR UPDATE``) on what it changes (:func:`row_locks`).
+
+:func:`run_in_transaction` is the one place a change is retried (a race it can lose and
+win on a second try) and answered from its idempotency record.
 """
 
 from __future__ import annotations
 
-import time
 from contextlib import contextmanager
+from typing import Protocol
 
-from sqlalchemy import event, exc, text
+from sqlalchemy import event, exc
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session, scoped_session
 
-from .prepared import TX_CONNECTION, Prepared
+from .errors import DomainError
 
-IMMEDIATE = "lotline_immediate"
-# On the driver, as every scan-path statement (lotline.prepared): a BEGIN through the
-# execution layer cost more than the transaction's own writes.
-_BEGIN = Prepared(text("BEGIN"))
-_BEGIN_IMMEDIATE = Prepared(text("BEGIN IMMEDIATE"))
-# A pooled connection to a server that sat idle this long (seconds) is pinged before use:
-# under load connections never idle that long, so busy stations pay no ping.
-IDLE_PING_SECONDS = 1.0
+WRITE = "lotline_write"  # the execution option that makes SQLite's BEGIN an IMMEDIATE one
+_OPEN = "lotline.transaction_open"  # in Session.info while transaction() is open
+_WROTE = "lotline.wrote"  # in Session.info: the session's transaction has written something
+TRIES = 3
+# Tests switch this off to show the concurrency tests catch a version without row locks.
+LOCKING = True
 
 
 def configure_engine(engine: Engine) -> None:
+    """SQLite: the pragmas, and BEGIN emitted by SQLAlchemy (the pysqlite recipe in
+    SQLAlchemy's SQLite documentation), IMMEDIATE for a write transaction."""
     if engine.dialect.name != "sqlite":
-        _ping_idle_connections(engine)
         return
 
     @event.listens_for(engine, "connect")
     def _pragmas(dbapi_conn, _record):
-        # Take transaction control from pysqlite so BEGIN is ours to choose.
-        dbapi_conn.isolation_level = None
+        dbapi_conn.isolation_level = None  # the driver emits no BEGIN of its own
         cur = dbapi_conn.cursor()
         cur.execute("PRAGMA journal_mode=WAL")
         cur.execute("PRAGMA foreign_keys=ON")
@@ -47,46 +49,50 @@ def configure_engine(engine: Engine) -> None:
 
     @event.listens_for(engine, "begin")
     def _begin(conn):
-        immediate = conn.get_execution_options().get(IMMEDIATE)
-        (_BEGIN_IMMEDIATE if immediate else _BEGIN).run(conn)
-
-
-def _ping_idle_connections(engine: Engine) -> None:
-    """Test a pooled server connection before use only when it has sat idle a while (a
-    restarted server or a dropped idle connection then costs a reconnect, not a 500).
-    ``pool_pre_ping`` would ping on every checkout: a round trip to the server added to
-    every transaction, and a request opens two or three."""
-
-    @event.listens_for(engine, "checkin")
-    def _idle_from(dbapi_conn, record):
-        record.info["idle_since"] = time.monotonic()
-
-    @event.listens_for(engine, "checkout")
-    def _ping(dbapi_conn, record, proxy):
-        since = record.info.pop("idle_since", None)
-        if since is None or time.monotonic() - since < IDLE_PING_SECONDS:
-            return
-        try:
-            cursor = dbapi_conn.cursor()
-            cursor.execute("SELECT 1")
-            cursor.close()
-            dbapi_conn.rollback()
-        except Exception as error:  # the pool drops this connection and opens another
-            raise exc.DisconnectionError(str(error)) from error
+        conn.exec_driver_sql("BEGIN IMMEDIATE" if conn.get_execution_options().get(WRITE)
+                             else "BEGIN")
 
 
 @contextmanager
-def outside_transaction(engine: Engine):
-    """A connection of its own for a few reads that need no transaction: each statement
-    sees what is committed when it runs. The request's session stays unopened by them, so
-    it has no read transaction to end: on PostgreSQL that saves a BEGIN and a ROLLBACK
-    round trip, and psycopg forgets its prepared statements at every ROLLBACK (so reads
-    ended by one are planned again every time). SQLite's driver runs a lone SELECT outside
-    a transaction already."""
-    with engine.connect() as connection:
-        if engine.dialect.name == "postgresql":
-            connection = connection.execution_options(isolation_level="AUTOCOMMIT")
-        yield connection
+def transaction(session: Session, *, write: bool = True):
+    """One database transaction: committed when the block ends, rolled back if it raises.
+
+    Whatever the session was reading is ended first (its read transaction is rolled back),
+    so on SQLite the write lock is the first thing a write transaction takes. Changes made
+    to the session outside any transaction are a mistake: they are refused, never
+    committed along with this one."""
+    current = session() if isinstance(session, scoped_session) else session
+    if current.info.get(_OPEN):
+        raise RuntimeError("A transaction is already open on this session.")
+    if current.new or current.dirty or current.deleted or current.info.get(_WROTE):
+        raise RuntimeError("The session holds changes made outside a transaction.")
+    if current.in_transaction():
+        current.rollback()  # a read: nothing to keep
+    current.info[_OPEN] = True
+    try:
+        with current.begin():
+            if write:
+                current.connection(execution_options={WRITE: True})
+            yield current
+    finally:
+        current.info.pop(_OPEN, None)
+
+
+@event.listens_for(Session, "after_flush")
+def _flushed(session, _context):
+    session.info[_WROTE] = True
+
+
+@event.listens_for(Session, "do_orm_execute")
+def _executed(state):
+    if state.is_insert or state.is_update or state.is_delete:
+        state.session.info[_WROTE] = True
+
+
+@event.listens_for(Session, "after_transaction_end")
+def _ended(session, transaction):
+    if transaction.parent is None:
+        session.info.pop(_WROTE, None)
 
 
 def retryable(error: Exception) -> bool:
@@ -99,15 +105,38 @@ def retryable(error: Exception) -> bool:
     return "deadlock" in message or "could not serialize" in message or "locked" in message
 
 
-def committed(session: Session, work, tries: int = 3):
-    """``work()`` as one write transaction, committed; run again from the start (rules and
-    all) when it failed in a way worth retrying (:func:`retryable`)."""
-    for attempt in range(tries):
+class Once(Protocol):
+    """A change's idempotency record (lotline.inventory.idempotency.Once)."""
+
+    def record(self, session: Session, result) -> None: ...
+
+    def replay(self, session: Session): ...
+
+
+def run_in_transaction(session: Session, work, *, once: Once | None = None):
+    """``work()`` as one write transaction, and its result.
+
+    Run again from the start (rules and all) when it failed in a way worth retrying
+    (:func:`retryable`). With ``once``, the change is recorded under its idempotency key in
+    the same transaction, last; when it fails, or is refused, because a twin with the same
+    key went first, the twin's result is the answer."""
+    for attempt in range(TRIES):
         try:
-            with write_transaction(session):
-                return work()
+            with transaction(session):
+                result = work()
+                if once is not None:
+                    once.record(session, result)
+            return result
+        except DomainError:
+            done = once.replay(session) if once is not None else None
+            if done is not None:
+                return done
+            raise
         except (exc.IntegrityError, exc.OperationalError) as error:
-            if attempt == tries - 1 or not retryable(error):
+            done = once.replay(session) if once is not None else None
+            if done is not None:
+                return done
+            if attempt == TRIES - 1 or not retryable(error):
                 raise
     raise AssertionError("unreachable")
 
@@ -116,48 +145,7 @@ def is_postgres(session: Session) -> bool:
     return session.get_bind().dialect.name == "postgresql"
 
 
-@contextmanager
-def write_transaction(session: Session):
-    """One database transaction for one inventory change: commit on success, roll back on error.
-
-    Whatever the session had open (a read of the signed-in user, say) is ended first, so
-    on SQLite the write lock is the first thing the new transaction takes.
-
-    The transaction is a Core connection's, not the ORM session's: the scan path's
-    statements (lotline.prepared) run on it directly, and opening and committing the ORM's
-    own transaction cost more than the writes (~35 µs of ~50 on SQLite). The session still
-    works inside: while the transaction is open the session's ``get_bind`` hands out this
-    connection (:class:`lotline.extensions.Session`), so an ORM read or flush joins the
-    same transaction, and is flushed and ended before the connection commits.
-    """
-    current = session() if isinstance(session, scoped_session) else session
-    info = current.info
-    if info.get(TX_CONNECTION) is not None:
-        raise RuntimeError("A write transaction is already open on this session.")
-    if current.in_transaction() or current.new or current.dirty or current.deleted:
-        current.commit()
-    engine = current.get_bind()
-    with engine.connect() as connection:
-        connection.execution_options(**{IMMEDIATE: True})
-        transaction = connection.begin()
-        info[TX_CONNECTION] = connection
-        try:
-            yield session
-            used = current.in_transaction() or current.new or current.dirty or current.deleted
-            if used:
-                current.flush()
-            transaction.commit()
-            if used:  # joined: this only ends the session's part, after the data is committed
-                current.commit()
-        except BaseException:
-            try:
-                current.rollback()  # joined: this rolls the connection's transaction back too
-                if transaction.is_active:
-                    transaction.rollback()
-            finally:
-                if connection.get_transaction() is not None:
-                    # a COMMIT that failed leaves the driver's transaction open: never pool it
-                    connection.invalidate()
-            raise
-        finally:
-            info.pop(TX_CONNECTION, None)
+def row_locks(session: Session) -> bool:
+    """Whether the domain locks the rows it changes (PostgreSQL; SQLite's write lock
+    already serialises writers)."""
+    return LOCKING and is_postgres(session)

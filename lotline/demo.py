@@ -6,6 +6,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from . import items, users
+from .db import transaction
 from .errors import Conflict
 from .gtin import check_digit
 from .models import Item
@@ -54,18 +55,18 @@ def demo_gtin(n: int) -> str:
 
 
 def seed(session: Session, hash_method: str) -> list[str]:
-    if session.scalar(select(func.count()).select_from(Item)):
-        raise Conflict("The database already has items; seed-demo only fills an empty one.")
     out = []
-    for username, role, password in DEMO_USERS:
-        users.create_user(session, username, password, role, hash_method=hash_method)
-        out.append(f"user {username:6} role {role:10} password {password}")
-    for n, (sku, desc, lot, serial, mode) in enumerate(PRODUCTS, start=1):
-        items.create_item(session, sku=sku, description=desc, gtin=demo_gtin(n),
-                          require_lot=lot, require_serial=serial, lot_at_pack=mode)
+    with transaction(session):
+        if session.scalar(select(func.count()).select_from(Item)):
+            raise Conflict("The database already has items; seed-demo only fills an empty one.")
+        for username, role, password in DEMO_USERS:
+            users.create_user(session, username, password, role, hash_method=hash_method)
+            out.append(f"user {username:6} role {role:10} password {password}")
+        for n, (sku, desc, lot, serial, mode) in enumerate(PRODUCTS, start=1):
+            items.create_item(session, sku=sku, description=desc, gtin=demo_gtin(n),
+                              require_lot=lot, require_serial=serial, lot_at_pack=mode)
     out.append(f"{len(PRODUCTS)} items")
     from .demo_stock import seed_stock
 
     out.extend(seed_stock(session))
-    session.commit()
     return out

@@ -8,6 +8,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from . import inventory, locations
+from .db import transaction
 from .inventory import Actor
 from .models import Item
 
@@ -50,34 +51,35 @@ DEMO_ORDERS = [
 def seed_stock(session: Session) -> list[str]:
     codes = [f"{aisle}-{bay:02d}-{level:02d}" for aisle in "ABCD" for bay in (1, 2, 3)
              for level in (1, 2, 3, 4)]
-    for code in codes:
-        locations.create_location(session, code, zone=code[0], type="storage")
-    for n in range(1, 5):
-        locations.create_location(session, f"RCV-{n:02d}", zone="DOCK", type="receiving")
-        locations.create_location(session, f"PACK-{n:02d}", zone="PACK", type="pack")
-    for n in range(1, 5):
-        locations.create_location(session, f"E-01-{n:02d}", zone="E", type="storage")
-    session.commit()
+    with transaction(session):
+        for code in codes:
+            locations.create_location(session, code, zone=code[0], type="storage")
+        for n in range(1, 5):
+            locations.create_location(session, f"RCV-{n:02d}", zone="DOCK", type="receiving")
+            locations.create_location(session, f"PACK-{n:02d}", zone="PACK", type="pack")
+        for n in range(1, 5):
+            locations.create_location(session, f"E-01-{n:02d}", zone="E", type="storage")
     actor = Actor(None, "seed")
     expiry = dt.date.today() + dt.timedelta(days=540)
     for sku, code, lot, qty in STOCK:
         inventory.put(session, location=code, sku=sku, lot=lot, qty=qty, actor=actor,
                       expiry=expiry if lot else None)
-    ice = session.scalar(select(Item).where(Item.sku == "ICE-PACK-01"))
-    ice.require_lot = False
-    session.commit()
+    ice = select(Item).where(Item.sku == "ICE-PACK-01")
+    with transaction(session):
+        session.scalar(ice).require_lot = False
     for sku, code, qty in UNTRACKED_THEN_TRACKED:
         inventory.put(session, location=code, sku=sku, lot=None, qty=qty, actor=actor)
-    ice.require_lot = True  # tracking switched on after stock existed: these need a count
-    inventory.create_purchase_order(session, "PO-1001", "Northwind Health", [
-        {"sku": "VIT-C-500", "qty": 48}, {"sku": "GLOVE-NIT-M", "qty": 20},
-        {"sku": "IBU-200-24", "qty": 36}])
     from . import orders
 
-    for number, customer, ref, lines in DEMO_ORDERS:
-        orders.create_order(session, number, customer, lines, customer_ref=ref,
-                            ship_to="1 Harbour Road, Portside")
-    session.commit()
+    with transaction(session):
+        # tracking switched on after stock existed: these need a count
+        session.scalar(ice).require_lot = True
+        inventory.create_purchase_order(session, "PO-1001", "Northwind Health", [
+            {"sku": "VIT-C-500", "qty": 48}, {"sku": "GLOVE-NIT-M", "qty": 20},
+            {"sku": "IBU-200-24", "qty": 36}])
+        for number, customer, ref, lines in DEMO_ORDERS:
+            orders.create_order(session, number, customer, lines, customer_ref=ref,
+                                ship_to="1 Harbour Road, Portside")
     total = len(codes) + 12
     return [f"{total} locations", f"{len(STOCK) + len(UNTRACKED_THEN_TRACKED)} stock records",
             "purchase order PO-1001", f"{len(DEMO_ORDERS)} orders (SO-5001 …)",

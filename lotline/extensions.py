@@ -37,7 +37,10 @@ class Session(FlaskSession):
         return super().get_bind(mapper=mapper, clause=clause, bind=bind, **kwargs)
 
 
-db = SQLAlchemy(model_class=Base, session_options={"class_": Session})
+# A pooled connection is tested before use, so a restarted server costs a reconnect, not an
+# error (SQLAlchemy's pool_pre_ping).
+db = SQLAlchemy(model_class=Base, session_options={"class_": Session},
+                engine_options={"pool_pre_ping": True})
 migrate = Migrate()
 login_manager = LoginManager()
 compress = Compress()  # responses compressed (br, gzip) where the browser accepts it

@@ -1,6 +1,6 @@
 """The inventory transactions and the lot rules (spec: Lot Tracking; PRODUCT.md rules 2–5).
 
-Every function here is one database transaction (``write_transaction``) that
+Every function here is one database transaction (:func:`lotline.db.run_in_transaction`) that
   1. claims its idempotency key first (a repeat returns the first result, changes nothing),
   2. locks the locations it changes (``SELECT … FOR UPDATE`` on PostgreSQL; SQLite's
      ``BEGIN IMMEDIATE`` already holds the database's write lock),
@@ -21,13 +21,12 @@ from sqlalchemy import bindparam, select, update
 from sqlalchemy import delete as sa_delete
 from sqlalchemy import insert as sa_insert
 from sqlalchemy import update as sa_update
-from sqlalchemy.exc import IntegrityError, OperationalError
 from sqlalchemy.orm import Session
 
 from . import locations as locations_domain
 from . import records
 from .commands import refuse_command
-from .db import is_postgres, retryable, write_transaction
+from .db import row_locks, run_in_transaction, transaction
 from .errors import Conflict, DomainError, NotFound, ValidationError
 from .items import find_item, find_item_ref
 from .models import (
@@ -47,10 +46,7 @@ from .prepared import Prepared
 from .records import ItemRef, LotRef, Place, Stock
 
 MAX_QTY = 1_000_000
-RETRIES = 3
 LOT_RE = re.compile(r"^[\x21-\x7e]{1,64}$")  # printable ASCII, no spaces: what labels carry
-# Tests switch this off to show the concurrency test catches a version without locking.
-LOCKING = True
 
 
 @dataclass
@@ -249,7 +245,7 @@ def _lock(session: Session, codes: list[str]) -> dict[str, Place]:
     """Lock the locations (in code order, so two moves cannot deadlock) and return them by
     code: on PostgreSQL each is read with ``FOR UPDATE`` (one statement reads and locks it);
     on SQLite the transaction already holds the database's write lock."""
-    locking = LOCKING and is_postgres(session)
+    locking = row_locks(session)
     found = {}
     for code in sorted({_code(c) for c in codes}):
         location = records.place(session, code, for_update=locking)
@@ -350,58 +346,58 @@ def _fingerprint(params: dict) -> str:
     return hashlib.sha256(json.dumps(params, sort_keys=True, default=str).encode()).hexdigest()
 
 
-def run_once(session: Session, operation: str, actor: Actor, key: str | None, params: dict,
-             apply):
-    """Run ``apply()`` as one write transaction, at most once per idempotency key.
+KEY_RE = re.compile(r"[\w.:-]{8,64}")
 
-    The key's record is written in the same transaction as the change, last; its primary key
-    makes a twin that raced this one fail there and roll back whole, and the twin then
-    answers with the first one's result. A refusal also looks for a twin that went first
-    (the stock it wanted may be what the twin took). A unique-key race (two stations
-    creating the same new lot) or a PostgreSQL deadlock rolls back and tries again; rules
-    are re-checked on every try.
-    """
-    scoped = None
-    if key:
+
+@dataclass
+class Once:
+    """A change's idempotency key, scoped to its user: its record is written in the change's
+    transaction, and a repeat of the key is answered with the first result."""
+
+    key: str
+    user_id: int | None
+    operation: str
+    fingerprint: str
+
+    @classmethod
+    def of(cls, actor: Actor, key, operation: str, params: dict) -> Once | None:
+        """The key's record to be, or None for a change sent without a key."""
+        if not key:
+            return None
         key = str(key).strip()
-        if not re.fullmatch(r"[\w.:-]{8,64}", key):
+        if not KEY_RE.fullmatch(key):
             raise ValidationError("An idempotency key has 8 to 64 letters, digits or . _ : -.",
                                   field="idempotency_key")
-        scoped = f"{actor.user_id or 0}:{key}"
-    for attempt in range(RETRIES):
-        try:
-            return _attempt(session, operation, actor, scoped, params, apply)
-        except DomainError:
-            done = scoped and _replay(session, scoped, operation, params)
-            if done:
-                return done
-            raise
-        except (IntegrityError, OperationalError) as exc:
-            session.rollback()
-            done = scoped and _replay(session, scoped, operation, params)
-            if done:
-                return done
-            if attempt == RETRIES - 1 or not retryable(exc):
-                raise
-    raise AssertionError("unreachable")
+        return cls(f"{actor.user_id or 0}:{key}", actor.user_id, operation,
+                   _fingerprint(params))
+
+    def record(self, session: Session, result: Result) -> None:
+        """Written last: its primary key makes a twin that raced this change fail here."""
+        session.flush()  # the change's own writes first, so a refusal among them wins
+        session.add(IdempotencyRecord(
+            key=self.key, user_id=self.user_id, operation=self.operation,
+            result_json=json.dumps({"fp": self.fingerprint, "result": result.to_dict()})))
+
+    def replay(self, session: Session) -> Result | None:
+        """The first result under this key, if a change was applied under it; the same key
+        sent with another request is refused."""
+        with transaction(session, write=False):
+            record = session.get(IdempotencyRecord, self.key)
+            if record is None:
+                return None
+            stored = json.loads(record.result_json)
+            if record.operation != self.operation or stored.get("fp") != self.fingerprint:
+                raise Conflict("This idempotency key was already used for a different request.",
+                               code="idempotency_key_reused")
+            return Result.from_dict(stored["result"])
 
 
-def _attempt(session, operation, actor, scoped, params, apply) -> Result:
-    with write_transaction(session):
-        result = apply()
-        if scoped:
-            session.flush()  # the change's own ORM writes first, so a refusal among them wins
-            _KEY_ROW.execute(session, {
-                "key": scoped, "user_id": actor.user_id, "operation": operation,
-                "result_json": json.dumps({"fp": _fingerprint(params),
-                                           "result": result.to_dict()}),
-                "created_at": utcnow()})
-    return result
-
-
-_KEY_ROW = Prepared(sa_insert(IdempotencyRecord.__table__).values(
-    {name: bindparam(name) for name in ("key", "user_id", "operation", "result_json",
-                                         "created_at")}))
+def run_once(session: Session, operation: str, actor: Actor, key: str | None, params: dict,
+             apply) -> Result:
+    """Run ``apply()`` as one write transaction, at most once per idempotency key
+    (:func:`lotline.db.run_in_transaction`). A refusal also looks for a twin that went first
+    (the stock it wanted may be what the twin took); rules are re-checked on every try."""
+    return run_in_transaction(session, apply, once=Once.of(actor, key, operation, params))
 
 
 def already_done(session: Session, actor: Actor, key: str | None) -> Result | None:
@@ -414,18 +410,6 @@ def already_done(session: Session, actor: Actor, key: str | None) -> Result | No
         return None
     stored = json.loads(record.result_json)
     return Result.from_dict(stored["result"]) if "result" in stored else None
-
-
-def _replay(session: Session, scoped: str, operation: str, params: dict) -> Result | None:
-    record = session.get(IdempotencyRecord, scoped)
-    if record is None:
-        return None
-    stored = json.loads(record.result_json)
-    if record.operation != operation or stored.get("fp") != _fingerprint(params):
-        raise Conflict("This idempotency key was already used for a different request.",
-                       code="idempotency_key_reused")
-    session.commit()
-    return Result.from_dict(stored["result"])
 
 
 # ---------------------------------------------------------------- the transactions
@@ -553,7 +537,7 @@ def putaway(session: Session, *, po_number, location, sku, lot, qty, actor: Acto
         loc = _lock(session, [location])[_code(location)]
         item = find_item_ref(session, sku)
         line = purchase_order_line(session, po_number, item)
-        if is_postgres(session) and LOCKING:
+        if row_locks(session):
             session.execute(select(PurchaseOrderLine.id)
                             .where(PurchaseOrderLine.id == line.id).with_for_update())
             session.refresh(line)

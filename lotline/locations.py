@@ -9,7 +9,7 @@ from sqlalchemy.orm import Session
 
 from . import csv_file
 from .commands import refuse_command
-from .db import committed
+from .db import run_in_transaction
 from .errors import Conflict, NotFound, ValidationError
 from .models import LOCATION_TYPES, Inventory, Location
 from .paging import Page, page_count, page_number
@@ -60,12 +60,12 @@ def add_location(session: Session, code, zone: str = "", type: str = "storage") 
     imports with the same codes in another order, one is a deadlock's victim), and the retry's
     check sees the other's rows. Either way the second is told the location exists (409, or
     the import's 422 naming the line), never a server error."""
-    return committed(session, lambda: create_location(session, code, zone, type))
+    return run_in_transaction(session, lambda: create_location(session, code, zone, type))
 
 
 def import_locations(session: Session, text: str) -> int:
     """Create the locations of a CSV file and commit them, all or none (as add_location)."""
-    return committed(session, lambda: import_csv(session, text))
+    return run_in_transaction(session, lambda: import_csv(session, text))
 
 
 _BY_CODE = select(Location).where(Location.code == bindparam("code"))  # built once: every scan

@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from sqlalchemy import bindparam, select
 from sqlalchemy.orm import Session, joinedload
 
-from .db import committed, is_postgres
+from .db import is_postgres, run_in_transaction
 from .errors import DomainError, NotFound, ValidationError
 from .inventory import Actor, clean_lot
 from .items import find_item
@@ -243,7 +243,7 @@ def hold(session: Session, *, number, sku=None, reason: str, actor: Actor) -> li
             raise DomainError("already_held", f"Lot {number} is already on hold.")
         return created
 
-    return committed(session, work)
+    return run_in_transaction(session, work)
 
 
 def release(session: Session, *, number, sku=None, note: str = "", actor: Actor) -> int:
@@ -263,7 +263,7 @@ def release(session: Session, *, number, sku=None, note: str = "", actor: Actor)
             _ledger_marks(session, lot, "release", actor, note or "released")
         return len(open_holds)
 
-    return committed(session, work)
+    return run_in_transaction(session, work)
 
 
 def held_lots(session: Session) -> list[LotHold]:

@@ -11,6 +11,7 @@ from sqlalchemy.orm import Session, selectinload
 
 from . import csv_file
 from .commands import refuse_command
+from .db import row_locks
 from .errors import Conflict, DomainError, NotFound, ValidationError
 from .inventory import MAX_QTY, clean_qty
 from .items import find_item
@@ -130,11 +131,7 @@ def lock_order(session: Session, number) -> Order:
     and read under the lock, so two stations picking or packing it cannot lose each other's
     counts. Its lines load when first used, also under the lock (a write transaction starts
     with everything the session held expired)."""
-    from . import inventory
-    from .db import is_postgres
-
-    locked = inventory.LOCKING and is_postgres(session)
-    return _one_order(session, _LOCK_BY_NUMBER if locked else _BY_NUMBER, number)
+    return _one_order(session, _LOCK_BY_NUMBER if row_locks(session) else _BY_NUMBER, number)
 
 
 def _one_order(session: Session, query, number) -> Order:

@@ -13,12 +13,12 @@ import datetime as dt
 from dataclasses import dataclass
 
 from sqlalchemy import bindparam, func, or_, select, update
-from sqlalchemy.orm import Session, scoped_session
+from sqlalchemy.orm import Session
 
 from . import orders as orders_domain
 from . import packing
 from .commands import CANCEL, CLOSE, NEXT
-from .db import committed, outside_transaction
+from .db import run_in_transaction
 from .errors import DomainError
 from .models import Carton, Order, OrderLine, utcnow
 
@@ -61,16 +61,9 @@ _AT_PACK = select(
 
 
 def order_at_pack(session: Session, number) -> OrderAtPack:
-    """Where the order stands. Read in the session's transaction when one is open, else on
-    a connection of its own (the screen drawn after a pack opens no read transaction: on
-    PostgreSQL its ROLLBACK would make psycopg plan every statement again)."""
+    """Where the order stands."""
     number = str(number or "").strip().upper()
-    current = session() if isinstance(session, scoped_session) else session
-    if current.in_transaction():
-        row = session.connection().execute(_AT_PACK, {"number": number}).first()
-    else:
-        with outside_transaction(session.get_bind().engine) as connection:
-            row = connection.execute(_AT_PACK, {"number": number}).first()
+    row = session.execute(_AT_PACK, {"number": number}).first()
     if row is None:
         orders_domain.get_order(session, number)  # raises its "no order" error
     return OrderAtPack(row.number, row.status, row.open_carton, row.packed, row.wanted)
@@ -138,7 +131,7 @@ def next_order_to_pack(session: Session, actor, leaving: str | None = None) -> s
         raise DomainError("no_orders_to_pack", "No picked order is waiting to be packed. "
                           "Scan an order's number to open it.", field="order")
 
-    return committed(session, work)
+    return run_in_transaction(session, work)
 
 
 def open_at_station(session: Session, number: str, actor, leaving: str | None = None) -> None:
@@ -152,14 +145,14 @@ def open_at_station(session: Session, number: str, actor, leaving: str | None = 
                         .values(packing_station=station, packing_since=utcnow())
                         .execution_options(synchronize_session=False))
 
-    committed(session, work)
+    run_in_transaction(session, work)
 
 
 def leave(session: Session, number: str, actor) -> None:
     """The station leaves the order (CMD:CANCEL at its first step), unless it is complete
     with its last carton open."""
     check_may_close_up(order_at_pack(session, number))
-    committed(session, lambda: _close_at(session, number, actor.at))
+    run_in_transaction(session, lambda: _close_at(session, number, actor.at))
 
 
 def close_carton(session: Session, number: str, actor, weight_grams=None) -> tuple[int, bool]:
@@ -173,7 +166,7 @@ def close_carton(session: Session, number: str, actor, weight_grams=None) -> tup
             _close_at(session, carton.order.number, actor.at)
         return carton.number, done
 
-    return committed(session, work)
+    return run_in_transaction(session, work)
 
 
 def _close_at(session: Session, number: str, station: str) -> None:

@@ -19,7 +19,7 @@ from . import lot_gate, pack_gate
 from . import orders as orders_domain
 from . import settings as settings_domain
 from .commands import CLOSE
-from .db import outside_transaction
+from .db import row_locks
 from .errors import DomainError, NotFound, ValidationError
 from .inventory import Actor, Result, clean_lot, clean_qty, request_count, run_once
 from .items import find_by, find_item
@@ -214,13 +214,11 @@ _LOCK_ORDER = Prepared(select(_o.id).where(_o.number == bindparam("number")).wit
 
 
 def pack_panel(session: Session, number) -> PackPanel | None:
-    """The panel of order ``number``, or None when there is no such order. What is
-    committed (read outside the session's transaction: it is drawn after every pack scan)."""
-    with outside_transaction(session.get_bind().engine) as connection:
-        rows = _PANEL.run(connection, {"number": str(number or "").strip().upper()})
-        if not rows:
-            return None
-        picked = _picked(_PICKED_BY_ORDER.run(connection, {"order_id": rows[0][0]}))
+    """The panel of order ``number``, or None when there is no such order."""
+    rows = _PANEL.execute(session, {"number": str(number or "").strip().upper()})
+    if not rows:
+        return None
+    picked = _picked(_PICKED_BY_ORDER.execute(session, {"order_id": rows[0][0]}))
     return _panel_of(rows, picked)
 
 
@@ -401,11 +399,8 @@ def _order_rows(session: Session, number) -> list[tuple]:
     turns, and the rows are read after the lock is granted: under READ COMMITTED a statement
     that waited for the lock returns the other rows as of its own start, before the other
     pack committed (it packed 3 of 2 picked)."""
-    from . import inventory
-    from .db import is_postgres
-
     number = str(number or "").strip().upper()
-    if inventory.LOCKING and is_postgres(session):
+    if row_locks(session):
         _LOCK_ORDER.execute(session, {"number": number})
     rows = _PANEL.execute(session, {"number": number})
     if not rows:

@@ -16,10 +16,9 @@ from sqlalchemy import Engine, bindparam, select
 from sqlalchemy.orm import Session
 from werkzeug.security import check_password_hash, generate_password_hash
 
-from .db import outside_transaction
+from .db import run_in_transaction
 from .errors import Conflict, DomainError, ValidationError
 from .models import ROLES, ApiToken, LoginThrottle, User, utcnow
-from .prepared import Prepared
 
 MAX_FAILURES = 5
 FAILURE_WINDOW = dt.timedelta(minutes=15)
@@ -43,8 +42,7 @@ class SignedInUser(UserMixin):
 
 
 _U = User.__table__.c
-_ACTIVE_USER = Prepared(select(_U.id, _U.username, _U.role)
-                        .where(_U.id == bindparam("id"), _U.active))
+_ACTIVE_USER = select(_U.id, _U.username, _U.role).where(_U.id == bindparam("id"), _U.active)
 
 
 # A worker answers "who is signed in, with which role, still active?" from what it read at
@@ -66,9 +64,9 @@ def signed_in_user(engine: Engine, user_id: int) -> SignedInUser | None:
     hit = known.get(user_id)
     if hit is not None and now - hit[0] < SIGNED_IN_TTL:
         return hit[1]
-    with outside_transaction(engine) as connection:
-        row = _ACTIVE_USER.first_on(connection, {"id": user_id})
-    user = SignedInUser(*row) if row else None
+    with engine.connect() as connection:
+        row = connection.execute(_ACTIVE_USER, {"id": user_id}).first()
+    user = SignedInUser(row.id, row.username, row.role) if row else None
     if len(known) >= 1024:
         known.clear()
     known[user_id] = (now, user)
@@ -164,23 +162,27 @@ def authenticate(session: Session, username: str, password: str, now: dt.datetim
     raise DomainError("bad_credentials", "Unknown username or wrong password.", status=401)
 
 
-def step_up(session: Session, username: str, password: str,
+def sign_in(session: Session, username: str, password: str,
             hash_method: str = PASSWORD_HASH) -> User:
-    """A user signing in again for one action at someone else's station (a supervisor's
-    override): the same check and throttle as signing in; a failure is counted (committed)
-    before it is raised."""
-    from .db import committed
-
+    """:func:`authenticate` as one transaction: a failure is counted (committed) before it
+    is raised."""
     def work():
         try:
             return authenticate(session, username, password, hash_method=hash_method), None
         except DomainError as exc:
             return None, exc
 
-    user, error = committed(session, work)
+    user, error = run_in_transaction(session, work)
     if error is not None:
         raise error
     return user
+
+
+def step_up(session: Session, username: str, password: str,
+            hash_method: str = PASSWORD_HASH) -> User:
+    """A user signing in again for one action at someone else's station (a supervisor's
+    override): the same check and throttle as signing in."""
+    return sign_in(session, username, password, hash_method)
 
 
 def _hash_token(secret: str) -> str:

@@ -16,6 +16,7 @@ from collections import defaultdict
 import pytest
 from sqlalchemy import func, select
 
+from lotline import db as lotline_db
 from lotline import inventory
 from lotline import locations as locations_domain
 from lotline.errors import DomainError
@@ -364,7 +365,7 @@ def race_puts_to_one_row(app, monkeypatch, *, barrier_timeout: float, stations: 
 
 def test_racing_puts_to_one_row_all_count_with_locking(app, monkeypatch):
     """The control for the companion below: the same race, locks on (both databases)."""
-    assert inventory.LOCKING is True
+    assert lotline_db.LOCKING is True
     final, expected, problems = race_puts_to_one_row(app, monkeypatch, barrier_timeout=0.3)
     assert problems == []
     assert final == expected
@@ -374,7 +375,7 @@ def test_racing_puts_to_one_row_all_count_with_locking(app, monkeypatch):
     "On SQLite, BEGIN IMMEDIATE serialises writers whatever LOCKING says, so the "
     "no-locking companion only applies to PostgreSQL."))
 def test_without_locking_postgres_loses_updates(app, monkeypatch):
-    monkeypatch.setattr(inventory, "LOCKING", False)
+    monkeypatch.setattr(lotline_db, "LOCKING", False)
     final, expected, problems = race_puts_to_one_row(app, monkeypatch, barrier_timeout=10)
     assert final != expected  # updates were lost ...
     assert any("ledger and inventory disagree" in p for p in problems)  # ... and it shows

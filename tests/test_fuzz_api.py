@@ -60,6 +60,7 @@ def _seed() -> str:
     make_item("PLAIN-1")
     for code in ("A-1", "A-2", "B-1", "P-1"):
         locations_domain.create_location(db.session, code)
+    db.session.commit()
     actor = inventory.Actor(None, "fuzz")
     inventory.put(db.session, location="A-1", sku="LOT-1", lot="L1", qty=10, actor=actor,
                   expiry=dt.date(2030, 1, 31))

@@ -108,6 +108,7 @@ def order(wh):
     inventory.put(db.session, location="A-01", sku="LOT-1", lot="G1", qty=10,
                   actor=inventory.Actor(None), expiry=dt.date.today() + dt.timedelta(days=400))
     orders.create_order(db.session, "SO-1", "Acme", [{"sku": "LOT-1", "qty": 4}])
+    db.session.commit()
     picking.pick(db.session, order_number="SO-1", location="A-01", sku="LOT-1", qty=4,
                  actor=inventory.Actor(None))
     settings.set_setting(db.session, settings.REQUIRE_LOT_SERIAL_AT_PACK, True, None)

@@ -206,18 +206,3 @@ def test_a_pack_confirm_is_one_transaction_that_reads_the_order_once(as_role, ap
     assert response.status_code == 200 and "completely packed" in html
     db.session.rollback()
     assert db.session.scalar(select(Order.status).where(Order.number == "SO-1")) == "packed"
-
-
-def test_a_pack_scan_leaves_no_read_transaction_to_roll_back(as_role, app):
-    """After the pack line commits, the panel is read outside the session: the request
-    leaves no transaction open for its end to roll back. (On PostgreSQL psycopg forgets its
-    prepared statements at every ROLLBACK, so the pack scan's statements were planned
-    afresh on every request.)"""
-    picked_order(recording=True)
-    browser = as_role("packer")
-    db.session.commit()  # nothing of the test's own left open
-    response, html = one_shot(browser, "/pack", order="SO-1", sku="LOT-1", lot="L5",
-                              qty="1")
-    assert response.status_code == 200 and "Packed 1 × LOT-1" in html
-    assert "SO-1" in html  # the panel is drawn
-    assert not db.session().in_transaction()  # (the test shares the request's session)

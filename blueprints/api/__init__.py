@@ -44,7 +44,6 @@ def authenticate():
 
 @api.errorhandler(DomainError)
 def domain_error(exc: DomainError):
-    db.session.rollback()
     return error(exc.status, exc.code, exc.message, **exc.details)
 
 

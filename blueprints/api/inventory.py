@@ -14,6 +14,7 @@ from flask import g, jsonify, request
 
 from lotline import inventory as domain
 from lotline import locations as locations_domain
+from lotline.db import transaction as unit_of_work
 from lotline.errors import ValidationError
 from lotline.extensions import db
 from lotline.models import LOCATION_TYPES, Inventory, Location, PurchaseOrder
@@ -221,8 +222,8 @@ def query_inventory():
            body=PURCHASE_ORDER_BODY, response="PurchaseOrder", status=201, errors=(404, 409))
 def create_purchase_order():
     body = json_body(PURCHASE_ORDER_BODY)
-    po = domain.create_purchase_order(db.session, **{"vendor": "", **body})
-    db.session.commit()
+    with unit_of_work(db.session):
+        po = domain.create_purchase_order(db.session, **{"vendor": "", **body})
     return jsonify(purchase_order_json(po)), 201
 
 

@@ -3,6 +3,7 @@
 from flask import jsonify, request, url_for
 
 from lotline import items as domain
+from lotline.db import transaction
 from lotline.extensions import db
 from lotline.models import LOT_AT_PACK_MODES, Item
 
@@ -54,8 +55,9 @@ def list_items():
 @operation("POST", "/items", summary="Create an item", role="supervisor", body=CREATE,
            response="Item", status=201, errors=(409,))
 def create_item():
-    item = domain.create_item(db.session, **json_body(CREATE))
-    db.session.commit()
+    fields = json_body(CREATE)
+    with transaction(db.session):
+        item = domain.create_item(db.session, **fields)
     response = jsonify(_with_warning(item))
     response.headers["Location"] = url_for("api.get_item", sku=item.sku)
     return response, 201
@@ -70,6 +72,7 @@ def get_item(sku):
            role="supervisor", body=ITEM_FIELDS, response="Item", errors=(404, 409))
 def update_item(sku):
     item = domain.get_item(db.session, sku)
-    domain.update_item(db.session, item, **json_body(ITEM_FIELDS))
-    db.session.commit()
+    fields = json_body(ITEM_FIELDS)
+    with transaction(db.session):
+        domain.update_item(db.session, item, **fields)
     return jsonify(_with_warning(item))

@@ -5,6 +5,7 @@ from __future__ import annotations
 from flask import jsonify, request, url_for
 
 from lotline import orders as domain
+from lotline.db import transaction
 from lotline.extensions import db
 from lotline.models import ORDER_STATUSES, Order
 
@@ -93,9 +94,10 @@ def order_json(order: Order) -> dict:
            response="Order", status=201, errors=(404, 409))
 def create_order():
     body = json_body(ORDER_BODY)
-    order = domain.create_order(db.session, body["number"], body["customer"], body["lines"],
-                                body.get("customer_ref", ""), body.get("ship_to", ""))
-    db.session.commit()
+    with transaction(db.session):
+        order = domain.create_order(db.session, body["number"], body["customer"],
+                                    body["lines"], body.get("customer_ref", ""),
+                                    body.get("ship_to", ""))
     response = jsonify(order_json(order))
     response.headers["Location"] = url_for("api.get_order", number=order.number)
     return response, 201

@@ -3,6 +3,7 @@
 from flask import g, jsonify
 
 from lotline import settings as domain
+from lotline.db import transaction
 from lotline.extensions import db
 
 from . import json_body, operation
@@ -23,7 +24,8 @@ def get_settings():
 @operation("PATCH", "/settings", summary="Change system settings", role="admin",
            body=SETTINGS_BODY, response="Settings")
 def update_settings():
-    for key, value in json_body(SETTINGS_BODY).items():
-        domain.set_setting(db.session, key, value, g.api_user)
-    db.session.commit()
+    changes = json_body(SETTINGS_BODY)
+    with transaction(db.session):
+        for key, value in changes.items():
+            domain.set_setting(db.session, key, value, g.api_user)
     return jsonify(domain.all_settings(db.session))
