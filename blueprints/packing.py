@@ -56,7 +56,7 @@ def _item(session, raw, state):
 
 
 def _needs(session, state):
-    return domain.needs(session, domain.pack_item(session, state["sku"]))
+    return domain.needs(session, find_item(session, state["sku"]))
 
 
 def _lot(session, raw, state):
@@ -199,16 +199,14 @@ FLOW = Flow("pack", "Pack", "packing.index", [
 
 
 def _panel(view: View) -> dict:
-    """The order's panel: the one the pack just committed drew, else read now; after the
-    order's last carton is closed, that order (shown as packed)."""
-    panel = getattr(view.result, "panel", None)
+    """The order's panel, read after the scan (and its commit); after the order's last
+    carton is closed, that order (shown as packed)."""
     number = str(view.state.get("order") or getattr(view.result, "reference", "") or "")
-    number = number.strip().upper()
-    if panel is None or panel.number != number:
-        panel = domain.pack_panel(db.session, number) if number else None
+    panel = domain.pack_panel(db.session, number) if number.strip() else None
     if panel is None:
         return {"order": None, "lots": {}, "carton": None, "needs": {}}
-    return {"order": panel, "lots": panel.lots, "carton": panel.carton, "needs": panel.needs}
+    return {"order": panel.order, "lots": panel.lots, "carton": panel.carton,
+            "needs": panel.needs}
 
 
 @bp.route("", methods=["GET", "POST"])

@@ -86,9 +86,6 @@ class Result:
     reference: str = ""
     replayed: bool = False
     messages: list[str] = field(default_factory=list)
-    # What the screen shows next, when the transaction already has it (a pack's order
-    # panel); not stored with the idempotency key, so a replay has none.
-    panel: object = field(default=None, repr=False, compare=False)
 
     def to_dict(self) -> dict:
         return {"operation": self.operation, "reference": self.reference,

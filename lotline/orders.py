@@ -4,9 +4,8 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from typing import NamedTuple
 
-from sqlalchemy import bindparam, func, select, update
+from sqlalchemy import bindparam, func, select
 from sqlalchemy.orm import Session, selectinload
 
 from . import csv_file
@@ -204,37 +203,6 @@ def next_status(status: str, lines, packing: bool = False) -> str:
     if any(line.qty_picked or line.qty_short for line in lines):
         return "picking"
     return "open"
-
-
-class OrderRef(NamedTuple):
-    """An order as a pack transaction needs it."""
-
-    id: int
-    number: str
-    status: str
-
-
-class LineRef(NamedTuple):
-    """An order line as a pack transaction needs it."""
-
-    id: int
-    item_id: int
-    qty: int
-    qty_picked: int
-    qty_short: int
-    qty_packed: int
-
-
-_PACKED_AT_STATION = (update(Order.__table__).where(Order.__table__.c.id == bindparam("pk"))
-                      .values(status=bindparam("status"), packing_station=bindparam("station"),
-                              packing_since=bindparam("at")))
-
-
-def packed_at_station(session: Session, order, status: str, actor) -> None:
-    """After a pack: the order's status, and that it is open at this station as of now
-    (one statement; the order row is already locked by the pack)."""
-    session.connection().execute(_PACKED_AT_STATION, {
-        "pk": order.id, "status": status, "station": actor.at, "at": utcnow()})
 
 
 def cancel_order(session: Session, order: Order) -> Order:
