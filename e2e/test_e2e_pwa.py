@@ -193,6 +193,7 @@ def pick_all(session, number: str) -> None:
 
 def test_pack_scans_queued_offline_land_exactly_once(page, app_url, context, in_app):
     from lotline import inventory, orders, packing, settings
+    from lotline.db import transaction
 
     in_app(lambda session: settings.set_setting(session, SETTING, True, None))
     in_app(lambda session: pick_all(session, "SO-5004"))
@@ -242,7 +243,9 @@ def test_pack_scans_queued_offline_land_exactly_once(page, app_url, context, in_
     expect(page.get_by_test_id("flow-error")).to_have_attribute("data-error-code", "over_pack")
 
     def other_station_packs_the_serial(session):
-        orders.create_order(session, "SO-OFF-9", "Elsewhere", [{"sku": "BP-CUFF-02", "qty": 1}])
+        with transaction(session):
+            orders.create_order(session, "SO-OFF-9", "Elsewhere",
+                                [{"sku": "BP-CUFF-02", "qty": 1}])
         pick_all(session, "SO-OFF-9")
         packing.pack(session, order_number="SO-OFF-9", sku="BP-CUFF-02", serial="SN-OFF-1",
                      actor=inventory.Actor(None, "other"))
@@ -289,10 +292,13 @@ def test_pack_request_lost_on_the_network_is_queued_under_its_own_key(page, app_
     without an answer, the scan still in the field is queued under the form's own key (the
     server may have applied it), and it lands once when the connection is back."""
     from lotline import orders, settings
+    from lotline.db import transaction
 
     def new_order(session):
-        settings.set_setting(session, SETTING, True, None)
-        orders.create_order(session, "SO-NET-1", "Lost wifi", [{"sku": "GAUZE-10X10", "qty": 1}])
+        with transaction(session):
+            settings.set_setting(session, SETTING, True, None)
+            orders.create_order(session, "SO-NET-1", "Lost wifi",
+                                [{"sku": "GAUZE-10X10", "qty": 1}])
         pick_all(session, "SO-NET-1")
 
     in_app(new_order)

@@ -128,9 +128,11 @@ def test_a_quantity_error_then_cancel_by_scan(page: Page, app_url, in_app):
 def test_a_whole_order_picked_and_packed_by_scanner_alone(page: Page, app_url, in_app):
     def prepare(session):
         from lotline import inventory
+        from lotline.db import transaction
         from lotline.settings import REQUIRE_LOT_SERIAL_AT_PACK, set_setting
 
-        set_setting(session, REQUIRE_LOT_SERIAL_AT_PACK, False, None)
+        with transaction(session):
+            set_setting(session, REQUIRE_LOT_SERIAL_AT_PACK, False, None)
         # A second place holding PARA-500-16, so the picker can be sent elsewhere.
         inventory.put(session, location="E-01-02", sku="PARA-500-16", lot="PA-1187", qty=10,
                       actor=_actor())

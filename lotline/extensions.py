@@ -4,11 +4,8 @@ from flask_compress import Compress
 from flask_login import LoginManager
 from flask_migrate import Migrate
 from flask_sqlalchemy import SQLAlchemy
-from flask_sqlalchemy.session import Session as FlaskSession
 from sqlalchemy import MetaData
 from sqlalchemy.orm import DeclarativeBase
-
-from .prepared import TX_CONNECTION
 
 # Named constraints, so migrations can refer to them on every backend.
 NAMING = {
@@ -24,23 +21,9 @@ class Base(DeclarativeBase):
     metadata = MetaData(naming_convention=NAMING)
 
 
-class Session(FlaskSession):
-    """Flask-SQLAlchemy's session, which while ``lotline.db.write_transaction`` is open
-    runs everything on that transaction's connection: an ORM read or flush inside an
-    inventory change joins its transaction (and does not commit it by itself)."""
-
-    def get_bind(self, mapper=None, clause=None, bind=None, **kwargs):
-        if bind is None:
-            connection = self.info.get(TX_CONNECTION)
-            if connection is not None:
-                return connection
-        return super().get_bind(mapper=mapper, clause=clause, bind=bind, **kwargs)
-
-
 # A pooled connection is tested before use, so a restarted server costs a reconnect, not an
 # error (SQLAlchemy's pool_pre_ping).
-db = SQLAlchemy(model_class=Base, session_options={"class_": Session},
-                engine_options={"pool_pre_ping": True})
+db = SQLAlchemy(model_class=Base, engine_options={"pool_pre_ping": True})
 migrate = Migrate()
 login_manager = LoginManager()
 compress = Compress()  # responses compressed (br, gzip) where the browser accepts it

@@ -35,7 +35,8 @@ def holdings(session: Session, code: str, sku: str | None = None) -> list[Holdin
              .order_by(Item.sku))
     if sku is not None:
         query = query.where(Item.sku == sku)
-    return [Holding(*row) for row in session.execute(query)]
+    return [Holding(row.sku, row.number, row.qty, row.require_lot)
+            for row in session.execute(query)]
 
 
 def holding_hint(session: Session, code: str, sku: str | None = None) -> str:

@@ -8,7 +8,6 @@ from dataclasses import dataclass
 from sqlalchemy import bindparam, func, or_, select, update
 from sqlalchemy.orm import Session
 
-from . import records
 from .commands import refuse_command
 from .errors import Conflict, NotFound, ValidationError
 from .gtin import normalize_gtin
@@ -101,11 +100,6 @@ def find_item(session: Session, scan: str) -> Item:
     """The item a scan names: its SKU, or its GTIN (any length, any leading zeros)."""
     return find_by(scan, lambda by, value: session.scalar(_BY_SKU if by == "sku" else _BY_GTIN,
                                                         {by: value}))
-
-
-def find_item_ref(session: Session, scan: str) -> records.ItemRef:
-    """:func:`find_item` as a plain record: what an inventory transaction reads."""
-    return find_by(scan, lambda by, value: records.item_ref(session, by, value))
 
 
 def find_by(scan, lookup):

@@ -69,14 +69,16 @@ def import_locations(session: Session, text: str) -> int:
 
 
 _BY_CODE = select(Location).where(Location.code == bindparam("code"))  # built once: every scan
+_LOCK_BY_CODE = _BY_CODE.with_for_update()
 
 
-def get_location(session: Session, code) -> Location:
+def get_location(session: Session, code, *, lock: bool = False) -> Location:
+    """The location ``code`` names (``lock``: read with ``FOR UPDATE``, for a change)."""
     code = str(code if code is not None else "").strip().upper()
     if not code:
         raise NotFound("No location was scanned. Scan the location's label.",
                        code="unknown_location")
-    location = session.scalar(_BY_CODE, {"code": code})
+    location = session.scalar(_LOCK_BY_CODE if lock else _BY_CODE, {"code": code})
     if location is None:
         raise NotFound(f"No location {code}. Scan the location's label again.",
                        code="unknown_location")

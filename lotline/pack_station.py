@@ -121,13 +121,13 @@ def next_order_to_pack(session: Session, actor, leaving: str | None = None) -> s
         free = (Order.status.in_(PACKABLE), _free_for(station))
         query = (select(Order.id, Order.number).where(*free, Order.number != (leaving or ""))
                  .order_by(Order.created_at, Order.id).limit(10))
-        for order_id, number in session.execute(query).all():
+        for row in session.execute(query).all():
             taken = session.execute(
-                update(Order).where(Order.id == order_id, *free)
+                update(Order).where(Order.id == row.id, *free)
                 .values(packing_station=station, packing_since=utcnow())
                 .execution_options(synchronize_session=False))
             if taken.rowcount == 1:
-                return number
+                return row.number
         raise DomainError("no_orders_to_pack", "No picked order is waiting to be packed. "
                           "Scan an order's number to open it.", field="order")
 

@@ -22,12 +22,13 @@ from .inventory import (
     Actor,
     Change,
     Result,
-    _adjust,
-    _lock,
+    adjust,
     clean_qty,
     count_requested,
+    lock_locations,
     request_count,
     run_once,
+    scanned_code,
 )
 from .items import find_item
 from .models import Inventory, Location, Lot, OrderLine, PickLine
@@ -249,7 +250,7 @@ def pick(session: Session, *, order_number, location, sku, qty, actor: Actor,
               "short": found_short}
 
     def apply():
-        loc = _lock(session, [location])[str(location).strip().upper()]
+        loc = lock_locations(session, [location])[scanned_code(location)]
         order = orders_domain.lock_order(session, order_number)
         orders_domain.check_workable(order)
         open_line(session, order, sku, qty)  # what is scanned is refused first, as on screen
@@ -262,9 +263,9 @@ def pick(session: Session, *, order_number, location, sku, qty, actor: Actor,
         changes: list[Change] = []
         messages = []
         if qty:
-            changes.append(_adjust(session, kind="pick", location=loc, item=item, lot=lot,
-                                   delta=-qty, actor=actor, reference=order.number,
-                                   key=idempotency_key))
+            changes.append(adjust(session, kind="pick", location=loc, item=item, lot=lot,
+                                  delta=-qty, actor=actor, reference=order.number,
+                                  key=idempotency_key))
         if found_short:
             if qty >= expected:
                 raise DomainError("not_short", f"{qty} is the full {expected}; confirm it as "

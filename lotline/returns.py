@@ -14,13 +14,13 @@ from .errors import DomainError
 from .inventory import (
     Actor,
     Result,
-    _adjust,
-    _code,
-    _lock,
+    adjust,
     check_destination,
     clean_lot,
     clean_qty,
+    lock_locations,
     run_once,
+    scanned_code,
 )
 from .models import Lot, PackLine, PickLine
 from .settings import warehouse_today
@@ -33,15 +33,15 @@ def returnable(session: Session, line) -> dict[str, int]:
         select(Lot.number, PickLine.qty).join(Lot, Lot.id == PickLine.lot_id)
         .where(PickLine.order_line_id == line.id, PickLine.qty > 0)).all()
     by_lot: dict[str, int] = {}
-    for number, qty in picks:
-        by_lot[number] = by_lot.get(number, 0) + qty
-    for number, qty in session.execute(
-            select(PackLine.recorded_lot, func.sum(PackLine.qty))
+    for pick in picks:
+        by_lot[pick.number] = by_lot.get(pick.number, 0) + pick.qty
+    for packed in session.execute(
+            select(PackLine.recorded_lot, func.sum(PackLine.qty).label("qty"))
             .where(PackLine.order_line_id == line.id, PackLine.recorded_lot.is_not(None))
             .group_by(PackLine.recorded_lot)):
         for picked in by_lot:
-            if picked.upper() == number.upper():
-                by_lot[picked] -= qty
+            if picked.upper() == packed.recorded_lot.upper():
+                by_lot[picked] -= packed.qty
     states = lot_gate.lot_states(session, line.item_id, by_lot)
     today = warehouse_today(session)
     unpacked = line.qty_picked - line.qty_packed
@@ -58,11 +58,11 @@ def return_picked(session: Session, *, order_number, sku, lot, location, qty, ac
                           status=403)
     qty = clean_qty(qty)
     lot_number = clean_lot(lot)
-    params = {"order": order_number, "sku": sku, "lot": lot_number, "location": _code(location),
-              "qty": qty}
+    params = {"order": order_number, "sku": sku, "lot": lot_number,
+              "location": scanned_code(location), "qty": qty}
 
     def apply():
-        loc = _lock(session, [location])[_code(location)]
+        loc = lock_locations(session, [location])[scanned_code(location)]
         order = orders_domain.lock_order(session, order_number)
         orders_domain.check_workable(order)
         line = orders_domain.line_for(session, order, sku)
@@ -75,9 +75,9 @@ def return_picked(session: Session, *, order_number, sku, lot, location, qty, ac
         inv = check_destination(session, loc, item, lot_number)
         lot_row = session.scalar(select(Lot).where(Lot.item_id == item.id,
                                                    Lot.number == lot_number))
-        change = _adjust(session, kind="return", location=loc, item=item, lot=lot_row,
-                         delta=qty, actor=actor, reference=order.number,
-                         key=idempotency_key, inv=inv)
+        change = adjust(session, kind="return", location=loc, item=item, lot=lot_row,
+                        delta=qty, actor=actor, reference=order.number,
+                        key=idempotency_key, inv=inv)
         _unpick(session, line, lot_row.id, qty)
         line.qty_picked -= qty
         orders_domain.refresh_status(order)

@@ -10,7 +10,6 @@ from sqlalchemy.orm import Session
 
 from .errors import ValidationError
 from .models import Setting, SettingChange, User
-from .prepared import Prepared
 
 REQUIRE_LOT_SERIAL_AT_PACK = "require_lot_serial_at_pack"
 WAREHOUSE_TIME_ZONE = "warehouse_time_zone"
@@ -68,12 +67,11 @@ def today_in(zone: str, now: dt.datetime | None = None) -> dt.date:
     return (now or dt.datetime.now(dt.UTC)).astimezone(ZoneInfo(zone)).date()
 
 
-_VALUE = Prepared(select(Setting.value).where(Setting.key == bindparam("key")))  # every pack scan
+_VALUE = select(Setting.value).where(Setting.key == bindparam("key"))  # every pack scan
 
 
 def get_setting(session: Session, key: str):
-    row = _VALUE.first(session, {"key": key})
-    return _decode(key, row[0] if row else None)
+    return _decode(key, session.scalar(_VALUE, {"key": key}))
 
 
 def stored(key: str):

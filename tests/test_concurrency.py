@@ -21,6 +21,7 @@ from lotline import inventory
 from lotline import locations as locations_domain
 from lotline.errors import DomainError
 from lotline.extensions import db
+from lotline.inventory import transactions
 from lotline.models import (
     IdempotencyRecord,
     Inventory,
@@ -332,7 +333,7 @@ def race_puts_to_one_row(app, monkeypatch, *, barrier_timeout: float, stations: 
     seed = inventory.Actor(db.session.get(User, user_id), "seed")
     inventory.put(db.session, location="C-1", sku="LOT-A", lot="L1", qty=10, actor=seed)
     barrier = threading.Barrier(stations, timeout=barrier_timeout)
-    original = inventory.check_destination
+    original = transactions.check_destination  # as put() calls it
 
     def read_then_wait(session, location, item, lot):
         record = original(session, location, item, lot)
@@ -342,7 +343,7 @@ def race_puts_to_one_row(app, monkeypatch, *, barrier_timeout: float, stations: 
             pass
         return record
 
-    monkeypatch.setattr(inventory, "check_destination", read_then_wait)
+    monkeypatch.setattr(transactions, "check_destination", read_then_wait)
     deltas = [n + 1 for n in range(stations)]
     failures = []
 
@@ -356,7 +357,7 @@ def race_puts_to_one_row(app, monkeypatch, *, barrier_timeout: float, stations: 
             failures.append(repr(exc))
 
     run_stations(app, stations, station)
-    monkeypatch.setattr(inventory, "check_destination", original)
+    monkeypatch.setattr(transactions, "check_destination", original)
     assert failures == []
     db.session.rollback()
     final = db.session.scalar(select(Inventory.qty))
@@ -463,7 +464,7 @@ def test_a_hold_while_a_put_holds_the_location_both_go_through(app, monkeypatch)
     actor = inventory.Actor(None, "phone")
     inventory.put(db.session, location="C-1", sku="LOT-A", lot="HOLD-1", qty=5, actor=actor)
     put_locked, go_on = threading.Event(), threading.Event()
-    adjust = inventory._adjust
+    adjust = transactions.adjust  # as put() calls it
 
     def paused(*args, **kwargs):
         if threading.current_thread().name == "put":
@@ -471,7 +472,7 @@ def test_a_hold_while_a_put_holds_the_location_both_go_through(app, monkeypatch)
             go_on.wait(10)
         return adjust(*args, **kwargs)
 
-    monkeypatch.setattr(inventory, "_adjust", paused)
+    monkeypatch.setattr(transactions, "adjust", paused)
     tries = []
     locked = lots_domain._locked
     monkeypatch.setattr(lots_domain, "_locked", lambda *a: tries.append(1) or locked(*a))

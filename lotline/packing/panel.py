@@ -1,0 +1,40 @@
+"""The pack screen's panel: the order on the station, read after every pack scan."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session, selectinload
+
+from .. import settings as settings_domain
+from ..models import Carton, Order, OrderLine, PickLine
+from .cartons import open_carton_of
+from .rules import PackNeeds, needs, picked_by_line
+
+
+@dataclass
+class PackPanel:
+    """What the pack screen shows beside the scan: the order with its lines and items, the
+    open carton, the lots picked for each line and what each line must record. Read after
+    every pack scan (after its commit)."""
+
+    order: Order
+    carton: Carton | None
+    lots: dict[int, dict[str, list[int]]]
+    needs: dict[int, PackNeeds]
+
+
+def pack_panel(session: Session, number) -> PackPanel | None:
+    """The panel of order ``number``, or None when there is no such order."""
+    order = session.scalar(
+        select(Order).where(Order.number == str(number or "").strip().upper())
+        .options(selectinload(Order.lines).joinedload(OrderLine.item)))
+    if order is None:
+        return None
+    picked = picked_by_line(session, PickLine.order_line_id.in_(
+        select(OrderLine.id).where(OrderLine.order_id == order.id).scalar_subquery()))
+    on = settings_domain.get_setting(session, settings_domain.REQUIRE_LOT_SERIAL_AT_PACK)
+    return PackPanel(order, open_carton_of(session, order),
+                     {line.id: picked.get(line.id, {}) for line in order.lines},
+                     {line.id: needs(session, line.item, on) for line in order.lines})
