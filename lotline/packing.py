@@ -322,7 +322,7 @@ def pack(session: Session, *, order_number, sku, actor: Actor, qty=1, lot=None, 
         carried = clean_lot(lot)  # scanned, typed or from a GS1 label, recorded or not
         states = lot_gate.lot_states(session, item.id, [*picked, carried], lock=True)
         unfit = pack_gate.unfit_picked(item, picked, states, today)
-        asks_lot = need.lot or len(picked) > 1 and bool(unfit)
+        asks_lot = pack_gate.lot_asked(need.lot, picked, unfit)
         lot_number = carried if asks_lot or unneeded == "record" else None
         serial_number = clean_serial(serial if need.serial or unneeded == "record" else None)
         if asks_lot and lot_number is None:
@@ -388,11 +388,12 @@ def asks_lot(session: Session, order_number, sku) -> bool:
     order = orders_domain.get_order(session, order_number)
     line = order_line(session, order, sku)
     picked = picked_lots(session, line)
-    if len(picked) < 2:
+    if len(picked) < 2:  # (the rule's answer without reading the lots' states)
         return False
     states = lot_gate.lot_states(session, line.item_id, picked)
     today = settings_domain.warehouse_today(session)
-    return bool(pack_gate.unfit_picked(line.item, picked, states, today))
+    return pack_gate.lot_asked(False, picked, pack_gate.unfit_picked(line.item, picked, states,
+                                                                     today))
 
 
 def _order_rows(session: Session, number) -> list[tuple]:
