@@ -12,6 +12,7 @@ from lotline.extensions import db
 from lotline.holdings import holding_hint
 from lotline.items import find_item
 from lotline.locations import get_location
+from lotline.stock_rules import check_other_location
 
 from . import accepts, page_or_fragment, role_blueprint, roles_required
 from .scanflow import Flow, Step, advance, preview, render_flow
@@ -36,10 +37,7 @@ def _tracks_lot(session, state) -> bool:
 
 
 def _lot(session, raw, state):
-    lot = domain.clean_lot(raw)
-    if lot is None:
-        raise DomainError("lot_required", "Scan the lot.", field="lot")
-    return lot
+    return domain.required_lot(find_item(session, state["sku"]), raw)
 
 
 def _qty(session, raw, state):
@@ -92,9 +90,7 @@ def _holding(key):
 
 def _to_location(session, raw, state):
     code = domain.active_location(session, raw).code
-    if code == state["from_location"]:
-        raise DomainError("validation_error", "That is the From location. Scan where it goes.",
-                          field="to_location")
+    check_other_location(state["from_location"], code)
     item = find_item(session, state["sku"])
     try:
         domain.check_destination(session, get_location(session, code), item, state.get("lot"))

@@ -60,10 +60,8 @@ def _needs(session, state):
 
 
 def _lot(session, raw, state):
-    lot = inventory.clean_lot(raw)
-    if lot is None:
-        raise DomainError("lot_required", "Scan the lot.", field="lot")
-    return lot  # whether it may leave is the pack's to say (a supervisor may let it through)
+    # whether it is needed, and may leave, is the pack's to say (a supervisor may override)
+    return inventory.clean_lot(raw)
 
 
 def _serial(session, raw, state):

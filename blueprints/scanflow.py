@@ -6,10 +6,10 @@ accepted value in order (through the domain), the first missing one is the curre
 and when none is missing the flow commits through one domain function. A refusal clears
 only the step it names and keeps the rest, so "scan another location" is one scan.
 
-The confirm (a submission carrying every step's value and a quantity) goes straight to the
-domain function, which checks every rule again under its locks anyway; only when it refuses
-are the steps walked, to find the one to ask for again. So the scan that commits, the one
-a packer makes most, costs one transaction and no re-checks.
+There is one walk: a confirm (a submission carrying every step's value and a quantity) is
+walked like any other scan, and commits when every step has its value. A submission whose
+key already committed (a tablet re-sending on a flaky network) is answered with its first
+result before anything is walked.
 
 What a packer does with a scanner in hand (Put, for example):
   1. "Scan the location": scans A-01-02's label; Enter is sent by the scanner.
@@ -170,17 +170,10 @@ def advance(flow: Flow, session: Session, form, actor, options: dict | None = No
             view = _walk(flow, session, without(form, "redo"), actor, options, key, extra)
             view.error, view.feedback = exc, "error"
             return view
-    state = _confirmed(flow, session, form)
-    if state is None:
-        done = already_done(session, actor, form.get("idem"))
-        if done is not None:  # this exact submission already went through: say so
-            return _committed(flow, session, form, done, extra)
-        return _walk(flow, session, form, actor, options, key, extra)
-    try:  # a re-sent confirm is answered by the domain: its key's first result, unchanged
-        result = flow.commit(session, state, actor, key, {**extra, **(options or {})})
-    except DomainError:  # walk the steps: they say which one to scan again, and why
-        return _walk(flow, session, form, actor, options, key, extra)
-    return _committed(flow, session, state, result, extra)
+    done = already_done(session, actor, form.get("idem"))
+    if done is not None:  # this exact submission already went through: say so
+        return _committed(flow, session, form, done, extra)
+    return _walk(flow, session, form, actor, options, key, extra)
 
 
 def preview(flow: Flow, session: Session, args, actor) -> View:
@@ -228,31 +221,6 @@ def _command(flow: Flow, session: Session, form, actor, text: str, key: str,
         view.result, view.feedback = outcome.result, "success"
     view.station = outcome.station
     return view
-
-
-def _confirmed(flow: Flow, session: Session, form) -> dict | None:
-    """Every step's value, when this submission confirms a whole flow: each step that always
-    applies has one, and the quantity is a typed number or CMD:CONFIRM (an item scanned
-    again at Quantity adds one instead). None otherwise (and for a redo); the steps are then
-    walked. A value for a step that does not apply to this item (a lot a GS1 label filled
-    in for an item that records none) is the commit's to handle, as the walk would: it
-    refuses it (the walk then drops it), or drops it itself (pack)."""
-    if form.get("redo") or not any(s.quantity for s in flow.steps):
-        return None
-    state = {}
-    for step in flow.steps:
-        raw = clean_scan(form.get(step.name))
-        if step.quantity:
-            pending = str(form.get("qty_pending") or "1")
-            raw = (pending if pending.isdigit() else "1") if commands.is_confirm(raw) else raw
-            if not typed_number(raw):
-                return None
-        if not raw:
-            if step.applies is ALWAYS:
-                return None
-            continue  # the domain says whether this item needs it
-        state[step.name] = raw
-    return state
 
 
 def _walk(flow: Flow, session: Session, form, actor, options, key: str, extra: dict,

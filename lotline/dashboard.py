@@ -27,6 +27,7 @@ from .models import (
 )
 from .picking import next_task
 from .settings import warehouse_today
+from .stock_rules import stock_without_lot
 
 WAITING_STATUSES = ("open", "picking", "picked", "packing")
 DONE_STATUSES = ("shipped", "cancelled")
@@ -114,8 +115,7 @@ def blocked_picks(session: Session) -> ExceptionList:
     """Orders whose next pick task is blocked (lot-tracked stock without a lot)."""
     # Only an order with a line of a lot-tracked item that has lot-less stock somewhere can
     # be blocked; next_task (the picker's own rule) decides for those few.
-    lotless = (select(Inventory.item_id).where(Inventory.lot_id.is_(None), Inventory.qty > 0)
-               .scalar_subquery())
+    lotless = select(Inventory.item_id).where(stock_without_lot()).scalar_subquery()
     candidates = session.scalars(
         select(Order).where(Order.status.not_in(DONE_STATUSES), Order.id.in_(
             select(OrderLine.order_id).join(Item, Item.id == OrderLine.item_id)

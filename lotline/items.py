@@ -13,6 +13,7 @@ from .errors import Conflict, NotFound, ValidationError
 from .gtin import normalize_gtin
 from .models import LOT_AT_PACK_MODES, Inventory, Item
 from .paging import page_count, page_number
+from .stock_rules import stock_without_lot
 
 SKU_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._/-]{0,63}$")
 SORTS = {"sku": Item.sku, "description": Item.description, "require_lot": Item.require_lot,
@@ -155,7 +156,7 @@ def untracked_stock_locations(session: Session, item_ids: list[int]) -> int:
         return 0
     return session.scalar(
         select(func.count()).select_from(Inventory).where(
-            Inventory.item_id.in_(item_ids), Inventory.lot_id.is_(None), Inventory.qty > 0
+            Inventory.item_id.in_(item_ids), stock_without_lot()
         )
     )
 

@@ -63,6 +63,13 @@ def check_units_of(session: Session, line_id: int, item, lot: str, qty: int,
                           field="qty")
 
 
+def lot_asked(records_lot: bool, picked: dict, unfit: dict) -> bool:
+    """The recording rule at pack: the lot in the packer's hand is asked for when the item
+    records its lot at pack (``records_lot``), or when its line was picked from several lots
+    (``picked``) and one of them may not leave (``unfit``)."""
+    return records_lot or len(picked) > 1 and bool(unfit)
+
+
 def ask_lot(item, picked: dict, unfit: dict) -> str:
     if not unfit:
         return f"Scan the lot of {item.sku} for this pack line."

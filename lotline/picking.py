@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import datetime as dt
 from dataclasses import dataclass, field
+from typing import NamedTuple
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -33,6 +34,7 @@ from .inventory import (
 from .items import find_item
 from .models import Inventory, Location, Lot, OrderLine, PickLine
 from .settings import warehouse_today
+from .stock_rules import lot_unknown, lot_unknown_refusal
 
 
 @dataclass
@@ -77,9 +79,9 @@ def _candidates(session: Session, line: OrderLine, skip: set[str]) -> list[PickT
         if loc.code in skip or _passed_over(session, line, loc.id, lot, unfit) is not None:
             continue  # never suggested; next_task says why
         blocked = None
-        if line.item.require_lot and lot is None:
-            blocked = (f"{loc.code} holds {line.item.sku} without a lot. Cycle count "
-                       f"{loc.code} first, or skip to another location.")
+        if lot_unknown(line.item, inv.lot_id):
+            blocked = lot_unknown_refusal("pick_blocked", loc.code, line.item.sku,
+                                          "or skip to another location").message
         tasks.append(PickTask(line, loc, lot, inv.qty, min(inv.qty, line.to_pick), blocked))
     # Unblocked first; earliest expiry first (FEFO); then the fewest trips; then by code.
     far = dt.date.max
@@ -101,15 +103,21 @@ def _unfit_lots(session: Session, line: OrderLine, lots) -> dict[str, DomainErro
     return out
 
 
+class PassedOver(NamedTuple):
+    code: str  # the refusal's code when a picker scans it anyway
+    why: str  # the fact, as the screen's notes and refusals say it
+
+
 def _passed_over(session: Session, line: OrderLine, location_id: int, lot: Lot | None,
-                 unfit: dict[str, DomainError]) -> str | None:
-    """Why the stock of ``line``'s item at a location is never picked, or None: its lot may
-    not leave (``unfit``, from :func:`_unfit_lots`), or its record is in doubt until the
-    location is cycle counted (a short found there, a lot recorded at pack that differed)."""
+                 unfit: dict[str, DomainError]) -> PassedOver | None:
+    """The one rule for stock that is never picked (never suggested, noted as skipped, and
+    refused when scanned anyway), or None: its lot may not leave (``unfit``, from
+    :func:`_unfit_lots`), or its record is in doubt until the location is cycle counted (a
+    short found there, a lot recorded at pack that differed)."""
     if lot is not None and lot.number in unfit:
-        return unfit[lot.number].why
+        return PassedOver(unfit[lot.number].code, unfit[lot.number].why)
     if count_requested(session, location_id, line.item_id):
-        return "its record is in doubt until it is cycle counted"
+        return PassedOver("needs_cycle_count", "its record is in doubt until it is cycle counted")
     return None
 
 
@@ -125,9 +133,9 @@ def _skip_notes(session: Session, line: OrderLine) -> list[str]:
     unfit = _unfit_lots(session, line, [lot for _, _, lot in rows if lot is not None])
     notes = []
     for loc_id, code, lot in rows:
-        why = _passed_over(session, line, loc_id, lot, unfit)
-        if why is not None:
-            notes.append(f"Skipped {code}: {why}.")
+        passed = _passed_over(session, line, loc_id, lot, unfit)
+        if passed is not None:
+            notes.append(f"Skipped {code}: {passed.why}.")
     return notes
 
 
@@ -178,10 +186,10 @@ def check_pick_location(session: Session, order, loc: Location,
     for item_id, lot in rows:
         line = lines[item_id]
         unfit = _unfit_lots(session, line, [lot]) if lot is not None else {}
-        why = _passed_over(session, line, loc.id, lot, unfit)
-        if why is None:
+        passed = _passed_over(session, line, loc.id, lot, unfit)
+        if passed is None:
             return
-        reasons.append(why)
+        reasons.append(passed.why)
     task = next_task(session, order, set(skip))
     why = (f"Nothing at {loc.code} can be picked for order {order.number}: "
            f"{'; '.join(reasons)}." if reasons else
@@ -227,13 +235,13 @@ def check_pick(session: Session, order, loc: Location, sku, qty: int | None = No
     if inv is None or inv.qty == 0:
         raise DomainError("insufficient_quantity", f"{loc.code} holds no {item.sku}. "
                           f"Go to the location shown, or skip it.", field="location")
-    if item.require_lot and inv.lot_id is None:
-        raise DomainError("pick_blocked", f"{loc.code} holds {item.sku} without a lot, so "
-                          f"its lot cannot be assumed. Cycle count {loc.code} first, or "
-                          f"skip to another location.", field="location")
-    refused = _unfit_lots(session, line, [inv.lot]).get(inv.lot.number) if inv.lot else None
-    if refused is not None:
-        raise DomainError(refused.code, f"{refused.why}. Do not pick "
+    if lot_unknown(item, inv.lot_id):
+        raise lot_unknown_refusal("pick_blocked", loc.code, item.sku,
+                                  "or skip to another location")
+    unfit = _unfit_lots(session, line, [inv.lot]) if inv.lot else {}
+    passed = _passed_over(session, line, loc.id, inv.lot, unfit)
+    if passed is not None:
+        raise DomainError(passed.code, f"{passed.why[0].upper()}{passed.why[1:]}. Do not pick "
                           f"it at {loc.code}; skip to another location.", field="location")
     if qty is not None and qty > inv.qty:
         raise DomainError("insufficient_quantity", f"{loc.code} holds only {inv.qty} of "

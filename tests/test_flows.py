@@ -112,6 +112,7 @@ def test_move_writes_both_sides(as_role, warehouse):
     assert s.step == "to_location"
     s.scan("A-01")
     assert s.error_code == "validation_error" and s.step == "to_location"
+    assert "From and To are the same location. Scan another To location." in s.html  # as the API
     s.scan("A-02")
     assert "A-01 · LOT-1 · L1: 10 → 6" in s.html and "A-02 · LOT-1 · L1: 0 → 4" in s.html
     kinds = db.session.scalars(select(LedgerEntry.type).order_by(LedgerEntry.id)).all()

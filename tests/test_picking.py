@@ -463,6 +463,24 @@ def test_found_short_records_a_count_request_and_excludes_the_location(wh):
     assert task("SO-1").location.code == "A-01"  # suggested again once counted
 
 
+def test_stock_in_doubt_is_refused_when_scanned_though_the_location_holds_more(wh):
+    """A record in doubt is never picked, even scanned directly at a location that holds
+    something else the order needs (the location passes; the item scan is refused). The
+    rule is the one that keeps it out of the tasks."""
+    stock("A-01", "PLAIN", 10)
+    stock("A-01", "OTHER", 10)
+    stock("B-01", "PLAIN", 10)
+    make_order("SO-1", PLAIN=5, OTHER=1)
+    pick("SO-1", "A-01", "PLAIN", 2, found_short=True)
+    db.session.commit()
+    error = refused("needs_cycle_count", pick, "SO-1", "A-01", "PLAIN", 1)
+    assert "in doubt until it is cycle counted" in error.message
+    assert "skip to another location" in error.message
+    assert order("SO-1").lines[0].qty_picked == 2
+    pick("SO-1", "A-01", "OTHER", 1)  # the location itself is not refused
+    assert qty_at("A-01", "OTHER") == 9
+
+
 def test_found_short_of_nothing_writes_no_ledger_row(wh):
     stock("A-01", "PLAIN", 4)
     make_order("SO-1", PLAIN=4)

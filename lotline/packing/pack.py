@@ -56,7 +56,7 @@ def pack(session: Session, *, order_number, sku, actor: Actor, qty=1, lot=None, 
         carried = clean_lot(lot)  # scanned, typed or from a GS1 label, recorded or not
         states = lot_gate.lot_states(session, item.id, [*picked, carried], lock=True)
         unfit = pack_gate.unfit_picked(item, picked, states, today)
-        asks_lot = need.lot or len(picked) > 1 and bool(unfit)
+        asks_lot = pack_gate.lot_asked(need.lot, picked, unfit)
         lot_number = carried if asks_lot or unneeded == "record" else None
         serial_number = clean_serial(serial if need.serial or unneeded == "record" else None)
         if asks_lot and lot_number is None:

@@ -113,8 +113,9 @@ def asks_lot(session: Session, order_number, sku) -> bool:
     order = orders_domain.get_order(session, order_number)
     line = order_line(session, order, sku)
     picked = picked_lots(session, line)
-    if len(picked) < 2:
+    if len(picked) < 2:  # (the rule's answer without reading the lots' states)
         return False
     states = lot_gate.lot_states(session, line.item_id, picked)
     today = settings_domain.warehouse_today(session)
-    return bool(pack_gate.unfit_picked(line.item, picked, states, today))
+    return pack_gate.lot_asked(False, picked, pack_gate.unfit_picked(line.item, picked, states,
+                                                                     today))
