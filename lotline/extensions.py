@@ -5,6 +5,7 @@ from flask_login import LoginManager
 from flask_migrate import Migrate
 from flask_sqlalchemy import SQLAlchemy
 from flask_sqlalchemy.session import Session as FlaskSession
+from flask_wtf.csrf import CSRFProtect
 from sqlalchemy import MetaData
 from sqlalchemy.orm import DeclarativeBase
 
@@ -41,4 +42,4 @@ db = SQLAlchemy(model_class=Base, session_options={"class_": Session})
 migrate = Migrate()
 login_manager = LoginManager()
 compress = Compress()  # responses compressed (br, gzip) where the browser accepts it
-# CSRF protection is the web layer's: blueprints.signed.csrf.
+csrf = CSRFProtect()  # forms and htmx (X-CSRFToken header); the bearer-token API is exempt

@@ -87,36 +87,3 @@ def test_a_driver_error_is_sqlalchemys_and_the_session_recovers(item_id):
 def test_a_missing_parameter_is_refused_before_the_database(item_id):
     with pytest.raises(KeyError, match="expiry"):
         NEW_LOT.execute(db.session, {"item_id": item_id, "number": "X", "at": None})
-
-
-def test_the_signed_in_user_is_read_outside_any_transaction(app):
-    """The per-request user read is one statement on its own connection: no transaction is
-    opened for it (on PostgreSQL that would be a BEGIN and a ROLLBACK round trip more)."""
-    from sqlalchemy import select as sa_select
-
-    from lotline import users
-    from lotline.models import User
-
-    user = User(username="u1", password_hash="x", role="packer")
-    db.session.add(user)
-    db.session.commit()
-    user_id = user.id
-    states = []
-
-    def after(conn, cursor, statement, parameters, context, executemany):
-        raw = conn.connection.dbapi_connection
-        states.append(raw.info.transaction_status.name if hasattr(raw, "info")
-                      else ("INTRANS" if raw.in_transaction else "IDLE"))
-
-    event.listen(db.engine, "after_cursor_execute", after)
-    try:
-        signed_in = users.signed_in_user(db.engine, user_id)
-    finally:
-        event.remove(db.engine, "after_cursor_execute", after)
-    assert (signed_in.id, signed_in.username, signed_in.role) == (user_id, "u1", "packer")
-    assert states == ["IDLE"]
-    # and the pool's connection is back to normal transactions afterwards
-    assert db.session.scalar(sa_select(User.username).where(User.id == user_id)) == "u1"
-    raw = db.session.connection().connection.dbapi_connection
-    assert (raw.info.transaction_status.name if hasattr(raw, "info")
-            else ("INTRANS" if raw.in_transaction else "IDLE")) == "INTRANS"
