@@ -49,7 +49,7 @@ def offline_data(panel, prompts: dict[str, str]) -> dict:
         "commands": {"prefix": commands.PREFIX, "cancel": commands.CANCEL,
                      "confirm": commands.CONFIRM},
         "refusals": {
-            "not_on_order": {"code": "not_on_order", "message": (
+            "no_line": {"code": "not_on_order", "message": (
                 f"{{scan}} is not an item on order {panel.number}. Put it aside and scan an "
                 f"item from the order.")},
             "offline": {"code": "offline", "message": (

@@ -13,7 +13,7 @@
 
    The scan whose answer may have been lost when the network failed keeps the form's key, so
    it cannot land twice. */
-import { field, focus } from "./scan-field.js";
+import { field, focus, reveal } from "./scan-field.js";
 import { flash } from "./feedback.js";
 import { currentUser } from "./netbar.js";
 import { isOffline, onPackPage, onSubmit } from "./connection.js";
@@ -70,7 +70,7 @@ async function handle(form, text, submitter) {
     run.state = {}; run.expiry = null;
     return draw(null);
   }
-  if (at === "qty" && run.state.sku) { // the server had asked how many: Enter confirms
+  if (at === "qty" && run.state.sku) { // the server had asked for a quantity: Enter confirms
     const typed = /^\d{1,7}$/.test(text) ? parseInt(text, 10)
       : upper === d.commands.confirm || !text ? run.pending : null;
     if (typed !== null) {
@@ -86,7 +86,7 @@ async function handle(form, text, submitter) {
   const step = at && at !== "qty" && !(at in run.state) ? at : nextStep() || "sku";
   if (step === "sku") {
     const l = d.lines.find((candidate) => candidate.codes.indexOf(text) !== -1);
-    if (!l) return refuse(d.refusals.not_on_order, text);
+    if (!l) return refuse(d.refusals.no_line, text);
     if (await room(l) < 1) return refuse(l.full);
     run.state.sku = l.sku;
   } else {
@@ -109,8 +109,8 @@ async function queue(extra) {
   }
   run.result = queuedText(item);
   run.state = {}; run.at = null; run.expiry = null; run.key = uuid();
-  await draw("success");
-  return showQueue();
+  await showQueue();
+  return draw("success");
 }
 
 function refuse(refusal, scan) {
@@ -170,6 +170,7 @@ function draw(kind) {
   } else {
     section.removeAttribute("data-feedback");
   }
+  reveal(); // the prompt, the refusal or result and the field in view, as after a swap
   return showNotes();
 }
 

@@ -85,7 +85,7 @@ document.addEventListener("click", function (evt) {
 // above it would stay scrolled away. Only after a swap: a tap that puts focus back must not
 // pull the page away from what the packer scrolled to read.
 var KEEP_IN_VIEW = ["#flow .prompt", "#flow [role=alert]", "#flow .panel-next", "#flow .result"];
-function reveal() {
+export function reveal() {
   var el = field(document);
   if (!el) return;
   var bar = document.querySelector(".topbar"), margin = 8;  // the header stays on top of a scan screen
