@@ -57,6 +57,11 @@ async function room(l) {
 }
 
 async function handle(form, text, submitter) {
+  if (!run) { // the connection came back meanwhile: the scan stays in the field, to send
+    const input = field(form);
+    if (input && !input.value) input.value = text;
+    return;
+  }
   const d = run.data, upper = text.toUpperCase(), name = submitter && submitter.name;
   const at = run.at; // the server's own step, on screen when the connection went
   run.at = null;
@@ -194,7 +199,9 @@ function take(form, submitter) {
   const input = field(form), text = input ? input.value.trim() : "";
   const command = submitter && submitter.name === "cmd" ? submitter.value : text;
   if (input) input.value = "";
-  line = line.then(() => handle(form, command, submitter)).catch(() => draw("error"));
+  line = line.then(() => handle(form, command, submitter)).catch(() => {
+    try { if (run) draw("error"); } catch (err) { /* the page changed meanwhile */ }
+  });
   return true;
 }
 onSubmit(take);
