@@ -9,10 +9,9 @@ from pathlib import Path
 from flask import Flask, request
 from jinja2 import StrictUndefined
 
-from blueprints.signed import MemoSessionInterface, csrf
 from lotline.db import configure_engine
-from lotline.extensions import compress, db, login_manager, migrate
-from lotline.users import PASSWORD_HASH, signed_in_user
+from lotline.extensions import compress, csrf, db, login_manager, migrate
+from lotline.users import PASSWORD_HASH, active_user
 
 # 'wasm-unsafe-eval' lets the page compile WebAssembly, for the camera's barcode decoder
 # vendored under static/vendor/ (used where the browser has no BarcodeDetector). It allows
@@ -77,7 +76,6 @@ def create_app(test_config: dict | None = None) -> Flask:
     if not app.config.get("SECRET_KEY"):
         app.config["SECRET_KEY"] = secret_key(app.instance_path)
     app.jinja_env.undefined = StrictUndefined
-    app.session_interface = MemoSessionInterface()
 
     db.init_app(app)
     migrate.init_app(app, db, directory=str(Path(__file__).parent / "migrations"))
@@ -103,7 +101,7 @@ def create_app(test_config: dict | None = None) -> Flask:
 
     @login_manager.user_loader
     def load_user(user_id: str):
-        return signed_in_user(db.engine, int(user_id))
+        return active_user(db.session, int(user_id))
 
     from blueprints import register_blueprints
 

@@ -11,7 +11,7 @@ from lotline.users import sign_in
 
 from . import accepts
 from .forms import LoginForm
-from .signed import PLAIN_HTTP_MESSAGE, secure_cookie_lost
+from .plain_http import PLAIN_HTTP_MESSAGE, secure_cookie_lost
 
 bp = Blueprint("auth", __name__)
 

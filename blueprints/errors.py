@@ -7,7 +7,7 @@ from flask import Flask, render_template, request
 from flask_wtf.csrf import CSRFError
 
 from . import is_htmx
-from .signed import PLAIN_HTTP_MESSAGE, PLAIN_HTTP_TITLE, secure_cookie_lost
+from .plain_http import PLAIN_HTTP_MESSAGE, PLAIN_HTTP_TITLE, secure_cookie_lost
 
 
 def error_page(status: int, title: str, message: str):

@@ -31,10 +31,10 @@ from lotline.extensions import db
 from lotline.items import find_item
 from lotline.slip import packing_slip
 
-from . import accepts, role_blueprint
+from . import accepts, packoffline, role_blueprint
 from .scancommands import Command, Note, Outcome
 from .scanflow import Flow, Step, View, advance, preview, render_flow
-from .scantext import scanned_expiry
+from .scantext import expand_gs1, scanned_expiry
 from .station import current_station
 
 bp = role_blueprint("packing", __name__, "packer", url_prefix="/pack")
@@ -202,9 +202,20 @@ def _panel(view: View) -> dict:
     number = str(view.state.get("order") or getattr(view.result, "reference", "") or "")
     panel = domain.pack_panel(db.session, number) if number.strip() else None
     if panel is None:
-        return {"order": None, "lots": {}, "carton": None, "needs": {}}
+        return {"order": None, "lots": {}, "carton": None, "needs": {}, "offline": None}
     return {"order": panel.order, "lots": panel.lots, "carton": panel.carton,
-            "needs": panel.needs}
+            "needs": panel.needs, "offline": _offline(view, panel)}
+
+
+def _offline(view: View, panel) -> dict | None:
+    """What the device needs to queue scans of the order on screen while offline (only while
+    the flow is on that order: a packed order's screen asks for the next one)."""
+    if view.state.get("order") != panel.order.number:
+        return None
+    prompts = {step.name: step.prompt if isinstance(step.prompt, str)
+               else step.prompt(db.session, view)
+               for step in FLOW.steps if step.name in packoffline.OFFLINE_STEPS}
+    return packoffline.offline_data(panel, prompts)
 
 
 @bp.route("", methods=["GET", "POST"])
@@ -220,24 +231,23 @@ def index():
 
 
 @bp.post("/replay")
-@accepts("order", "sku", "qty", "lot", "serial", "expiry", "key")
+@accepts(*packoffline.FIELDS)
 def replay():
     """A pack scan queued on the device while offline, sent again when the connection is
-    back. Same rules and idempotency key as online, so a replay sent twice applies once."""
-    body = request.get_json(silent=True)
-    fields = ("order", "sku", "qty", "lot", "serial", "expiry", "key")
-    if not isinstance(body, dict) or set(body) - set(fields) or not body.get("key"):
-        return jsonify(ok=False, code="validation_error",
-                       message="Send order, sku, qty, lot, serial, expiry and key."), 422
+    back (:mod:`blueprints.packoffline`). Same rules and idempotency key as online, so a
+    replay sent twice applies once. A field of the wrong type is refused, never coerced."""
     actor = inventory.Actor(current_user._get_current_object(), current_station())
     try:
-            result = domain.pack(db.session, order_number=body.get("order"), sku=body.get("sku"),
-                             qty=body.get("qty") or 1, lot=body.get("lot") or None,
-                             serial=body.get("serial") or None, actor=actor,
-                             idempotency_key=str(body["key"]), expiry=scanned_expiry(body))
+        body = packoffline.replay_body(request.get_json(silent=True))
+        body = packoffline.with_label(
+            body, lambda form, extra: expand_gs1(FLOW, db.session, form, extra))
+        result = domain.pack(db.session, order_number=body["order"], sku=body["sku"],
+                             qty=body["qty"] or 1, lot=body["lot"], serial=body["serial"],
+                             actor=actor, idempotency_key=body["key"], expiry=body["expiry"])
     except DomainError as exc:
         db.session.rollback()
-        return jsonify(ok=False, code=exc.code, message=exc.message), exc.status
+        return jsonify(ok=False, code=exc.code, message=exc.message,
+                       field=exc.details.get("field")), exc.status
     return jsonify(ok=True, replayed=result.replayed, messages=result.messages)
 
 

@@ -24,6 +24,13 @@ bp = Blueprint("pwa", __name__)
 
 ICONS = ("icon.svg", "icon-192.png", "icon-512.png", "maskable-192.png", "maskable-512.png",
          "apple-touch-icon.png")
+# The ES modules every page loads (base.html lists them all, so they load at once), one job
+# each; camera.js is imported when the Camera button is first pressed.
+SCRIPT_MODULES = ("csrf.js", "dom.js", "scan-field.js", "feedback.js", "netbar.js",
+                  "connection.js", "offline-queue.js", "offline-pack.js", "install.js",
+                  "select-all.js", "mainnav.js")
+LAZY_MODULES = ("camera.js",)
+bp.record_once(lambda state: state.app.jinja_env.globals.update(script_modules=SCRIPT_MODULES))
 
 
 @cache
@@ -48,12 +55,11 @@ def asset_version() -> str:
 
 
 def shell_urls() -> list[str]:
-    """What the worker precaches: the offline page, the script, the style, the icons."""
+    """What the worker precaches: the offline page, the scripts (every module, so the shell
+    and an open pack screen work offline), the style, the icons."""
     static = [
         "css/lotline.css",
-        "js/scan-field.js",
-        "js/lotline.js",
-        "js/mainnav.js",
+        *(f"js/{name}" for name in (*SCRIPT_MODULES, *LAZY_MODULES)),
         current_app.jinja_env.globals["htmx_js"],
         "manifest.webmanifest",
         *(f"icons/{name}" for name in ICONS),

@@ -334,3 +334,63 @@ def test_sending_shows_in_flight_and_goes_with_the_swap(page, app_url):
         assert len(answered) >= 10, f"{text}: too few frames after the answer: {samples}"
         assert max(answered) == 0, f"{text}: 'Sending…' under the answer: {answered[:20]}"
     put.expect_error("unknown_item", "sku")
+
+
+# ---------------------------------------------------------------- Pack offline, at every size
+
+def test_pack_offline_fits_the_device(page, app_url, context, in_app, size):
+    """Pack with the connection gone: the banner, the device's own steps drawn from the page's
+    template, a refusal from the order's lines, the queue growing above the screen and a GS1
+    label queued unchecked; every one checked as a swap is (focus, field and prompt in view,
+    48 px targets, nothing sideways) and photographed; then the queue sent."""
+    from lotline import orders, picking
+    from lotline.inventory import Actor
+    from lotline.items import find_item
+    from lotline.settings import set_setting
+
+    number = f"SO-LAY-O{list(SIZES).index(size) + 1}"
+
+    def run(session):
+        set_setting(session, SETTING, True, None)
+        orders.create_order(session, number, "Layout Offline Customer",
+                            [{"sku": "GAUZE-10X10", "qty": 2}, {"sku": "BP-CUFF-02", "qty": 1}])
+        session.commit()
+        while (task := picking.next_task(session, orders.get_order(session, number))):
+            picking.pick(session, order_number=number, location=task.location.code,
+                         sku=task.line.item.sku, qty=task.qty, actor=Actor(None, "e2e"))
+            session.expire_all()
+        return find_item(session, "GAUZE-10X10").gtin
+
+    gtin = in_app(run)
+    sign_in(page, app_url, "pat")
+    pack = Station(page, app_url, "/pack", size).open(f"?order={number}")
+    pack.name = "pack-offline"
+    context.set_offline(True)
+    expect(page.get_by_test_id("offline-banner")).to_be_visible()
+    pack.check("offline")
+
+    def scan(text: str) -> None:
+        field, _ = pack.focused_scan_field()
+        page.keyboard.type(text)
+        page.keyboard.press("Enter")
+
+    scan("VIT-C-500")
+    pack.refused("not_on_order")
+    pack.check("offline refusal")
+    scan("GAUZE-10X10")
+    pack.expect_step("lot")
+    pack.check("offline lot step")
+    pack.shot("lot")
+    scan("GZ-3302")
+    expect(pack.result).to_contain_text("Queued 1 × GAUZE-10X10 · lot GZ-3302")
+    pack.check("offline queued")
+    scan(f"(01){gtin}(10)GZ-3302")
+    expect(pack.result).to_contain_text("checked when the connection is back")
+    expect(page.get_by_test_id("offline-queue").locator("li")).to_have_count(2)
+    pack.check("offline label queued")
+    pack.shot("queued")
+    context.set_offline(False)
+    expect(page.get_by_test_id("replay-results").locator(".replay-ok")).to_have_count(2)
+    expect(pack.region).not_to_have_attribute("data-offline", "pack")
+    pack.check("sent")
+    pack.shot("sent")

@@ -23,6 +23,7 @@ import pytest
 import segno
 from playwright.sync_api import Page, expect
 
+from blueprints import pwa
 from e2e.conftest import BIN, ROOT, _free_port, _module_database, sign_in
 
 QUEUED = "Offline — scans on this screen are queued"
@@ -128,7 +129,8 @@ def test_worker_controls_the_page_and_offline_serves_the_shell(page, app_url, co
     assert cache_names(page) == ["lotline-e2e-release-1"]
     cached = page.evaluate("""caches.open('lotline-e2e-release-1').then(c => c.keys())
         .then(keys => keys.map(r => new URL(r.url).pathname))""")
-    assert {"/offline", "/static/css/lotline.css", "/static/js/lotline.js",
+    modules = {f"/static/js/{name}" for name in (*pwa.SCRIPT_MODULES, *pwa.LAZY_MODULES)}
+    assert {"/offline", "/static/css/lotline.css", *modules,
             "/static/manifest.webmanifest", "/static/icons/icon-512.png"} <= set(cached)
 
     context.set_offline(True)
@@ -191,56 +193,71 @@ def pick_all(session, number: str) -> None:
         session.expire_all()
 
 
+def gtin_of(in_app, sku: str) -> str:
+    from lotline.items import find_item
+
+    return in_app(lambda session: find_item(session, sku).gtin)
+
+
+def scan(page: Page, text: str) -> None:
+    """As a wedge scanner sends it: into the focused scan field, then Enter."""
+    field = page.locator(":focus")
+    expect(field).to_have_attribute("data-scan", "")
+    field.press_sequentially(text)
+    page.keyboard.press("Enter")
+
+
 def test_pack_scans_queued_offline_land_exactly_once(page, app_url, context, in_app):
+    """Offline, each scan is queued as scanned: an item scan is checked against the order's
+    lines the page carries (on the order? units left?), then its lot or serial is asked; a
+    GS1 label is queued unchecked. Back online the queue is sent in order; the server applies
+    every rule and a refusal comes back red."""
     from lotline import inventory, orders, packing, settings
     from lotline.db import transaction
 
     in_app(lambda session: settings.set_setting(session, SETTING, True, None))
     in_app(lambda session: pick_all(session, "SO-5004"))
+    label = f"(01){gtin_of(in_app, 'GAUZE-10X10')}(10)GZ-3302"
     sign_in(page, app_url, "pat")
     page.goto(app_url + "/pack")
     flow = page.locator("#flow")
-    field = page.get_by_label("Order", exact=True)
-    expect(field).to_be_focused()
-    page.keyboard.type("SO-5004")
-    page.keyboard.press("Enter")
+    expect(page.get_by_label("Order", exact=True)).to_be_focused()
+    scan(page, "SO-5004")
     panel = page.get_by_test_id("pack-panel")
     expect(panel).to_have_attribute("data-order", "SO-5004")
     gauze, cuff = panel.locator('tr[data-sku="GAUZE-10X10"]'), panel.locator('tr[data-sku="BP-CUFF-02"]')
-    expect(gauze).to_have_attribute("data-left", "2")
 
     context.set_offline(True)
     expect(page.get_by_test_id("offline-banner")).to_have_text("⚠ " + QUEUED)
-    item = page.get_by_label("Item", exact=True)
-    expect(item).to_be_focused()
-    page.keyboard.type("GAUZE-10X10")
-    page.keyboard.press("Enter")
-    expect(flow).to_have_attribute("data-step", "lot")  # data-needs-lot="1", asked here
-    lot = page.get_by_label("Lot", exact=True)
-    expect(lot).to_be_focused()
-    page.keyboard.type("GZ-3302")
-    page.keyboard.press("Enter")
+    expect(page.get_by_label("Item", exact=True)).to_be_focused()
+    scan(page, "VIT-C-500")  # not a line of the order: refused on the device
+    error = page.get_by_test_id("flow-error")
+    expect(error).to_have_attribute("data-error-code", "not_on_order")
+    expect(error).to_contain_text("VIT-C-500 is not an item on order SO-5004")
+    expect(page.get_by_label("Item", exact=True)).to_be_focused()
+    scan(page, "GAUZE-10X10")
+    expect(flow).to_have_attribute("data-step", "lot")  # the page says it records a lot
+    expect(page.get_by_test_id("step-info")).to_contain_text("checked when the connection is back")
+    expect(page.get_by_label("Lot", exact=True)).to_be_focused()
+    scan(page, "GZ-3302")
     queued = "Queued 1 × GAUZE-10X10 · lot GZ-3302 (waiting for the connection)"
     expect(page.get_by_test_id("result")).to_contain_text(queued)
     expect(page.get_by_test_id("offline-queue")).to_contain_text(queued)
-    expect(gauze).to_have_attribute("data-left", "1")
+    expect(gauze.locator('[data-col="packed"]')).to_have_text("0 / 2 (+1 queued)")
     expect(flow).to_have_attribute("data-step", "sku")
     # a serial item: Serial is asked; meanwhile another station packs that serial elsewhere
-    item = page.get_by_label("Item", exact=True)
-    expect(item).to_be_focused()
-    page.keyboard.type("BP-CUFF-02")
-    page.keyboard.press("Enter")
-    serial = page.get_by_label("Serial", exact=True)
-    expect(serial).to_be_focused()
-    page.keyboard.type("SN-OFF-1")
-    page.keyboard.press("Enter")
+    scan(page, "BP-CUFF-02")
+    expect(page.get_by_label("Serial", exact=True)).to_be_focused()
+    scan(page, "SN-OFF-1")
     expect(page.get_by_test_id("offline-queue").locator("li")).to_have_count(2)
-    expect(cuff).to_have_attribute("data-left", "0")
-    item = page.get_by_label("Item", exact=True)
-    expect(item).to_be_focused()
-    page.keyboard.type("BP-CUFF-02")  # nothing left of it here: refused on the device
-    page.keyboard.press("Enter")
-    expect(page.get_by_test_id("flow-error")).to_have_attribute("data-error-code", "over_pack")
+    expect(cuff.locator('[data-col="packed"]')).to_have_text("0 / 1 (+1 queued)")
+    scan(page, "BP-CUFF-02")  # nothing left of it here: refused on the device, the server's words
+    expect(error).to_have_attribute("data-error-code", "over_pack")
+    expect(error).to_contain_text("Order SO-5004 needs 1 more of BP-CUFF-02")
+    scan(page, label)  # a GS1 label: queued as scanned, read by the server later
+    expect(page.get_by_test_id("result")).to_contain_text(
+        f"Queued label {label} — checked when the connection is back")
+    expect(page.get_by_test_id("offline-queue").locator("li")).to_have_count(3)
 
     def other_station_packs_the_serial(session):
         with transaction(session):
@@ -252,22 +269,29 @@ def test_pack_scans_queued_offline_land_exactly_once(page, app_url, context, in_
 
     in_app(other_station_packs_the_serial)
     payloads = page.evaluate("Lotline.queue()")
-    assert [(p["sku"], p["lot"], p["serial"], p["qty"]) for p in payloads] == [
-        ("GAUZE-10X10", "GZ-3302", None, 1), ("BP-CUFF-02", None, "SN-OFF-1", 1)]
-    assert len({p["key"] for p in payloads}) == 2
+    assert [(p["sku"], p["lot"], p["serial"], p["qty"], p.get("scan")) for p in payloads] == [
+        ("GAUZE-10X10", "GZ-3302", None, 1, None), ("BP-CUFF-02", None, "SN-OFF-1", 1, None),
+        (None, None, None, None, label)]
+    assert len({p["key"] for p in payloads}) == 3
     assert pack_lines(in_app, "GAUZE-10X10") == []
 
     context.set_offline(False)  # replayed in order
     results = page.get_by_test_id("replay-results")
-    expect(results.locator(".replay-ok").first).to_contain_text(
+    expect(results.locator("li")).to_have_count(3)
+    expect(results.locator("li").nth(0)).to_contain_text(
         "Packed 1 × GAUZE-10X10 · lot GZ-3302 into carton 1 (1 of 2)")
-    expect(results.locator(".replay-error")).to_have_attribute("data-error-code", "duplicate_serial")
-    expect(results.locator(".replay-error")).to_contain_text("Serial SN-OFF-1 of BP-CUFF-02 is already packed")
+    refused = results.locator(".replay-error")
+    expect(refused).to_have_attribute("data-error-code", "duplicate_serial")
+    expect(refused).to_contain_text("Serial SN-OFF-1 of BP-CUFF-02 is already packed")
+    expect(refused).to_have_css("border-left-color", "rgb(179, 38, 30)")  # red, and marked ✖
+    expect(refused).to_contain_text("✖ SO-5004 · BP-CUFF-02 · serial SN-OFF-1:")
+    expect(results.locator("li").nth(2)).to_contain_text(
+        "Packed 1 × GAUZE-10X10 · lot GZ-3302 into carton 1 (2 of 2)")
     expect(page.get_by_test_id("offline-queue")).to_have_count(0)
     expect(flow).not_to_have_attribute("data-offline", "pack")  # the server's flow again
-    expect(gauze.locator('[data-col="packed"]')).to_have_text("1 / 2")
+    expect(gauze.locator('[data-col="packed"]')).to_have_text("2 / 2")
     assert page.evaluate("Lotline.queue()") == []
-    assert pack_lines(in_app, "GAUZE-10X10") == [dict(qty=1, lot="GZ-3302", serial=None)]
+    assert pack_lines(in_app, "GAUZE-10X10") == [dict(qty=1, lot="GZ-3302", serial=None)] * 2
 
     # the same queued payload sent again (a replay whose answer was lost): applied once
     fields = ("order", "sku", "qty", "lot", "serial", "expiry", "key")
@@ -277,14 +301,54 @@ def test_pack_scans_queued_offline_land_exactly_once(page, app_url, context, in_
         body: JSON.stringify(body)}).then(r => r.json().then(j => [r.status, j]))""",
                           {k: payloads[0][k] for k in fields})
     assert again[0] == 200 and again[1]["ok"] and again[1]["replayed"], again
-    assert pack_lines(in_app, "GAUZE-10X10") == [dict(qty=1, lot="GZ-3302", serial=None)]
+    assert len(pack_lines(in_app, "GAUZE-10X10")) == 2
     # the device took the connection back: the next scan goes to the server as usual
-    item = page.get_by_label("Item", exact=True)
-    expect(item).to_be_focused()
-    page.keyboard.type("GAUZE-10X10")
-    page.keyboard.press("Enter")
-    expect(flow).to_have_attribute("data-step", "lot")
+    expect(page.get_by_label("Item", exact=True)).to_be_focused()
+    scan(page, "GAUZE-10X10")
+    expect(error).to_have_attribute("data-error-code", "over_pack")
     expect(flow).not_to_have_attribute("data-offline", "pack")
+
+
+def test_a_queue_written_by_the_previous_release_is_sent(page, app_url, in_app):
+    """A tablet updated with scans still queued: the previous release's queue (IndexedDB
+    "lotline", store "packQueue", its entries exactly as it wrote them) is sent by this one."""
+    from lotline import orders, settings
+
+    def new_order(session):
+        settings.set_setting(session, SETTING, True, None)
+        orders.create_order(session, "SO-OLD-1", "Old queue", [{"sku": "GAUZE-10X10", "qty": 2}])
+        pick_all(session, "SO-OLD-1")
+
+    in_app(new_order)
+    sign_in(page, app_url, "pat")
+    page.goto(app_url + "/lots")
+    old = [{"key": "0d6c5f0e-4a8e-4c1e-9a55-000000000001", "order": "SO-OLD-1",
+            "sku": "GAUZE-10X10", "qty": 1, "lot": "GZ-3302", "serial": None, "expiry": None,
+            "user": "pat", "queuedAt": "2026-11-30T09:00:00.000Z"},
+           {"key": "0d6c5f0e-4a8e-4c1e-9a55-000000000002", "order": "SO-OLD-1",
+            "sku": "GAUZE-10X10", "qty": 1, "lot": "GZ-3302", "serial": None,
+            "expiry": "2030-12-31", "user": "pat", "queuedAt": "2026-11-30T09:00:05.000Z"}]
+    page.evaluate("""entries => new Promise((resolve, reject) => {
+        const open = indexedDB.open("lotline", 1);
+        open.onupgradeneeded = () => open.result.createObjectStore("packQueue",
+            {keyPath: "seq", autoIncrement: true});
+        open.onsuccess = () => {
+            const tx = open.result.transaction("packQueue", "readwrite");
+            entries.forEach(entry => tx.objectStore("packQueue").add(entry));
+            tx.oncomplete = () => { open.result.close(); resolve(); };
+            tx.onerror = () => reject(tx.error);
+        };
+    })""", old)
+    page.reload()  # a Lotline screen opened with pat signed in sends the queue
+    results = page.get_by_test_id("replay-results")
+    expect(results.locator(".replay-ok")).to_have_text([
+        "✔ Packed 1 × GAUZE-10X10 · lot GZ-3302 into carton 1 (1 of 2)",
+        "✔ Packed 1 × GAUZE-10X10 · lot GZ-3302 into carton 1 (2 of 2)",
+        "✔ Order SO-OLD-1 is completely packed. Scan CMD:CLOSE to close carton 1."])
+    expect(results.locator(".replay-error")).to_have_count(0)
+    assert page.evaluate("Lotline.queue()") == []
+    assert pack_lines(in_app, "GAUZE-10X10", "SO-OLD-1") == [
+        dict(qty=1, lot="GZ-3302", serial=None)] * 2
 
 
 def test_pack_request_lost_on_the_network_is_queued_under_its_own_key(page, app_url, in_app):

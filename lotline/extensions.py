@@ -4,6 +4,7 @@ from flask_compress import Compress
 from flask_login import LoginManager
 from flask_migrate import Migrate
 from flask_sqlalchemy import SQLAlchemy
+from flask_wtf.csrf import CSRFProtect
 from sqlalchemy import MetaData
 from sqlalchemy.orm import DeclarativeBase
 
@@ -27,4 +28,4 @@ db = SQLAlchemy(model_class=Base, engine_options={"pool_pre_ping": True})
 migrate = Migrate()
 login_manager = LoginManager()
 compress = Compress()  # responses compressed (br, gzip) where the browser accepts it
-# CSRF protection is the web layer's: blueprints.signed.csrf.
+csrf = CSRFProtect()  # forms and htmx (X-CSRFToken header); the bearer-token API is exempt

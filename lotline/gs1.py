@@ -1,9 +1,11 @@
-"""GS1-128 / GS1 DataMatrix scans: one scan fills item (GTIN, AI 01/02), lot (AI 10),
-expiry (AI 17), serial (AI 21) and quantity (AI 30/37). Parsed with biip.
+"""GS1-128 / GS1 DataMatrix scans and GS1 Digital Link URIs: one scan fills item (GTIN,
+AI 01/02), lot (AI 10), expiry (AI 17), serial (AI 21) and quantity (AI 30/37). Parsed with
+biip.
 
 A scan is read as GS1 only when it says so: a symbology identifier (]C1 GS1-128,
 ]d2 GS1 DataMatrix, ]Q3 GS1 QR, ]e0 GS1 DataBar), a GS (FNC1) separator, the human-readable
-"(01)…" form, or AI 01 followed by 14 digits. A bare GTIN-13 or a SKU stays what it is.
+"(01)…" form, AI 01 or 02 followed by 14 digits, or a Digital Link URI with a GTIN
+("https://…/01/<gtin>/10/<lot>…"). A bare GTIN-13 or a SKU stays what it is.
 """
 
 from __future__ import annotations
@@ -14,6 +16,7 @@ from dataclasses import dataclass
 
 from biip import ParseConfig
 from biip._exceptions import BiipException
+from biip.gs1_digital_link_uris import GS1DigitalLinkURI
 from biip.gs1_messages import GS1Message
 
 from .errors import ValidationError
@@ -34,10 +37,16 @@ class Gs1Scan:
     qty: int | None = None
 
 
+# What says "GS1" (see above). One expression that Python's re and JavaScript's RegExp read
+# alike: the pack page hands it to the device, which queues such a scan unchecked offline
+# (static/js/offline-pack.js) rather than parse it.
+LOOKS_LIKE = re.compile(r"^(?:\](?:C1|d2|Q3|e0)|\(\d{2,4}\)|0[12]\d{14}"
+                        r"|[hH][tT][tT][pP][sS]?://[^?#]*/01/\d)|\x1d")
+DIGITAL_LINK = re.compile(r"^[hH][tT][tT][pP][sS]?://")
+
+
 def looks_like_gs1(raw: str) -> bool:
-    return bool(SYMBOLOGY.match(raw) or GS in raw or re.match(r"^\(\d{2,4}\)", raw)
-                or re.match(r"^0[12]\d{14}", raw) and len(raw) > 16
-                or re.fullmatch(r"0[12]\d{14}", raw))
+    return bool(LOOKS_LIKE.search(raw))
 
 
 def parse(raw: str) -> Gs1Scan | None:
@@ -48,8 +57,12 @@ def parse(raw: str) -> Gs1Scan | None:
     body = SYMBOLOGY.sub("", raw).lstrip(GS)
     config = ParseConfig(separator_chars=SEPARATORS)
     try:
-        message = (GS1Message.parse_hri(body, config=config) if body.startswith("(")
-                   else GS1Message.parse(body, config=config))
+        if DIGITAL_LINK.match(raw):
+            message = GS1DigitalLinkURI.parse(raw, config=config).as_gs1_message()
+        elif body.startswith("("):
+            message = GS1Message.parse_hri(body, config=config)
+        else:
+            message = GS1Message.parse(body, config=config)
     except BiipException as exc:
         raise ValidationError(f"This GS1 label could not be read: {exc} Scan it again, or "
                               f"scan the item and lot separately.", field="scan") from exc

@@ -19,6 +19,7 @@ SKU_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._/-]{0,63}$")
 SORTS = {"sku": Item.sku, "description": Item.description, "require_lot": Item.require_lot,
          "gtin": Item.gtin}
 PER_PAGE = 25
+GTIN_LENGTHS = (8, 12, 13, 14)  # a GTIN scanned at any of its lengths names its item
 
 
 def clean_sku(value) -> str:
@@ -107,12 +108,23 @@ def find_by(scan, lookup):
     """The item a scan names, its SKU or else its GTIN, read by ``lookup(by, value)``."""
     scan = str(scan or "").strip()
     item = lookup("sku", scan)
-    if item is None and scan.isdigit() and len(scan) in (8, 12, 13, 14):
+    if item is None and scan.isdigit() and len(scan) in GTIN_LENGTHS:
         item = lookup("gtin", scan.zfill(14))
     if item is None:
         raise NotFound(f"No item with SKU or GTIN {scan}. Scan the item's label again.",
                        code="unknown_item")
     return item
+
+
+def scans_naming(sku: str, gtin: str | None) -> list[str]:
+    """Every scan :func:`find_by` reads as this item: its SKU, and its GTIN (14 digits) at
+    each length that drops only leading zeros. The pack page hands them to the device, which
+    checks an offline scan against them (static/js/offline-pack.js)."""
+    codes = [sku]
+    for length in GTIN_LENGTHS:
+        if gtin and len(gtin) == 14 and set(gtin[:14 - length]) <= {"0"}:
+            codes.append(gtin[14 - length:])
+    return codes
 
 
 @dataclass

@@ -7,12 +7,8 @@ import functools
 import hashlib
 import hmac
 import secrets
-import time
-import weakref
-from dataclasses import dataclass
 
-from flask_login import UserMixin
-from sqlalchemy import Engine, bindparam, select
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 from werkzeug.security import check_password_hash, generate_password_hash
 
@@ -29,53 +25,10 @@ LOCKOUT = dt.timedelta(minutes=5)
 PASSWORD_HASH = "scrypt:16384:8:5"
 
 
-@dataclass(frozen=True, eq=False)
-class SignedInUser(UserMixin):
-    """The signed-in user of a screen request: who they are and their role, nothing to edit
-    (``User`` is the account itself). Flask-Login loads it on every request."""
-
-    id: int
-    username: str
-    role: str
-
-    has_role = User.has_role  # the same rule, on the same attribute
-
-
-_U = User.__table__.c
-_ACTIVE_USER = select(_U.id, _U.username, _U.role).where(_U.id == bindparam("id"), _U.active)
-
-
-# A worker answers "who is signed in, with which role, still active?" from what it read at
-# most this many seconds ago. A station scans every second or so all shift, and the read was
-# a tenth of a scan on SQLite and a round trip on PostgreSQL; a role change or deactivation
-# made through update_user() applies at once in the worker that made it, and in the others
-# within this time.
-SIGNED_IN_TTL = 2.0
-_signed_in: weakref.WeakKeyDictionary[Engine, dict[int, tuple[float, SignedInUser | None]]] = \
-    weakref.WeakKeyDictionary()
-
-
-def signed_in_user(engine: Engine, user_id: int) -> SignedInUser | None:
-    """The active user ``user_id``, read outside the request's session (one round trip, and
-    an inventory transaction then starts with its own lock, not by ending a read), or as
-    read at most ``SIGNED_IN_TTL`` seconds ago by this worker."""
-    now = time.monotonic()
-    known = _signed_in.setdefault(engine, {})
-    hit = known.get(user_id)
-    if hit is not None and now - hit[0] < SIGNED_IN_TTL:
-        return hit[1]
-    with engine.connect() as connection:
-        row = connection.execute(_ACTIVE_USER, {"id": user_id}).first()
-    user = SignedInUser(row.id, row.username, row.role) if row else None
-    if len(known) >= 1024:
-        known.clear()
-    known[user_id] = (now, user)
-    return user
-
-
-def forget_signed_in(engine: Engine, user_id: int) -> None:
-    """Read ``user_id`` afresh at their next request (their role or status changed)."""
-    _signed_in.get(engine, {}).pop(user_id, None)
+def active_user(session: Session, user_id: int) -> User | None:
+    """The user ``user_id`` if still active. Flask-Login's user loader: read on every
+    request, so a role change or deactivation applies at the next request in every worker."""
+    return session.scalar(select(User).where(User.id == user_id, User.active))
 
 
 @functools.lru_cache(maxsize=4)
@@ -125,7 +78,6 @@ def update_user(session: Session, user: User, *, role: str | None = None,
             raise ValidationError("A password has at least 8 characters.", field="password")
         user.password_hash = generate_password_hash(password, method=hash_method)
     session.flush()
-    forget_signed_in(session.get_bind().engine, user.id)
     return user
 
 

@@ -42,7 +42,7 @@ def test_nothing_is_compressed_for_a_client_that_does_not_ask(client):
     assert "accept-encoding" in _vary(response)  # a cache keeps the two versions apart
 
 
-@pytest.mark.parametrize("path", ["js/htmx-4.0.1.min.js", "js/lotline.js", "css/lotline.css"])
+@pytest.mark.parametrize("path", ["js/htmx-4.0.1.min.js", "js/offline-pack.js", "css/lotline.css"])
 @pytest.mark.parametrize("encoding", ["gzip", "br"])
 def test_static_files_are_compressed_and_keep_answering_304(client, path, encoding):
     headers = {"Accept-Encoding": encoding}

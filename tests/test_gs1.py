@@ -32,13 +32,20 @@ GTIN = "09876543210982"
     ("]C102" + GTIN + "37" + "24" + "~10LOTX", gs1.Gs1Scan(GTIN, "LOTX", qty=24)),
     ("(17)281015", gs1.Gs1Scan(expiry=dt.date(2028, 10, 15))),
     ("0110614141000415", gs1.Gs1Scan("10614141000415")),
+    # GS1 Digital Link URIs (a QR code on the pack): any host, a path prefix, query AIs
+    (f"https://id.gs1.org/01/{GTIN}/10/ABC123?17=261231",
+     gs1.Gs1Scan(GTIN, "ABC123", dt.date(2026, 12, 31))),
+    (f"https://example.com/shop/01/{GTIN[1:]}/21/SN-0042?30=5",
+     gs1.Gs1Scan(GTIN, serial="SN-0042", qty=5)),
+    (f"HTTPS://ID.GS1.ORG/01/{GTIN}/10/L9", gs1.Gs1Scan(GTIN, "L9")),
 ])
 def test_real_world_gs1_strings(raw, expected):
     assert gs1.parse(raw) == expected
 
 
 @pytest.mark.parametrize("raw", ["VIT-C-500", "4006381333931", "A-01-01", "L1", "PO-1001",
-                                 "10614141000415", "CMD:CONFIRM"])
+                                 "10614141000415", "CMD:CONFIRM", "https://example.com/01",
+                                 "https://example.com/page?01=1"])
 def test_plain_scans_are_not_gs1(raw):
     assert gs1.parse(raw) is None
 
@@ -50,6 +57,7 @@ def test_plain_scans_are_not_gs1(raw):
     ("]C101" + GTIN + "3700", "at least 1"),
     ("]C130", "not a number"),  # found by hypothesis: an AI 30 with no digits after it
     ("]C101" + GTIN + "30", "not a number"),
+    (f"https://id.gs1.org/01/{GTIN}/10", "could not be read"),  # a lot with no value
 ])
 def test_bad_gs1_is_refused_clearly(raw, words):
     with pytest.raises(ValidationError) as exc:

@@ -50,7 +50,8 @@ def test_service_worker_is_served_from_the_root_without_sign_in(client):
     version = re.search(r'const VERSION = "([0-9a-f]{16})";', body).group(1)
     shell = json.loads(re.search(r"const SHELL = (\[.*\]);", body).group(1))
     assert shell[0] == "/offline"
-    for url in ("/static/css/lotline.css", "/static/js/lotline.js",
+    for url in ("/static/css/lotline.css", "/static/js/offline-queue.js",
+                "/static/js/offline-pack.js", "/static/js/camera.js",
                 "/static/js/htmx-4.0.1.min.js", "/static/manifest.webmanifest",
                 "/static/icons/icon-192.png", "/static/icons/maskable-512.png",
                 "/static/icons/icon.svg"):

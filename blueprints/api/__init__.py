@@ -9,10 +9,9 @@ from flask import Blueprint, g, jsonify, request
 from werkzeug.exceptions import HTTPException
 
 from lotline.errors import DomainError, ValidationError
-from lotline.extensions import db
+from lotline.extensions import csrf, db
 from lotline.users import user_for_token
 
-from ..signed import csrf
 from . import schema as s
 
 api = Blueprint("api", __name__, url_prefix="/api/v1")
