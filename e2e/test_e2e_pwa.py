@@ -313,10 +313,13 @@ def test_a_queue_written_by_the_previous_release_is_sent(page, app_url, in_app):
     """A tablet updated with scans still queued: the previous release's queue (IndexedDB
     "lotline", store "packQueue", its entries exactly as it wrote them) is sent by this one."""
     from lotline import orders, settings
+    from lotline.db import transaction
 
     def new_order(session):
-        settings.set_setting(session, SETTING, True, None)
-        orders.create_order(session, "SO-OLD-1", "Old queue", [{"sku": "GAUZE-10X10", "qty": 2}])
+        with transaction(session):
+            settings.set_setting(session, SETTING, True, None)
+            orders.create_order(session, "SO-OLD-1", "Old queue",
+                                [{"sku": "GAUZE-10X10", "qty": 2}])
         pick_all(session, "SO-OLD-1")
 
     in_app(new_order)
