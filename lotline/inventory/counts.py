@@ -10,6 +10,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from ..models import CountRequest, Inventory, Item, Location
+from ..stock_rules import lot_unknown_stock
 
 
 @dataclass
@@ -44,7 +45,7 @@ def needs_cycle_count(session: Session) -> list[NeedsCount]:
     lotless = session.execute(
         select(Inventory, Location, Item).join(Item, Item.id == Inventory.item_id)
         .join(Location, Location.id == Inventory.location_id)
-        .where(Item.require_lot, Inventory.lot_id.is_(None), Inventory.qty > 0))
+        .where(lot_unknown_stock()))
     for inv, loc, item in lotless:
         rows[(loc.id, item.id)] = NeedsCount(
             loc, item, inv.qty, "Lot tracking is on but this stock has no lot.")

@@ -13,6 +13,7 @@ from .. import locations as locations_domain
 from ..commands import refuse_command
 from ..errors import DomainError, ValidationError
 from ..models import Inventory, Item, Location
+from ..stock_rules import lot_unknown, lot_unknown_refusal
 
 MAX_QTY = 1_000_000
 LOT_RE = re.compile(r"^[\x21-\x7e]{1,64}$")  # printable ASCII, no spaces: what labels carry
@@ -86,12 +87,9 @@ def check_destination(session: Session, location: Location, item: Item,
     held = inv.lot.number if inv.lot else None
     if held == lot:
         return inv
-    if held is None and item.require_lot:
-        raise DomainError(
-            "needs_cycle_count",
-            f"{location.code} holds {inv.qty} of {item.sku} without a lot. "
-            f"Cycle count {location.code} first, or put the lot in another location.",
-            field="location")
+    if lot_unknown(item, inv.lot_id):
+        raise lot_unknown_refusal("needs_cycle_count", location.code, item.sku,
+                                  "or put the lot in another location", qty=inv.qty)
     if held is None:
         raise DomainError(
             "location_holds_other_lot",
@@ -117,11 +115,9 @@ def check_source(session: Session, location: Location, item: Item) -> Inventory:
         raise DomainError("insufficient_quantity",
                           f"{location.code} holds no {item.sku}. Check the location.",
                           field="location", available=0)
-    if item.require_lot and inv.lot_id is None:
-        raise DomainError(
-            "needs_cycle_count",
-            f"{location.code} holds {item.sku} without a lot. Cycle count it first.",
-            field="location")
+    if lot_unknown(item, inv.lot_id):
+        raise lot_unknown_refusal("needs_cycle_count", location.code, item.sku,
+                                  "or take it from another location")
     return inv
 
 

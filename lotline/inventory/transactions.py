@@ -21,6 +21,7 @@ from ..db import row_locks
 from ..errors import DomainError, ValidationError
 from ..items import find_item
 from ..models import CountRequest, utcnow
+from ..stock_rules import check_other_location
 from .changes import Actor, Result, adjust, lock_locations, lot_for, scanned_code, scanned_sku
 from .idempotency import run_once
 from .purchasing import purchase_order_line
@@ -80,9 +81,7 @@ def move(session: Session, *, from_location, to_location, sku, lot, qty, actor: 
     qty = clean_qty(qty)
     src_code = scanned_code(from_location)
     dst_code = scanned_code(to_location)
-    if src_code == dst_code:
-        raise ValidationError("From and To are the same location. Scan another To location.",
-                              field="to_location")
+    check_other_location(src_code, dst_code)
     params = {"from": src_code, "to": dst_code, "sku": scanned_sku(sku), "lot": lot, "qty": qty}
 
     def apply():
