@@ -40,11 +40,14 @@ previous scan has been answered (open loop). Latency runs from the SCHEDULED tim
 last byte of the answer, so a late send and a queue in the server both count. A scan is
 the request a tablet sends on the last Enter of a step walk, so every scan commits:
 
-  put station   POST /put   location, sku, lot, qty=1, idem, csrf_token   (Put's confirm)
-  pack station  POST /pack  order, sku, lot, qty=1, idem, csrf_token      (a pack line)
+  put station   POST /put   csrf_token, idem, step=qty, location, sku, lot, qty=1,
+                            qty_pending=1                                  (Put's confirm)
+  pack station  POST /pack  csrf_token, idem, step=qty, order, sku, lot, qty=1,
+                            qty_pending=1                                  (a pack line)
 
-with the headers htmx sends (HX-Request, X-CSRFToken, ...) and Chromium's Accept-Encoding
-(the answer is decoded, br or gzip, and checked). Half the stations put, half pack
+(the fields the scan form holds at its quantity step: its hidden fields and the quantity),
+sent with the headers htmx sends (HX-Request, X-CSRFToken, ...) and Chromium's
+Accept-Encoding (the answer is decoded, br or gzip, and checked). Half the stations put, half pack
 (--pack-share). An answer is an error unless it is 200 with the success feedback in a
 fragment (no ``<html``).
 
@@ -404,9 +407,11 @@ def sign_in_stations(target: Target, n_stations: int, pack_share: float) -> list
             status, page = client.request("GET", path)
             if status != 200:
                 raise RuntimeError(f"GET /pack as st{i:04d} answered {status}")
-            fields = {"order": f"ST-{i:04d}", "sku": SKU, "lot": LOT, "qty": "1"}
+            fields = {"step": "qty", "order": f"ST-{i:04d}", "sku": SKU, "lot": LOT,
+                      "qty": "1", "qty_pending": "1"}
         else:
-            fields = {"location": f"BK-{i:04d}", "sku": SKU, "lot": LOT, "qty": "1"}
+            fields = {"step": "qty", "location": f"BK-{i:04d}", "sku": SKU, "lot": LOT,
+                      "qty": "1", "qty_pending": "1"}
         return Station(i, kind, client, path, fields)
 
     with ThreadPoolExecutor(8) as pool:
