@@ -700,7 +700,7 @@ def check(target: Target, prefix: str, ok: dict, unanswered: dict) -> list[str]:
 
         mismatches = one("ledger_mismatches")[0]
         negative = one("negative")[0]
-        puts = one("put_rows", prefix + "-%")[0]
+        puts = one("put_rows", prefix + "%")[0]
         lines, lines_qty = one("pack_lines", "ST-%")
         packed = one("qty_packed", "ST-%")[0]
     finally:
@@ -845,7 +845,10 @@ def main() -> int:
                         print(f"  [{t.label}] waited {waited:.0f} s for its workers to go idle "
                               f"(the previous run's queue)", flush=True)
                     load_before = loadavg()
-                    gen = Generator(t, stations[t.index][:n], args, f"{prefix}{t.index}", rng)
+                    run_no = sum(1 for r in results if r["target"] == t.index) + 1
+                    # every run's keys are its own: a key sent again is answered as a replay
+                    gen = Generator(t, stations[t.index][:n], args,
+                                    f"{prefix}{t.index}-r{run_no}", rng)
                     out = asyncio.run(gen.run())
                     generators[t.index].append(gen)
                     r = summarise(t, gen, out, n, args, load_before)
@@ -863,7 +866,7 @@ def main() -> int:
             unanswered = {k: sum(r["unanswered_total"][k] + r["non_success_total"][k]
                                  for r in results if r["target"] == t.index)
                           for k in ("put", "pack")}
-            problems += check(t, f"{prefix}{t.index}", ok, unanswered)
+            problems += check(t, f"{prefix}{t.index}-r", ok, unanswered)
     finally:
         for t in targets:
             t.stop()
