@@ -54,10 +54,12 @@ fragment (no ``<html``).
 Printed per run: stations, target and achieved rate (scans scheduled in the measured
 window and answered ok, per second), p50/p95/p99/max latency (and by kind), errors, the
 generator's own lag (actual send - scheduled send: p50/p99/max) and its CPU, the workers'
-CPU per scan, the machine's CPU use over the window, and /proc/loadavg before and after. If
-the generator lags (p99 lag over 5 ms, or it used more than half a core), that is said,
-since its lag is counted in the latency. The generator runs under SCHED_FIFO (--sched; the
-servers and the database keep their scheduling) so that on a shared machine it wakes on time.
+CPU (share of a core, and per scan), PostgreSQL's backends' CPU, the CPU everything else on
+the machine used meanwhile (other work on a shared machine), and /proc/loadavg before and
+after. If the generator lags (p99 lag over 5 ms, or it used more than half a core), that
+is said, since its lag is counted in the latency. The generator runs under SCHED_FIFO
+(--sched; the servers and the database keep their scheduling) so that on a shared machine
+it wakes on time.
 
 Several --app-dir (e.g. the tree before a change and the tree after it): each is set up
 and served side by side, and every run (each station count of --stations, --rounds times)
@@ -240,6 +242,20 @@ class Target:
             except subprocess.TimeoutExpired:
                 self.proc.kill()
                 self.proc.wait(5)
+
+    def backend_pids(self) -> list[int]:
+        """PostgreSQL: the server processes of this database's connections (the workers'
+        pools keep theirs), so their CPU can be told apart from the rest of the machine."""
+        if not self.postgres:
+            return []
+        import psycopg
+
+        name = urlsplit(self.database_url).path.lstrip("/")
+        with psycopg.connect(self.database_url.replace("postgresql+psycopg://",
+                                                       "postgresql://", 1)) as conn:
+            return [pid for (pid,) in conn.execute(
+                "SELECT pid FROM pg_stat_activity WHERE datname = %s AND pid <> "
+                "pg_backend_pid()", (name,))]
 
     def workers(self) -> list[int]:
         return children_of(self.proc.pid) if self.proc else []
@@ -489,6 +505,7 @@ class Generator:
         self.rng = rng
         self.samples: list[Sample] = []
         self.seq = 0
+        self.db_pids = target.backend_pids()  # the workers' pooled connections (PostgreSQL)
 
     def schedule(self, start: float) -> list[tuple[float, Station, bool]]:
         """Every scan's send time, fixed before the run: a random phase per station, then
@@ -586,8 +603,9 @@ class Generator:
         usage = resource.getrusage(resource.RUSAGE_SELF)
         busy, total = cpu_busy()
         return {"wall": time.monotonic(), "self_cpu": usage.ru_utime + usage.ru_stime,
-                "workers_cpu": cpu_seconds(self.target.workers()), "busy": busy,
-                "total": total, "load": loadavg()}
+                "workers_cpu": cpu_seconds(self.target.workers()),
+                "db_cpu": cpu_seconds(self.db_pids), "busy": busy, "total": total,
+                "load": loadavg()}
 
 
 def pct(values: list[float], q: float) -> float:
@@ -632,6 +650,11 @@ def summarise(target: Target, gen: Generator, out: dict, n_stations: int, args,
         / max(len(answered), 1),
         "workers_cpu_share": (a["workers_cpu"] - b["workers_cpu"]) / wall,
         "machine_busy": (a["busy"] - b["busy"]) / max(a["total"] - b["total"], 1),
+        "db_cpu_share": (a["db_cpu"] - b["db_cpu"]) / wall,
+        "others_cpu_share": (a["busy"] - b["busy"]) / max(a["total"] - b["total"], 1)
+        * (os.cpu_count() or 1) - ((a["workers_cpu"] - b["workers_cpu"])
+                                   + (a["db_cpu"] - b["db_cpu"])
+                                   + (a["self_cpu"] - b["self_cpu"])) / wall,
         "load_before": load_before, "load_after": loadavg(),
         "ok_total": {k: sum(1 for s in gen.samples if s.kind == k and s.status == 200
                             and not s.error) for k in ("put", "pack")},
@@ -652,10 +675,13 @@ def print_run(r: dict) -> None:
           f"  service p50 {r['service_p50']:.2f}  generator lag ms p50 {r['lag_p50']:.2f} "
           f"p99 {r['lag_p99']:.2f} max {r['lag_max']:.2f}, generator CPU "
           f"{r['generator_cpu'] * 100:.0f}% of a core", flush=True)
-    print(f"      workers {r['workers_cpu_share'] * 100:.0f}% of a core, "
-          f"{r['workers_cpu_ms_per_scan']:.2f} ms CPU per answered scan  machine busy "
-          f"{r['machine_busy'] * 100:.0f}%  loadavg {r['load_before']} -> {r['load_after']}",
-          flush=True)
+    db = f"PostgreSQL's backends {r['db_cpu_share'] * 100:.0f}%, " \
+        if r["database"] == "postgresql" else ""
+    print(f"      CPU in cores' %: workers {r['workers_cpu_share'] * 100:.0f}% "
+          f"({r['workers_cpu_ms_per_scan']:.2f} ms per answered scan), {db}everything else "
+          f"on the machine {r['others_cpu_share'] * 100:.0f}%; machine busy "
+          f"{r['machine_busy'] * 100:.0f}% of {os.cpu_count()} cores; loadavg "
+          f"{r['load_before']} -> {r['load_after']}", flush=True)
     if r["error_kinds"]:
         print(f"      errors: {r['error_kinds']}")
 
