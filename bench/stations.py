@@ -447,7 +447,7 @@ class Sample:
     kind: str
     counted: bool
     scheduled: float
-    lag: float  # actual send - scheduled, s
+    lag: float = math.nan  # actual send (the connect starts) - scheduled, s
     latency: float = math.nan  # answer's last byte - scheduled, s
     service: float = math.nan  # answer's last byte - actual send, s
     status: int = 0
@@ -543,6 +543,7 @@ class Generator:
     async def scan(self, st: Station, sample: Sample, host: str, port: int) -> None:
         loop = asyncio.get_running_loop()
         sent = loop.time()
+        sample.lag = sent - sample.scheduled  # how late the generator itself is
         writer = None
         try:
             async with asyncio.timeout(self.args.timeout):
@@ -586,7 +587,7 @@ class Generator:
             delay = at - loop.time()
             if delay > 0:
                 await asyncio.sleep(delay)
-            sample = Sample(st.kind, counted, at, loop.time() - at)
+            sample = Sample(st.kind, counted, at)
             self.samples.append(sample)
             task = asyncio.create_task(self.scan(st, sample, host, port))
             tasks.add(task)
