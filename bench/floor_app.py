@@ -19,11 +19,6 @@ fragment. It is served by gunicorn exactly as Lotline is (see bench/scan_roundtr
 
 POST /put  location, sku, lot, qty, idem   (form-encoded; idem is stored on the ledger row)
 
-With FLOOR_QUEUE=1 (SQLite only) each transaction first takes an exclusive ``flock`` on
-``<FLOOR_DB>-writers``, as Lotline's writers do (``lotline.db.WriterQueue``), so the floor
-can be measured with the same way of waiting for the write lock (scan_roundtrip.py prints
-it as "floor+queue" beside the floor the targets are measured against).
-
 The same floor on PostgreSQL (psycopg 3, one connection per worker), to tell what the
 client/server database itself costs: with FLOOR_PG set to a libpq conninfo
 (``host=127.0.0.1 user=postgres dbname=floor``) the app does
@@ -40,7 +35,6 @@ client/server database itself costs: with FLOOR_PG set to a libpq conninfo
 from __future__ import annotations
 
 import datetime as dt
-import fcntl
 import os
 import sqlite3
 import sys
@@ -171,16 +165,6 @@ def put():
         if not hasattr(app, "_floor_pg"):
             app._floor_pg = pg_connect()
         before, after = _put(app._floor_pg, PG_SQL, location, sku, lot, qty, key, now)
-    elif os.environ.get("FLOOR_QUEUE") == "1":
-        if not hasattr(app, "_floor_queue"):
-            app._floor_queue = os.open(db_path() + "-writers", os.O_RDWR | os.O_CREAT, 0o600)
-        fcntl.flock(app._floor_queue, fcntl.LOCK_EX)  # wait in the kernel's queue, not asleep
-        try:
-            c = conn()
-            c.execute("BEGIN IMMEDIATE")
-            before, after = _put(c, SQLITE_SQL, location, sku, lot, qty, key, now)
-        finally:
-            fcntl.flock(app._floor_queue, fcntl.LOCK_UN)
     else:
         c = conn()
         c.execute("BEGIN IMMEDIATE")  # the write lock, before the read

@@ -8,9 +8,7 @@ Needs Debian's wrk (``apt-get install -y wrk``) and, unless --no-pg, the Postgre
 end.
 
 What it does:
-  * the floor (bench/floor_app.py: Flask + sqlite3, the Put confirm's writes by hand), the
-    same floor waiting for SQLite's write lock in a kernel queue as Lotline's writers do
-    ("floor+queue", FLOOR_QUEUE=1; printed for comparison, the targets use the floor) and
+  * the floor (bench/floor_app.py: Flask + sqlite3, the Put confirm's writes by hand) and
     Lotline on a fresh migrated + seed-demo SQLite file, and on PostgreSQL (``createdb
     roundtrip``, ``flask db upgrade``, ``seed-demo``), each served by gunicorn the way Lotline
     is served: ``--no-control-socket -w 2`` (sync workers) on a free loopback port;
@@ -507,13 +505,6 @@ def main() -> int:
                        env={**os.environ, "FLOOR_DB": str(floor_db)}, capture_output=True)
         servers["floor"] = Server("floor", "floor_app:app",
                                   {**os.environ, "FLOOR_DB": str(floor_db)}, tmp, cwd=BENCH)
-        # the same floor waiting for the write lock in a kernel queue, as Lotline's writers do
-        floorq_db = tmp / "floorq.db"
-        subprocess.run([sys.executable, str(BENCH / "floor_app.py"), "--init"], check=True,
-                       env={**os.environ, "FLOOR_DB": str(floorq_db)}, capture_output=True)
-        servers["floorq"] = Server("floorq", "floor_app:app",
-                                   {**os.environ, "FLOOR_DB": str(floorq_db),
-                                    "FLOOR_QUEUE": "1"}, tmp, cwd=BENCH)
         # Lotline on SQLite and PostgreSQL (and the floor's writes on PostgreSQL, to tell
         # what the client/server database itself costs)
         dbs["sqlite"] = f"sqlite:///{tmp / 'lotline.db'}"
@@ -530,7 +521,7 @@ def main() -> int:
             servers[name] = Server(name, "app:create_app()", lotline_env(url), tmp)
             clients[name] = Client(servers[name].url).sign_in()
         targets = list(servers)
-        cases = [(f, "put") for f in ("floor", "floorq", "floorpg") if f in servers] + \
+        cases = [(f, "put") for f in ("floor", "floorpg") if f in servers] + \
             [(t, c) for t in dbs for c in ("put", "pack")]
         for target in targets:
             ok_sent[target] = {"put": 0, "pack": 0}
@@ -614,11 +605,6 @@ def main() -> int:
                            "in_flight_max": in_flight["floor"]["put"]}
         if not within(checks["floor"]["ledger_rows"], "floor", "put"):
             problems.append(f"floor: {checks['floor']}")
-        checks["floorq"] = {"ledger_rows": floor_count(floorq_db, prefix),
-                            "ok_put": ok_sent["floorq"]["put"],
-                            "in_flight_max": in_flight["floorq"]["put"]}
-        if not within(checks["floorq"]["ledger_rows"], "floorq", "put"):
-            problems.append(f"floorq: {checks['floorq']}")
         if "floorpg" in servers:
             checks["floorpg"] = {"ledger_rows": floor_pg_count(floor_pg, prefix),
                                  "ok_put": ok_sent["floorpg"]["put"],
@@ -685,7 +671,7 @@ def children_hwm(server: Server) -> list[int]:
 
 
 def _label(target: str, case: str) -> str:
-    return {"floor": "floor (put)", "floorq": "floor+queue (put)",
+    return {"floor": "floor (put)",
             "floorpg": "floor-pg (put)"}.get(
         target, f"lotline-{target} {case}")
 
@@ -709,7 +695,7 @@ def report(results, memory, checks, problems, conns, info) -> None:
     print(f"{'case':22} {'conns':>5} {'median':>8} {'p99':>8} {'req/s':>8} "
           f"{'median/floor':>13} {'req/s/floor':>12} {'cpu ms/req':>10} {'load1':>6}")
     targets = sorted({r["target"] for r in results},
-                     key=lambda t: ["floor", "floorq", "floorpg", "sqlite", "pg"].index(t))
+                     key=lambda t: ["floor", "floorpg", "sqlite", "pg"].index(t))
     verdict = []
     for c in conns:
         fl = agg("floor", "put", c)
@@ -749,8 +735,6 @@ def report(results, memory, checks, problems, conns, info) -> None:
                           f"{a['p50'] / fl['p50']:5.2f}x {what} ({fl['p50']:.2f} ms), req/s "
                           f"{a['rps'] / fl['rps'] * 100:4.0f}% of its {fl['rps']:.0f}")
 
-    against("floorq", "sqlite", "## Lotline on SQLite against the floor waiting in the same "
-            "writer queue (floor+queue; not a target, for comparison)", "floor+queue's")
     against("floorpg", "pg", "## Lotline on PostgreSQL against the floor's writes on "
             "PostgreSQL (what the database itself costs)", "the PostgreSQL floor's")
     rounds = sorted({r["round"] for r in results})
