@@ -218,6 +218,9 @@ def main() -> int:
     targets = [Target(i, d, nth_database(args.database_url, i) if args.database_url
                       else f"sqlite:///{tmp / f'browser-{i + 1}.db'}", tmp)
                for i, d in enumerate(app_dirs)]
+    for t in targets[1:]:
+        if any(o.label == t.label for o in targets[:t.index]):
+            t.label += f"#{t.index + 1}"
     print(f"# browser scan  {time.strftime('%Y-%m-%d %H:%M:%S %Z')}  chromium {CHROMIUM}  "
           f"nproc {os.cpu_count()}  loadavg {loadavg()}")
     loads, results, problems = [], [], []

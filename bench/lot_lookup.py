@@ -492,6 +492,9 @@ def alternate(args) -> int:
                   f"(load {run['load'][0]:.2f})")
     if args.json:
         Path(args.json).write_text(json.dumps(runs, indent=2))
+    for out in tmp.iterdir():
+        out.unlink()
+    tmp.rmdir()
     return 1 if status else 0
 
 
