@@ -309,20 +309,21 @@ def test_pack_scans_queued_offline_land_exactly_once(page, app_url, context, in_
     expect(flow).not_to_have_attribute("data-offline", "pack")
 
 
-def test_a_queue_written_by_the_previous_release_is_sent(page, app_url, in_app):
-    """A tablet updated with scans still queued: the previous release's queue (IndexedDB
-    "lotline", store "packQueue", its entries exactly as it wrote them) is sent by this one."""
+def picked_gauze_order(session, number, customer, qty):
+    """Lot recording at pack on, and a picked order for ``qty`` of GAUZE-10X10."""
     from lotline import orders, settings
     from lotline.db import transaction
 
-    def new_order(session):
-        with transaction(session):
-            settings.set_setting(session, SETTING, True, None)
-            orders.create_order(session, "SO-OLD-1", "Old queue",
-                                [{"sku": "GAUZE-10X10", "qty": 2}])
-        pick_all(session, "SO-OLD-1")
+    with transaction(session):
+        settings.set_setting(session, SETTING, True, None)
+        orders.create_order(session, number, customer, [{"sku": "GAUZE-10X10", "qty": qty}])
+    pick_all(session, number)
 
-    in_app(new_order)
+
+def test_a_queue_written_by_the_previous_release_is_sent(page, app_url, in_app):
+    """A tablet updated with scans still queued: the previous release's queue (IndexedDB
+    "lotline", store "packQueue", its entries exactly as it wrote them) is sent by this one."""
+    in_app(lambda session: picked_gauze_order(session, "SO-OLD-1", "Old queue", 2))
     sign_in(page, app_url, "pat")
     page.goto(app_url + "/lots")
     old = [{"key": "0d6c5f0e-4a8e-4c1e-9a55-000000000001", "order": "SO-OLD-1",
@@ -358,17 +359,7 @@ def test_pack_request_lost_on_the_network_is_queued_under_its_own_key(page, app_
     """The wifi drops while the browser still says it is online: the htmx request fails
     without an answer, the scan still in the field is queued under the form's own key (the
     server may have applied it), and it lands once when the connection is back."""
-    from lotline import orders, settings
-    from lotline.db import transaction
-
-    def new_order(session):
-        with transaction(session):
-            settings.set_setting(session, SETTING, True, None)
-            orders.create_order(session, "SO-NET-1", "Lost wifi",
-                                [{"sku": "GAUZE-10X10", "qty": 1}])
-        pick_all(session, "SO-NET-1")
-
-    in_app(new_order)
+    in_app(lambda session: picked_gauze_order(session, "SO-NET-1", "Lost wifi", 1))
     sign_in(page, app_url, "pat")
     page.goto(app_url + "/pack?order=SO-NET-1")
     flow = page.locator("#flow")
