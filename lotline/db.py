@@ -25,6 +25,7 @@ from .errors import DomainError
 WRITE = "lotline_write"  # the execution option that makes SQLite's BEGIN an IMMEDIATE one
 _OPEN = "lotline.transaction_open"  # in Session.info while transaction() is open
 _WROTE = "lotline.wrote"  # in Session.info: the session's transaction has written something
+_FOUND = "lotline.found"  # in Session.info: rows read by a natural key in this transaction
 TRIES = 3
 # Tests switch this off to show the concurrency tests catch a version without row locks.
 LOCKING = True
@@ -93,6 +94,28 @@ def _executed(state):
 def _ended(session, transaction):
     if transaction.parent is None:
         session.info.pop(_WROTE, None)
+        session.info.pop(_FOUND, None)
+
+
+def found_once(session: Session, kind: str, key, load):
+    """The row ``load()`` finds for a natural key (an item by SKU, a location by code), read
+    once per transaction: what the session's identity map does for primary keys.
+
+    Why: the scan engine checks every accepted value on every scan and each rule names the
+    item and the location again; reading them each time made a Put confirm 18 statements
+    and left 500 stations past their bar (bench/RESULTS.md, issue 16). A transaction's end
+    forgets them, so a write transaction reads them again under its lock."""
+    current = session() if isinstance(session, scoped_session) else session
+    found = current.info.setdefault(_FOUND, {})
+    if (kind, key) not in found:
+        found[(kind, key)] = load()
+    return found[(kind, key)]
+
+
+def forget_found(session: Session, kind: str, key) -> None:
+    """A row read by :func:`found_once` is created or renamed: read it again when asked."""
+    current = session() if isinstance(session, scoped_session) else session
+    current.info.get(_FOUND, {}).pop((kind, key), None)
 
 
 def retryable(error: Exception) -> bool:

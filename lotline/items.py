@@ -9,6 +9,7 @@ from sqlalchemy import bindparam, func, or_, select, update
 from sqlalchemy.orm import Session
 
 from .commands import refuse_command
+from .db import found_once
 from .errors import Conflict, NotFound, ValidationError
 from .gtin import normalize_gtin
 from .models import LOT_AT_PACK_MODES, Inventory, Item
@@ -100,8 +101,8 @@ _BY_GTIN = select(Item).where(Item.gtin == bindparam("gtin"))
 
 def find_item(session: Session, scan: str) -> Item:
     """The item a scan names: its SKU, or its GTIN (any length, any leading zeros)."""
-    return find_by(scan, lambda by, value: session.scalar(_BY_SKU if by == "sku" else _BY_GTIN,
-                                                        {by: value}))
+    return found_once(session, "item", str(scan or "").strip(), lambda: find_by(
+        scan, lambda by, value: session.scalar(_BY_SKU if by == "sku" else _BY_GTIN, {by: value})))
 
 
 def find_by(scan, lookup):

@@ -10,7 +10,7 @@ from sqlalchemy.orm import Session, selectinload
 
 from . import csv_file
 from .commands import refuse_command
-from .db import row_locks
+from .db import found_once, row_locks
 from .errors import Conflict, DomainError, NotFound, ValidationError
 from .inventory import MAX_QTY, clean_qty
 from .items import find_item
@@ -122,7 +122,9 @@ _LOCK_BY_NUMBER = _BY_NUMBER.with_for_update().execution_options(populate_existi
 
 
 def get_order(session: Session, number) -> Order:
-    return _one_order(session, _BY_NUMBER, number)
+    """The order ``number`` names (read once per transaction: each pack step asks for it)."""
+    return found_once(session, "order", str(number or "").strip().upper(),
+                      lambda: _one_order(session, _BY_NUMBER, number))
 
 
 def lock_order(session: Session, number) -> Order:

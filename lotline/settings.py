@@ -8,6 +8,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError, available_timezones
 from sqlalchemy import bindparam, select
 from sqlalchemy.orm import Session
 
+from .db import forget_found, found_once
 from .errors import ValidationError
 from .models import Setting, SettingChange, User
 
@@ -71,7 +72,9 @@ _VALUE = select(Setting.value).where(Setting.key == bindparam("key"))  # every p
 
 
 def get_setting(session: Session, key: str):
-    return _decode(key, session.scalar(_VALUE, {"key": key}))
+    """Read once per transaction (every pack scan asks several rules)."""
+    return _decode(key, found_once(session, "setting", key,
+                                   lambda: session.scalar(_VALUE, {"key": key})))
 
 
 def stored(key: str):
@@ -102,6 +105,7 @@ def set_setting(session: Session, key: str, value, user: User | None) -> bool:
         session.add(Setting(key=key, value=new))
     else:
         row.value = new
+    forget_found(session, "setting", key)
     session.add(SettingChange(key=key, old_value=old, new_value=new,
                               user_id=user.id if user else None))
     session.flush()

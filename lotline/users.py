@@ -8,7 +8,7 @@ import hashlib
 import hmac
 import secrets
 
-from sqlalchemy import select
+from sqlalchemy import bindparam, select
 from sqlalchemy.orm import Session
 from werkzeug.security import check_password_hash, generate_password_hash
 
@@ -28,7 +28,10 @@ PASSWORD_HASH = "scrypt:16384:8:5"
 def active_user(session: Session, user_id: int) -> User | None:
     """The user ``user_id`` if still active. Flask-Login's user loader: read on every
     request, so a role change or deactivation applies at the next request in every worker."""
-    return session.scalar(select(User).where(User.id == user_id, User.active))
+    return session.scalar(_ACTIVE, {"user_id": user_id})
+
+
+_ACTIVE = select(User).where(User.id == bindparam("user_id"), User.active)  # every request
 
 
 @functools.lru_cache(maxsize=4)

@@ -8,6 +8,7 @@ import json
 import re
 from dataclasses import dataclass
 
+from sqlalchemy import bindparam, insert, select
 from sqlalchemy.orm import Session
 
 from ..db import run_in_transaction, transaction
@@ -20,6 +21,8 @@ def fingerprint(params: dict) -> str:
     return hashlib.sha256(json.dumps(params, sort_keys=True, default=str).encode()).hexdigest()
 
 
+_RECORD = insert(IdempotencyRecord.__table__)
+_BY_KEY = select(IdempotencyRecord).where(IdempotencyRecord.key == bindparam("key"))
 KEY_RE = re.compile(r"[\w.:-]{8,64}")
 
 
@@ -48,9 +51,9 @@ class Once:
     def record(self, session: Session, result: Result) -> None:
         """Written last: its primary key makes a twin that raced this change fail here."""
         session.flush()  # the change's own writes first, so a refusal among them wins
-        session.add(IdempotencyRecord(
-            key=self.key, user_id=self.user_id, operation=self.operation,
-            result_json=json.dumps({"fp": self.fingerprint, "result": result.to_dict()})))
+        session.execute(_RECORD, {  # Core, as the stock changes are (.changes)
+            "key": self.key, "user_id": self.user_id, "operation": self.operation,
+            "result_json": json.dumps({"fp": self.fingerprint, "result": result.to_dict()})})
 
     def replay(self, session: Session) -> Result | None:
         """The first result under this key, if a change was applied under it; the same key
@@ -79,7 +82,7 @@ def already_done(session: Session, actor: Actor, key: str | None) -> Result | No
     (a screen re-sent by a flaky network: answer "already done" before checking anything)."""
     if not key:
         return None
-    record = session.get(IdempotencyRecord, f"{actor.user_id or 0}:{str(key).strip()}")
+    record = session.scalar(_BY_KEY, {"key": f"{actor.user_id or 0}:{str(key).strip()}"})
     if record is None:
         return None
     stored = json.loads(record.result_json)

@@ -3,29 +3,31 @@ weight."""
 
 from __future__ import annotations
 
-from sqlalchemy import func, select
+from sqlalchemy import bindparam, func, select
 from sqlalchemy.orm import Session
 
 from .. import orders as orders_domain
 from ..errors import DomainError, ValidationError
 from ..models import Carton, utcnow
 
+_OPEN = (select(Carton).where(Carton.order_id == bindparam("order_id"), Carton.status == "open")
+         .order_by(Carton.id).limit(1))  # built once: every pack scan
+_LAST = select(func.max(Carton.number)).where(Carton.order_id == bindparam("order_id"))
+
 
 def open_carton_of(session: Session, order) -> Carton | None:
-    return session.scalar(select(Carton).where(Carton.order_id == order.id,
-                                               Carton.status == "open")
-                          .order_by(Carton.id).limit(1))
+    return session.scalar(_OPEN, {"order_id": order.id})
 
 
 def open_carton(session: Session, order, station: str = "") -> Carton:
     """The order's open carton, opened now if there is none."""
     carton = open_carton_of(session, order)
     if carton is None:
-        last = session.scalar(select(func.max(Carton.number))
-                              .where(Carton.order_id == order.id))
+        last = session.scalar(_LAST, {"order_id": order.id})
         carton = Carton(order_id=order.id, number=(last or 0) + 1, status="open",
                         station=station[:64])
         session.add(carton)
+        session.flush()  # its id, for the pack line
     return carton
 
 

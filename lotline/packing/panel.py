@@ -4,11 +4,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from sqlalchemy import select
+from sqlalchemy import bindparam, select
 from sqlalchemy.orm import Session, selectinload
 
 from .. import settings as settings_domain
-from ..models import Carton, Order, OrderLine, PickLine
+from ..models import Carton, Order, OrderLine
 from .cartons import open_carton_of
 from .rules import PackNeeds, needs, picked_by_line
 
@@ -25,15 +25,16 @@ class PackPanel:
     needs: dict[int, PackNeeds]
 
 
+_ORDER = (select(Order).where(Order.number == bindparam("number"))
+          .options(selectinload(Order.lines).joinedload(OrderLine.item)))  # every pack scan
+
+
 def pack_panel(session: Session, number) -> PackPanel | None:
     """The panel of order ``number``, or None when there is no such order."""
-    order = session.scalar(
-        select(Order).where(Order.number == str(number or "").strip().upper())
-        .options(selectinload(Order.lines).joinedload(OrderLine.item)))
+    order = session.scalar(_ORDER, {"number": str(number or "").strip().upper()})
     if order is None:
         return None
-    picked = picked_by_line(session, PickLine.order_line_id.in_(
-        select(OrderLine.id).where(OrderLine.order_id == order.id).scalar_subquery()))
+    picked = picked_by_line(session, order.id)
     on = settings_domain.get_setting(session, settings_domain.REQUIRE_LOT_SERIAL_AT_PACK)
     return PackPanel(order, open_carton_of(session, order),
                      {line.id: picked.get(line.id, {}) for line in order.lines},

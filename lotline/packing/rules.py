@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from sqlalchemy import select
+from sqlalchemy import bindparam, select
 from sqlalchemy.orm import Session
 from sqlalchemy.orm.attributes import set_committed_value
 
@@ -89,19 +89,27 @@ def check_serial(session: Session, item: Item, serial: str) -> None:
                           f"packed. Scan the serial of the unit in your hand.", field="serial")
 
 
+_PICKED = (select(PickLine.order_line_id, Lot.number, PickLine.location_id)
+           .join(Lot, Lot.id == PickLine.lot_id).where(PickLine.qty > 0).order_by(PickLine.id))
+# Built once: every pack scan reads one of them.
+_PICKED_FOR_LINE = _PICKED.where(PickLine.order_line_id == bindparam("line_id"))
+_PICKED_FOR_ORDER = _PICKED.where(PickLine.order_line_id.in_(
+    select(OrderLine.id).where(OrderLine.order_id == bindparam("order_id")).scalar_subquery()))
+
+
 def picked_lots(session: Session, line) -> dict[str, list[int]]:
     """Lot number -> locations it was picked from, for this order line."""
-    return picked_by_line(session, PickLine.order_line_id == line.id).get(line.id, {})
+    return _by_line(session.execute(_PICKED_FOR_LINE, {"line_id": line.id})).get(line.id, {})
 
 
-def picked_by_line(session: Session, which) -> dict[int, dict[str, list[int]]]:
-    """For each order line the pick lines ``which`` names: lot number -> locations it was
-    picked from."""
+def picked_by_line(session: Session, order_id: int) -> dict[int, dict[str, list[int]]]:
+    """For each line of the order: lot number -> locations it was picked from."""
+    return _by_line(session.execute(_PICKED_FOR_ORDER, {"order_id": order_id}))
+
+
+def _by_line(rows) -> dict[int, dict[str, list[int]]]:
     out: dict[int, dict[str, list[int]]] = {}
-    for row in session.execute(
-            select(PickLine.order_line_id, Lot.number, PickLine.location_id)
-            .join(Lot, Lot.id == PickLine.lot_id).where(which, PickLine.qty > 0)
-            .order_by(PickLine.id)):
+    for row in rows:
         out.setdefault(row.order_line_id, {}).setdefault(row.number, []).append(
             row.location_id)
     return out
