@@ -9,7 +9,7 @@ from sqlalchemy import bindparam, func, or_, select, update
 from sqlalchemy.orm import Session
 
 from .commands import refuse_command
-from .db import found_once
+from .db import forget_found, found_once
 from .errors import Conflict, NotFound, ValidationError
 from .gtin import normalize_gtin
 from .models import LOT_AT_PACK_MODES, Inventory, Item
@@ -40,6 +40,7 @@ def _apply(session: Session, item: Item, fields: dict) -> None:
         clash = session.scalar(select(Item.id).where(Item.sku == sku, Item.id != item.id))
         if clash:
             raise Conflict(f"SKU {sku} already exists.", field="sku")
+        forget_found(session, "item", item.sku)
         item.sku = sku
     if "description" in fields:
         description = str(fields["description"] or "").strip()

@@ -117,22 +117,36 @@ def _csv_order(session: Session, n: int, number: str, row: dict[str, str]) -> di
             "ship_to": row.get("ship_to", ""), "first": n, "lines": [], "items": set()}
 
 
-_BY_NUMBER = select(Order).where(Order.number == bindparam("number"))  # built once
-_LOCK_BY_NUMBER = _BY_NUMBER.with_for_update().execution_options(populate_existing=True)
+# Built once: every pick and pack scan reads its order.
+_BY_NUMBER = (select(Order).where(Order.number == bindparam("number"))
+              .options(selectinload(Order.lines).joinedload(OrderLine.item)))
+_LOCK_BY_NUMBER = (select(Order).where(Order.number == bindparam("number")).with_for_update()
+                   .execution_options(populate_existing=True))
 
 
 def get_order(session: Session, number) -> Order:
-    """The order ``number`` names (read once per transaction: each pack step asks for it)."""
-    return found_once(session, "order", str(number or "").strip().upper(),
-                      lambda: _one_order(session, _BY_NUMBER, number))
+    """The order ``number`` names with its lines and their items, read once per transaction
+    (each pack step asks for it). Its items are then known by SKU to :func:`find_item` in
+    this transaction too: a scan of an item on the order reads nothing more."""
+    number = str(number or "").strip().upper()
+    return found_once(session, "order", number,
+                      lambda: _items_known(session, _one_order(session, _BY_NUMBER, number)))
+
+
+def _items_known(session: Session, order: Order) -> Order:
+    for line in order.lines:
+        found_once(session, "item", line.item.sku, lambda item=line.item: item)
+    return order
 
 
 def lock_order(session: Session, number) -> Order:
     """The order, locked for this transaction on PostgreSQL (SQLite's write lock covers it)
     and read under the lock, so two stations picking or packing it cannot lose each other's
-    counts. Its lines load when first used, also under the lock (a write transaction starts
-    with everything the session held expired)."""
-    return _one_order(session, _LOCK_BY_NUMBER if row_locks(session) else _BY_NUMBER, number)
+    counts. On PostgreSQL its lines load when first used, also under the lock (a write
+    transaction starts with everything the session held expired)."""
+    if row_locks(session):
+        return _one_order(session, _LOCK_BY_NUMBER, number)
+    return get_order(session, number)
 
 
 def _one_order(session: Session, query, number) -> Order:

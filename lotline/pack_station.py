@@ -63,7 +63,7 @@ _AT_PACK = select(
 def order_at_pack(session: Session, number) -> OrderAtPack:
     """Where the order stands."""
     number = str(number or "").strip().upper()
-    row = session.execute(_AT_PACK, {"number": number}).first()
+    row = session.connection().execute(_AT_PACK, {"number": number}).first()
     if row is None:
         orders_domain.get_order(session, number)  # raises its "no order" error
     return OrderAtPack(row.number, row.status, row.open_carton, row.packed, row.wanted)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import datetime as dt
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError, available_timezones
 
-from sqlalchemy import bindparam, select
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from .db import forget_found, found_once
@@ -68,13 +68,15 @@ def today_in(zone: str, now: dt.datetime | None = None) -> dt.date:
     return (now or dt.datetime.now(dt.UTC)).astimezone(ZoneInfo(zone)).date()
 
 
-_VALUE = select(Setting.value).where(Setting.key == bindparam("key"))  # every pack scan
+_ALL = select(Setting.key, Setting.value)
 
 
 def get_setting(session: Session, key: str):
-    """Read once per transaction (every pack scan asks several rules)."""
-    return _decode(key, found_once(session, "setting", key,
-                                   lambda: session.scalar(_VALUE, {"key": key})))
+    """The settings are read together, once per transaction (every pack scan asks several
+    rules), with Core (a plain row per setting)."""
+    stored = found_once(session, "settings", "",
+                        lambda: dict(session.connection().execute(_ALL).all()))
+    return _decode(key, stored.get(key))
 
 
 def stored(key: str):
@@ -105,7 +107,8 @@ def set_setting(session: Session, key: str, value, user: User | None) -> bool:
         session.add(Setting(key=key, value=new))
     else:
         row.value = new
-    forget_found(session, "setting", key)
+    session.flush()
+    forget_found(session, "settings", "")
     session.add(SettingChange(key=key, old_value=old, new_value=new,
                               user_id=user.id if user else None))
     session.flush()

@@ -22,7 +22,8 @@ def fingerprint(params: dict) -> str:
 
 
 _RECORD = insert(IdempotencyRecord.__table__)
-_BY_KEY = select(IdempotencyRecord).where(IdempotencyRecord.key == bindparam("key"))
+# Every scan asks first (Core: the stored result only).
+_RESULT = select(IdempotencyRecord.result_json).where(IdempotencyRecord.key == bindparam("key"))
 KEY_RE = re.compile(r"[\w.:-]{8,64}")
 
 
@@ -82,8 +83,9 @@ def already_done(session: Session, actor: Actor, key: str | None) -> Result | No
     (a screen re-sent by a flaky network: answer "already done" before checking anything)."""
     if not key:
         return None
-    record = session.scalar(_BY_KEY, {"key": f"{actor.user_id or 0}:{str(key).strip()}"})
-    if record is None:
+    stored = session.connection().execute(
+        _RESULT, {"key": f"{actor.user_id or 0}:{str(key).strip()}"}).scalar()
+    if stored is None:
         return None
-    stored = json.loads(record.result_json)
+    stored = json.loads(stored)
     return Result.from_dict(stored["result"]) if "result" in stored else None

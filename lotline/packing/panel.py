@@ -4,11 +4,12 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from sqlalchemy import bindparam, select
-from sqlalchemy.orm import Session, selectinload
+from sqlalchemy.orm import Session
 
+from .. import orders as orders_domain
 from .. import settings as settings_domain
-from ..models import Carton, Order, OrderLine
+from ..errors import NotFound
+from ..models import Carton, Order
 from .cartons import open_carton_of
 from .rules import PackNeeds, needs, picked_by_line
 
@@ -25,14 +26,11 @@ class PackPanel:
     needs: dict[int, PackNeeds]
 
 
-_ORDER = (select(Order).where(Order.number == bindparam("number"))
-          .options(selectinload(Order.lines).joinedload(OrderLine.item)))  # every pack scan
-
-
 def pack_panel(session: Session, number) -> PackPanel | None:
     """The panel of order ``number``, or None when there is no such order."""
-    order = session.scalar(_ORDER, {"number": str(number or "").strip().upper()})
-    if order is None:
+    try:
+        order = orders_domain.get_order(session, number)
+    except NotFound:
         return None
     picked = picked_by_line(session, order.id)
     on = settings_domain.get_setting(session, settings_domain.REQUIRE_LOT_SERIAL_AT_PACK)

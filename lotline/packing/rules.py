@@ -99,12 +99,13 @@ _PICKED_FOR_ORDER = _PICKED.where(PickLine.order_line_id.in_(
 
 def picked_lots(session: Session, line) -> dict[str, list[int]]:
     """Lot number -> locations it was picked from, for this order line."""
-    return _by_line(session.execute(_PICKED_FOR_LINE, {"line_id": line.id})).get(line.id, {})
+    return _by_line(session.connection().execute(_PICKED_FOR_LINE, {"line_id": line.id})
+                    ).get(line.id, {})
 
 
 def picked_by_line(session: Session, order_id: int) -> dict[int, dict[str, list[int]]]:
     """For each line of the order: lot number -> locations it was picked from."""
-    return _by_line(session.execute(_PICKED_FOR_ORDER, {"order_id": order_id}))
+    return _by_line(session.connection().execute(_PICKED_FOR_ORDER, {"order_id": order_id}))
 
 
 def _by_line(rows) -> dict[int, dict[str, list[int]]]:
