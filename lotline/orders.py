@@ -6,7 +6,7 @@ import re
 from dataclasses import dataclass
 
 from sqlalchemy import bindparam, func, select
-from sqlalchemy.orm import Session, selectinload
+from sqlalchemy.orm import Session, joinedload, selectinload
 
 from . import csv_file
 from .commands import refuse_command
@@ -119,7 +119,7 @@ def _csv_order(session: Session, n: int, number: str, row: dict[str, str]) -> di
 
 # Built once: every pick and pack scan reads its order.
 _BY_NUMBER = (select(Order).where(Order.number == bindparam("number"))
-              .options(selectinload(Order.lines).joinedload(OrderLine.item)))
+              .options(joinedload(Order.lines).joinedload(OrderLine.item)))  # one statement
 _LOCK_BY_NUMBER = (select(Order).where(Order.number == bindparam("number")).with_for_update()
                    .execution_options(populate_existing=True))
 
@@ -151,7 +151,7 @@ def lock_order(session: Session, number) -> Order:
 
 def _one_order(session: Session, query, number) -> Order:
     number = str(number or "").strip().upper()
-    order = session.scalar(query, {"number": number})
+    order = session.execute(query, {"number": number}).unique().scalar_one_or_none()
     if order is None:
         raise NotFound(f"No order {number}. Scan the order's barcode again.",
                        code="unknown_order")

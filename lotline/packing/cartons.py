@@ -3,31 +3,36 @@ weight."""
 
 from __future__ import annotations
 
-from sqlalchemy import bindparam, func, select
+from sqlalchemy import Row, bindparam, func, insert, select
 from sqlalchemy.orm import Session
 
 from .. import orders as orders_domain
 from ..errors import DomainError, ValidationError
 from ..models import Carton, utcnow
 
-_OPEN = (select(Carton).where(Carton.order_id == bindparam("order_id"), Carton.status == "open")
-         .order_by(Carton.id).limit(1))  # built once: every pack scan
+# Every pack scan reads the open carton (its id and number: all a pack line and the panel
+# need) and a carton's first pack opens it: Core statements, as the pack line's own.
+_OPEN = (select(Carton.id, Carton.number)
+         .where(Carton.order_id == bindparam("order_id"), Carton.status == "open")
+         .order_by(Carton.id).limit(1))
 _LAST = select(func.max(Carton.number)).where(Carton.order_id == bindparam("order_id"))
+_OPEN_NEW = insert(Carton.__table__).returning(Carton.__table__.c.id, Carton.__table__.c.number)
 
 
-def open_carton_of(session: Session, order) -> Carton | None:
-    return session.scalar(_OPEN, {"order_id": order.id})
+def open_carton_of(session: Session, order) -> Row | None:
+    """The order's open carton (its id and number), if it has one."""
+    return session.connection().execute(_OPEN, {"order_id": order.id}).first()
 
 
-def open_carton(session: Session, order, station: str = "") -> Carton:
-    """The order's open carton, opened now if there is none."""
+def open_carton(session: Session, order, station: str = "") -> Row:
+    """The order's open carton (its id and number), opened now if there is none."""
     carton = open_carton_of(session, order)
     if carton is None:
-        last = session.scalar(_LAST, {"order_id": order.id})
-        carton = Carton(order_id=order.id, number=(last or 0) + 1, status="open",
-                        station=station[:64])
-        session.add(carton)
-        session.flush()  # its id, for the pack line
+        connection = session.connection()
+        last = connection.execute(_LAST, {"order_id": order.id}).scalar()
+        carton = connection.execute(_OPEN_NEW, {
+            "order_id": order.id, "number": (last or 0) + 1, "status": "open",
+            "station": station[:64]}).one()
     return carton
 
 

@@ -4,12 +4,13 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from sqlalchemy import Row
 from sqlalchemy.orm import Session
 
 from .. import orders as orders_domain
 from .. import settings as settings_domain
 from ..errors import NotFound
-from ..models import Carton, Order
+from ..models import Order
 from .cartons import open_carton_of
 from .rules import PackNeeds, needs, picked_by_line
 
@@ -21,7 +22,7 @@ class PackPanel:
     every pack scan (after its commit)."""
 
     order: Order
-    carton: Carton | None
+    carton: Row | None  # the open carton: its id and number
     lots: dict[int, dict[str, list[int]]]
     needs: dict[int, PackNeeds]
 
