@@ -33,6 +33,7 @@ from sqlalchemy.orm import Session
 from werkzeug.datastructures import MultiDict
 
 from lotline import commands
+from lotline.db import transaction
 from lotline.errors import DomainError, NotFound
 from lotline.inventory import already_done
 
@@ -173,7 +174,16 @@ def advance(flow: Flow, session: Session, form, actor, options: dict | None = No
     done = already_done(session, actor, form.get("idem"))
     if done is not None:  # this exact submission already went through: say so
         return _committed(flow, session, form, done, extra)
-    return _walk(flow, session, form, actor, options, key, extra)
+    view = _walk(flow, session, form, actor, options, key, extra)
+    if view.error is not None and form.get("idem"):
+        # A copy of this submission (a tablet re-sending at once) may have been applied
+        # while this one was walked, taking the stock it was refused for: look again, in a
+        # read that starts now, and answer as the copy was answered.
+        with transaction(session, write=False):
+            done = already_done(session, actor, form.get("idem"))
+        if done is not None:
+            return _committed(flow, session, form, done, extra)
+    return view
 
 
 def preview(flow: Flow, session: Session, args, actor) -> View:

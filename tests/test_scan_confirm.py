@@ -104,6 +104,36 @@ def test_a_resent_confirm_is_answered_by_its_first_result(as_role, warehouse):  
                              .where(LedgerEntry.type == "pull")) == 1
 
 
+def test_a_copy_walked_after_its_twin_applied_is_answered_by_the_twin(
+        as_role, warehouse, monkeypatch):  # noqa: F811
+    """Copies of one submission sent at once (a tablet re-sending): a copy whose first look
+    for its key came before its twin's record, and whose walk then found the stock gone, is
+    answered with the twin's result, not refused (the soak with SIGKILLs found it on
+    PostgreSQL: the pick screen refused two of three copies)."""
+    import blueprints.scanflow as scanflow
+
+    browser = as_role("packer")
+    key = uuid.uuid4().hex
+    first = one_shot(browser, "/pull", location="A-01", sku="LOT-1", lot="L1", qty="10",
+                     idem=key)[1]
+    looks = []
+
+    def before_the_twin_wrote(session, actor, k):  # the first look races the twin
+        looks.append(k)
+        return None if len(looks) == 1 else real(session, actor, k)
+
+    real = scanflow.already_done
+    monkeypatch.setattr(scanflow, "already_done", before_the_twin_wrote)
+    response, html = one_shot(browser, "/pull", location="A-01", sku="LOT-1", lot="L1",
+                              qty="10", idem=key)
+    assert looks == [key, key]
+    assert "10 → 0" in first
+    assert response.status_code == 200 and "10 → 0" in html and "already done" in html
+    assert 'data-error-code' not in html
+    assert db.session.scalar(select(func.count()).select_from(LedgerEntry)
+                             .where(LedgerEntry.type == "pull")) == 1
+
+
 @pytest.mark.parametrize("url, fields", [
     ("/put", {"location": "A-01", "sku": "LOT-1", "lot": "L1", "qty": "1"}),
     ("/pull", {"location": "A-01", "sku": "LOT-1", "lot": "L1", "qty": "3"}),
