@@ -177,6 +177,7 @@ class Target:
     port: int = 0
     token: str = ""
     per_order: int = 0
+    workers_n: int = 2
 
     def __post_init__(self) -> None:
         venv = self.app_dir / ".venv" / "bin"
@@ -214,7 +215,7 @@ class Target:
         self.port = free_port()
         self.error_log = self.tmp / f"gunicorn-{self.index}.log"
         self.proc = subprocess.Popen(
-            [str(self.bin / "gunicorn"), "--no-control-socket", "-w", "2", "-b",
+            [str(self.bin / "gunicorn"), "--no-control-socket", "-w", str(self.workers_n), "-b",
              f"127.0.0.1:{self.port}", "--error-logfile", str(self.error_log),
              "app:create_app()"],
             cwd=self.app_dir, env=self.env(), stdout=subprocess.DEVNULL,
@@ -818,6 +819,8 @@ def main() -> int:
                     help=f"sent with every scan ({ACCEPT_ENCODING!r}, as Chromium; 'identity' "
                     "for uncompressed answers)")
     ap.add_argument("--timeout", type=float, default=30, help="seconds before a scan fails")
+    ap.add_argument("--workers", type=int, default=2,
+                    help="gunicorn's sync workers per app (make run's WORKERS; 2)")
     ap.add_argument("--seed", type=int, default=1)
     ap.add_argument("--sched", choices=["fifo", "nice", "none"], default="fifo",
                     help="the generator's scheduling during the runs: SCHED_FIFO priority 1 "
@@ -838,7 +841,7 @@ def main() -> int:
     for i, app_dir in enumerate(app_dirs):
         url = (nth_database(args.database_url, i) if args.database_url
                else f"sqlite:///{tmp / f'lotline-{i + 1}.db'}")
-        targets.append(Target(i, app_dir, url, tmp))
+        targets.append(Target(i, app_dir, url, tmp, workers_n=args.workers))
         if [t.label for t in targets].count(targets[-1].label) > 1:
             targets[-1].label += f"#{i + 1}"
     # every station's order must outlast every run it takes part in

@@ -171,10 +171,14 @@ def advance(flow: Flow, session: Session, form, actor, options: dict | None = No
             view = _walk(flow, session, without(form, "redo"), actor, options, key, extra)
             view.error, view.feedback = exc, "error"
             return view
-    done = already_done(session, actor, form.get("idem"))
-    if done is not None:  # this exact submission already went through: say so
-        return _committed(flow, session, form, done, extra)
-    view = _walk(flow, session, form, actor, options, key, extra)
+    if not _commits(flow, form):
+        view = _walk_once(flow, session, form, actor, options, key, extra)
+    else:
+        # A submission that carries its last step's value commits when its steps pass: it
+        # is walked inside its write transaction, so the rows its steps read are the rows its
+        # commit uses (read once, not once to check and again to write).
+        with transaction(session):
+            view = _walk_once(flow, session, form, actor, options, key, extra)
     if view.error is not None and form.get("idem"):
         # A copy of this submission (a tablet re-sending at once) may have been applied
         # while this one was walked, taking the stock it was refused for: look again, in a
@@ -184,6 +188,21 @@ def advance(flow: Flow, session: Session, form, actor, options: dict | None = No
         if done is not None:
             return _committed(flow, session, form, done, extra)
     return view
+
+
+def _commits(flow: Flow, form) -> bool:
+    """Whether this submission reaches its commit if every step passes."""
+    return bool(clean_scan(form.get(flow.steps[-1].name))) and not form.get("redo")
+
+
+def _walk_once(flow: Flow, session: Session, form, actor, options, key: str,
+               extra: dict) -> View:
+    """The walk, unless this exact submission already went through (a tablet re-sending
+    on a flaky network): then its first result."""
+    done = already_done(session, actor, form.get("idem"))
+    if done is not None:
+        return _committed(flow, session, form, done, extra)
+    return _walk(flow, session, form, actor, options, key, extra)
 
 
 def preview(flow: Flow, session: Session, args, actor) -> View:

@@ -23,7 +23,8 @@ from sqlalchemy.orm import Session, scoped_session
 from .errors import DomainError
 
 WRITE = "lotline_write"  # the execution option that makes SQLite's BEGIN an IMMEDIATE one
-_OPEN = "lotline.transaction_open"  # in Session.info while transaction() is open
+_OPEN = "lotline.transaction_open"  # in Session.info: the unit of work transaction() opened
+_OPEN_WRITE = "lotline.transaction_writes"  # in Session.info: whether that unit writes
 _WROTE = "lotline.wrote"  # in Session.info: the session's transaction has written something
 _FOUND = "lotline.found"  # in Session.info: rows read by a natural key in this transaction
 TRIES = 3
@@ -61,22 +62,51 @@ def transaction(session: Session, *, write: bool = True):
     Whatever the session was reading is ended first (its read transaction is rolled back),
     so on SQLite the write lock is the first thing a write transaction takes. Changes made
     to the session outside any transaction are a mistake: they are refused, never
-    committed along with this one."""
+    committed along with this one.
+
+    Inside an open write transaction (the scan engine opens one around a scan that commits,
+    so that what its steps read is what its commit uses) a transaction joins it: it commits
+    with it, and if it raises, the whole unit of work is rolled back there and then. Once
+    that happened, a transaction inside the block is a new one of its own (a retry)."""
     current = session() if isinstance(session, scoped_session) else session
-    if current.info.get(_OPEN):
-        raise RuntimeError("A transaction is already open on this session.")
+    outer = current.info.get(_OPEN)
+    if outer is not None and outer.is_active:
+        if write and not current.info.get(_OPEN_WRITE):
+            raise RuntimeError("A write transaction cannot join a read transaction.")
+        try:
+            yield current
+        except BaseException:
+            current.rollback()  # the unit of work ends with its first failure
+            raise
+        return
     if current.new or current.dirty or current.deleted or current.info.get(_WROTE):
         raise RuntimeError("The session holds changes made outside a transaction.")
     if current.in_transaction():
         current.rollback()  # a read: nothing to keep
-    current.info[_OPEN] = True
+    unit = current.begin()
+    ended = outer, current.info.get(_OPEN_WRITE)  # a unit of work that already ended, or none
+    current.info[_OPEN], current.info[_OPEN_WRITE] = unit, write
     try:
-        with current.begin():
-            if write:
-                current.connection(execution_options={WRITE: True})
-            yield current
+        if write:
+            current.connection(execution_options={WRITE: True})
+        yield current
+    except BaseException:
+        if unit.is_active:
+            unit.rollback()
+        raise
+    else:
+        if unit.is_active:
+            try:
+                unit.commit()
+            except BaseException:  # the COMMIT failed: nothing stays open or taken for saved
+                current.rollback()
+                raise
     finally:
-        current.info.pop(_OPEN, None)
+        if ended[0] is None:
+            current.info.pop(_OPEN, None)
+            current.info.pop(_OPEN_WRITE, None)
+        else:
+            current.info[_OPEN], current.info[_OPEN_WRITE] = ended
 
 
 @event.listens_for(Session, "after_flush")

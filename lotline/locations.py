@@ -69,7 +69,8 @@ def import_locations(session: Session, text: str) -> int:
 
 
 _BY_CODE = select(Location).where(Location.code == bindparam("code"))  # built once: every scan
-_LOCK_BY_CODE = _BY_CODE.with_for_update()
+# Read afresh under the lock: the scan's steps may have read it a moment before.
+_LOCK_BY_CODE = _BY_CODE.with_for_update().execution_options(populate_existing=True)
 
 
 def get_location(session: Session, code, *, lock: bool = False) -> Location:

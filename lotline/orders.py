@@ -120,8 +120,12 @@ def _csv_order(session: Session, n: int, number: str, row: dict[str, str]) -> di
 # Built once: every pick and pack scan reads its order.
 _BY_NUMBER = (select(Order).where(Order.number == bindparam("number"))
               .options(joinedload(Order.lines).joinedload(OrderLine.item)))  # one statement
-_LOCK_BY_NUMBER = (select(Order).where(Order.number == bindparam("number")).with_for_update()
-                   .execution_options(populate_existing=True))
+# On PostgreSQL the order is locked by a statement of its own, and its lines read after the
+# lock is granted: a read joined to the locking statement would see the lines as they were
+# before the transaction it waited for (READ COMMITTED re-reads only the locked row).
+_LOCK_BY_NUMBER = select(Order.id).where(Order.number == bindparam("number")).with_for_update()
+# Afresh: the scan's steps may have read the order and its lines a moment before the lock.
+_AFRESH = _BY_NUMBER.execution_options(populate_existing=True)
 
 
 def get_order(session: Session, number) -> Order:
@@ -142,10 +146,11 @@ def _items_known(session: Session, order: Order) -> Order:
 def lock_order(session: Session, number) -> Order:
     """The order, locked for this transaction on PostgreSQL (SQLite's write lock covers it)
     and read under the lock, so two stations picking or packing it cannot lose each other's
-    counts. On PostgreSQL its lines load when first used, also under the lock (a write
-    transaction starts with everything the session held expired)."""
+    counts. On PostgreSQL the order, its lines and their items are read afresh once the lock
+    is granted (what the scan's steps read of them a moment before is overwritten)."""
     if row_locks(session):
-        return _one_order(session, _LOCK_BY_NUMBER, number)
+        session.execute(_LOCK_BY_NUMBER, {"number": str(number or "").strip().upper()})
+        return _items_known(session, _one_order(session, _AFRESH, number))
     return get_order(session, number)
 
 

@@ -231,7 +231,8 @@ def check_pick(session: Session, order, loc: Location, sku, qty: int | None = No
     line = open_line(session, order, sku, qty)
     item = line.item
     inv = session.scalar(select(Inventory).where(Inventory.location_id == loc.id,
-                                                 Inventory.item_id == item.id))
+                                                 Inventory.item_id == item.id)
+                         .execution_options(populate_existing=True))  # under pick()'s lock
     if inv is None or inv.qty == 0:
         raise DomainError("insufficient_quantity", f"{loc.code} holds no {item.sku}. "
                           f"Go to the location shown, or skip it.", field="location")

@@ -197,10 +197,12 @@ def test_a_carried_lot_for_an_item_that_tracks_none_is_dropped_at_put(as_role, w
 
 
 def test_a_pack_confirm_is_one_transaction_that_reads_the_order_once(as_role, app):
-    """A pack line: the order is read once (on PostgreSQL by the statement that locks it),
-    its lines after it, with the item, the setting, the picked lots and the open carton; then
-    the carton (the first pack opens it), the pack line, the line's packed count, the order's
-    status (it changes on the first pack) and, last, the key."""
+    """A pack line is one unit of work: the key's check, the steps' reads (the order with its
+    lines and items, once), then the carton (the first pack opens it), the pack line, the
+    line's packed count, the order's status (it changes on the first pack) and, last, the
+    key. On SQLite the write lock is taken before anything is read; on PostgreSQL the order
+    is locked by a statement of its own and read again once the lock is granted (a read in
+    the locking statement would see the lines as they were before the pack it waited for)."""
     from lotline.models import Order, PackLine
 
     picked_order(recording=True)
@@ -209,22 +211,24 @@ def test_a_pack_confirm_is_one_transaction_that_reads_the_order_once(as_role, ap
         response, html = one_shot(browser, "/pack", order="SO-1", sku="LOT-1", lot="L5",
                                   qty="1")
     assert response.status_code == 200 and "Packed 1 × LOT-1 · lot L5" in html
-    start = next(n for n, s in enumerate(sent) if s in ("BEGIN IMMEDIATE",)
-                 or "FOR UPDATE" in s)  # the write transaction (SQLite / PostgreSQL)
-    tail = sent[start:]
-    end = next(n for n, s in enumerate(tail) if "idempotency_record" in s) + 1
+    start = next(n for n, s in enumerate(sent) if "idempotency_record" in s)
+    end = next(n for n, s in enumerate(sent) if s.startswith("INSERT INTO idempotency_record"))
+    unit = sent[start:end + 1]
     in_txn = [s.split()[0] + " " + s.split()[2 if s.startswith(("INSERT", "DELETE")) else 1]
-              if not s.startswith("SELECT") else "SELECT" for s in tail[:end]]
+              if not s.startswith("SELECT") else "SELECT" for s in unit]
     writes = [s for s in in_txn if not s.startswith(("SELECT", "BEGIN"))]
     assert sorted(writes) == ["INSERT carton", "INSERT idempotency_record", "INSERT pack_line",
                               "UPDATE customer_order", "UPDATE order_line"]
     assert writes[-1] == "INSERT idempotency_record"  # the key last
-    order_reads = [s for s in tail[:end] if s.startswith("SELECT") and "customer_order" in s]
-    # PostgreSQL locks the order in a statement of its own, then reads its lines after the
-    # lock is granted (a read in the locking statement would see other rows as they were).
-    assert len(order_reads) == 1
+    read = [n for n, s in enumerate(unit) if s.startswith("SELECT") and
+            "FROM customer_order LEFT OUTER JOIN order_line" in s]
     if db.engine.dialect.name == "postgresql":
-        assert order_reads[0].rstrip().endswith("FOR UPDATE") and "JOIN" not in order_reads[0]
+        locks = [n for n, s in enumerate(unit) if "customer_order" in s and "FOR UPDATE" in s]
+        assert len(locks) == 1 and "JOIN" not in unit[locks[0]]
+        assert len(read) == 2 and read[0] < locks[0] < read[1]
+    else:
+        assert sent[start - 1] == "BEGIN IMMEDIATE"  # the write lock first
+        assert len(read) == 1  # what the steps read is what the pack uses
     db.session.rollback()
     assert db.session.scalar(select(Order.status).where(Order.number == "SO-1")) == "packing"
     assert [(p.qty, p.recorded_lot) for p in db.session.scalars(select(PackLine))] == [(1, "L5")]

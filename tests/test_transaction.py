@@ -79,15 +79,42 @@ def test_the_orm_inside_uses_the_same_connection(app):
     assert pool.checkedout() == before
 
 
-def test_a_transaction_inside_another_is_refused(app):
-    with pytest.raises(RuntimeError, match="already open"):
-        with transaction(db.session):
-            with transaction(db.session):
-                pass
-    # the outer one was rolled back and closed; a new one works
+def test_a_transaction_inside_another_joins_it_and_commits_with_it(app):
+    """The scan engine opens the unit of work around a scan that commits; the domain's
+    transaction inside joins it: nothing is committed until the outer one ends."""
     with transaction(db.session):
-        db.session.execute(ADD_LOCATION)
+        with transaction(db.session):
+            db.session.execute(ADD_LOCATION)
+        db.session.add(Item(sku="W-6", description="W"))
+        assert db.session().in_transaction()
     assert count_locations() == 1
+    assert count_items() == 1
+
+
+def test_a_failure_inside_rolls_back_the_whole_unit_of_work(app):
+    """The outer block goes on (the engine renders the refusal): what it wrote before the
+    inner one failed is rolled back too, and a retry inside is a transaction of its own."""
+    with transaction(db.session):
+        db.session.add(Item(sku="W-7", description="W"))
+        db.session.flush()
+        with pytest.raises(RuntimeError, match="refused"):
+            with transaction(db.session):
+                db.session.execute(ADD_LOCATION)
+                raise RuntimeError("refused")
+        assert db.session.scalar(select(func.count()).select_from(Item)) == 0  # read again
+        with transaction(db.session):  # the retry: its own transaction, committed
+            db.session.execute(ADD_LOCATION)
+    assert count_items() == 0
+    assert count_locations() == 1
+
+
+def test_a_write_cannot_join_a_read(app):
+    """A write inside a read transaction would write without the write lock (SQLite)."""
+    with transaction(db.session, write=False):
+        with pytest.raises(RuntimeError, match="cannot join a read"):
+            with transaction(db.session):
+                db.session.execute(ADD_LOCATION)
+    assert count_locations() == 0
 
 
 def test_a_read_the_session_had_open_is_ended_not_committed(app):

@@ -70,7 +70,9 @@ def check_active(location: Location) -> Location:
 
 _STOCK = (select(Inventory).options(joinedload(Inventory.lot))
           .where(Inventory.location_id == bindparam("location_id"),
-                 Inventory.item_id == bindparam("item_id")))
+                 Inventory.item_id == bindparam("item_id"))
+          # afresh: a change reads it under its lock after the scan's steps read it
+          .execution_options(populate_existing=True))
 
 
 def inventory_at(session: Session, location: Location, item: Item) -> Inventory | None:
