@@ -59,8 +59,9 @@ def configure_engine(engine: Engine) -> None:
 def transaction(session: Session, *, write: bool = True):
     """One database transaction: committed when the block ends, rolled back if it raises.
 
-    Whatever the session was reading is ended first (its read transaction is rolled back),
-    so on SQLite the write lock is the first thing a write transaction takes. Changes made
+    On SQLite whatever the session was reading is ended first (its read transaction is
+    rolled back), so the write lock is the first thing a write transaction takes; on
+    PostgreSQL the read goes on as the unit of work (see below). Changes made
     to the session outside any transaction are a mistake: they are refused, never
     committed along with this one.
 
@@ -81,18 +82,24 @@ def transaction(session: Session, *, write: bool = True):
         return
     if current.new or current.dirty or current.deleted or current.info.get(_WROTE):
         raise RuntimeError("The session holds changes made outside a transaction.")
-    if current.in_transaction():
-        current.rollback()  # a read: nothing to keep
-    unit = current.begin()
+    going_on = current.in_transaction() and current.get_transaction().is_active and \
+        is_postgres(current)
+    if current.in_transaction() and not going_on:
+        current.rollback()  # a read: nothing to keep (SQLite: the write lock comes first)
+    # On PostgreSQL a read so far (the signed-in user, read at the request's start) holds no
+    # lock a change needs and every statement reads what is committed when it runs (READ
+    # COMMITTED): the unit of work goes on in it, without a ROLLBACK and a BEGIN (two round
+    # trips of a scan's 14; bench/RESULTS.md, issue 16). What a change reads under its
+    # locks is read afresh there (populate_existing).
+    unit = current.get_transaction() if going_on else current.begin()
     ended = outer, current.info.get(_OPEN_WRITE)  # a unit of work that already ended, or none
     current.info[_OPEN], current.info[_OPEN_WRITE] = unit, write
     try:
-        if write:
+        if write and not going_on:
             current.connection(execution_options={WRITE: True})
         yield current
     except BaseException:
-        if unit.is_active:
-            unit.rollback()
+        current.rollback()  # also a transaction a failed flush left inactive
         raise
     else:
         if unit.is_active:
