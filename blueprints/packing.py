@@ -175,32 +175,11 @@ def _finished(session, view) -> bool:
     return _at_pack(session, view).done
 
 
-FLOW = Flow("pack", "Pack", "packing.index", [
-    Step("order", "Order", "Scan the order, or CMD:NEXT for the next one waiting", _order,
-         opened=_opened),
-    Step("sku", "Item", _item_prompt, _item),
-    Step("lot", "Lot", "Scan the lot on the item", _lot,
-         applies=lambda s, st: "sku" in st and (
-             _needs(s, st).lot or domain.asks_lot(s, st["order"], st["sku"])),
-         info=_picked_info),
-    Step("serial", "Serial", "Scan the serial of this unit", _serial,
-         applies=lambda s, st: "sku" in st and _needs(s, st).serial, info=_picked_info),
-    Step("qty", "Quantity", "How many? Scan the item again to add one, or type a number",
-         _qty, quantity=True, info=_picked_info,
-         applies=lambda s, st: "sku" in st and not _needs(s, st).serial),
-], _commit, "Packed", keep=("order",), panel="packing/_panel.html", finished=_finished,
-    override={code: "supervisor" for code in lot_gate.REFUSALS}, step_up=_step_up,
-    switch=_switch, leave=_left, commands=[
-        Command(commands.CLOSE, "to close the carton", _may_close, _close),
-        Command(commands.NEXT, "for the next order waiting", _may_next, _next),
-    ])
-
-
-def _panel(view: View) -> dict:
+def _panel(session, view: View) -> dict:
     """The order's panel, read after the scan (and its commit); after the order's last
     carton is closed, that order (shown as packed)."""
     number = str(view.state.get("order") or getattr(view.result, "reference", "") or "")
-    panel = domain.pack_panel(db.session, number) if number.strip() else None
+    panel = domain.pack_panel(session, number) if number.strip() else None
     if panel is None:
         return {"order": None, "lots": {}, "carton": None, "needs": {}, "offline": None}
     return {"order": panel.order, "lots": panel.lots, "carton": panel.carton,
@@ -218,6 +197,28 @@ def _offline(view: View, panel) -> dict | None:
     return packoffline.offline_data(panel, prompts)
 
 
+FLOW = Flow("pack", "Pack", "packing.index", [
+    Step("order", "Order", "Scan the order, or CMD:NEXT for the next one waiting", _order,
+         opened=_opened),
+    Step("sku", "Item", _item_prompt, _item),
+    Step("lot", "Lot", "Scan the lot on the item", _lot,
+         applies=lambda s, st: "sku" in st and (
+             _needs(s, st).lot or domain.asks_lot(s, st["order"], st["sku"])),
+         info=_picked_info),
+    Step("serial", "Serial", "Scan the serial of this unit", _serial,
+         applies=lambda s, st: "sku" in st and _needs(s, st).serial, info=_picked_info),
+    Step("qty", "Quantity", "How many? Scan the item again to add one, or type a number",
+         _qty, quantity=True, info=_picked_info,
+         applies=lambda s, st: "sku" in st and not _needs(s, st).serial),
+], _commit, "Packed", keep=("order",), panel="packing/_panel.html",
+    read_panel=_panel, finished=_finished,
+    override={code: "supervisor" for code in lot_gate.REFUSALS}, step_up=_step_up,
+    switch=_switch, leave=_left, commands=[
+        Command(commands.CLOSE, "to close the carton", _may_close, _close),
+        Command(commands.NEXT, "for the next order waiting", _may_next, _next),
+    ])
+
+
 @bp.route("", methods=["GET", "POST"])
 @accepts("csrf_token", "weight", "override", "override_user", "override_password",
          "override_reason", *FLOW.fields)
@@ -227,7 +228,7 @@ def index():
         view = preview(FLOW, db.session, request.args, actor)
     else:
         view = advance(FLOW, db.session, request.form, actor)
-    return render_flow(view, **_panel(view))
+    return render_flow(view)
 
 
 @bp.post("/replay")

@@ -156,13 +156,24 @@ def _finished(session, view) -> bool:
     return domain.next_task(session, order) is None
 
 
+def _panel(session, view: View) -> dict:
+    """The order on screen; after its last pick, that order, shown as picked."""
+    number = view.state.get("order") or getattr(view.result, "reference", None)
+    if not number:
+        return {"order": None, "task": None}
+    order = orders_domain.get_order(session, number)
+    return {"order": order,
+            "task": domain.next_task(session, order, _skip(view.extra, order.number))}
+
+
 FLOW = Flow("pick", "Pick", "picking.index", [
     Step("order", "Order", "Scan the order, or CMD:NEXT for the next one waiting", _order),
     Step("location", "Location", "Scan the location shown", _location, reads=("skip",)),
     Step("sku", "Item", "Scan the item", _item),
     Step("qty", "Quantity", _qty_prompt, _qty, quantity=True,
          default=_default_qty, info=_lot_line),
-], _commit, "Picked", keep=("order",), panel="picking/_panel.html", carry=("skip", "short"),
+], _commit, "Picked", keep=("order",), panel="picking/_panel.html",
+    read_panel=_panel, carry=("skip", "short"),
     per_scan=("short",), finished=_finished,
     redo_on={"pick_blocked": "location", "insufficient_quantity": "location"},
     commands=[
@@ -173,16 +184,6 @@ FLOW = Flow("pick", "Pick", "picking.index", [
     ])
 
 
-def _panel(view: View) -> dict:
-    """The order on screen; after its last pick, that order, shown as picked."""
-    number = view.state.get("order") or getattr(view.result, "reference", None)
-    if not number:
-        return {"order": None, "task": None}
-    order = orders_domain.get_order(db.session, number)
-    return {"order": order,
-            "task": domain.next_task(db.session, order, _skip(view.extra, order.number))}
-
-
 @bp.route("", methods=["GET", "POST"])
 @accepts("csrf_token", *FLOW.fields)
 def index():
@@ -191,4 +192,4 @@ def index():
         view = preview(FLOW, db.session, request.args, actor)
     else:
         view = advance(FLOW, db.session, request.form, actor)
-    return render_flow(view, **_panel(view))
+    return render_flow(view)

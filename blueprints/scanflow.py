@@ -35,6 +35,7 @@ from werkzeug.datastructures import MultiDict
 from lotline import commands
 from lotline.db import transaction
 from lotline.errors import DomainError, NotFound
+from lotline.extensions import db
 from lotline.inventory import already_done
 
 from . import page_or_fragment
@@ -87,6 +88,9 @@ class Flow:
     step_up: Callable | None = None
     keep: tuple[str, ...] = ()  # steps that stay accepted after a commit (e.g. the order)
     panel: str | None = None  # a template shown beside the step (e.g. the order's lines)
+    # What that template shows: (session, view) -> its variables. Read after the scan, in
+    # the scan's own unit of work when it commits (so it shows what the commit wrote).
+    read_panel: Callable[[Session, View], dict] | None = None
     carry: tuple[str, ...] = ()  # extra hidden fields carried between scans
     per_scan: tuple[str, ...] = ()  # carried fields that end when the scan commits
     commands: list[Command] = field(default_factory=list)  # besides Confirm, Cancel, Station
@@ -130,6 +134,7 @@ class View:
     offers: list[Command] = field(default_factory=list)  # commands that apply here
     station: str | None = None  # set this device's station (CMD:STATION:<name>)
     memo: dict = field(default_factory=dict)  # what a flow's hooks read once per screen
+    panel: dict | None = None  # the panel's variables, once read (Flow.read_panel)
 
 
 def advance(flow: Flow, session: Session, form, actor, options: dict | None = None) -> View:
@@ -176,9 +181,11 @@ def advance(flow: Flow, session: Session, form, actor, options: dict | None = No
     else:
         # A submission that carries its last step's value commits when its steps pass: it
         # is walked inside its write transaction, so the rows its steps read are the rows its
-        # commit uses (read once, not once to check and again to write).
-        with transaction(session):
+        # commit uses (read once, not once to check and again to write), and the panel is
+        # read after the writes, in the same transaction, for the screen drawn after it.
+        with transaction(session, expire_on_commit=False):
             view = _walk_once(flow, session, form, actor, options, key, extra)
+            view.panel = _panel(flow, session, view)
     if view.error is not None and form.get("idem"):
         # A copy of this submission (a tablet re-sending at once) may have been applied
         # while this one was walked, taking the stock it was refused for: look again, in a
@@ -188,6 +195,10 @@ def advance(flow: Flow, session: Session, form, actor, options: dict | None = No
         if done is not None:
             return _committed(flow, session, form, done, extra)
     return view
+
+
+def _panel(flow: Flow, session: Session, view: View) -> dict:
+    return flow.read_panel(session, view) if flow.read_panel is not None else {}
 
 
 def _commits(flow: Flow, form) -> bool:
@@ -392,10 +403,12 @@ def first_step(flow: Flow, session, state) -> Step:
     return next(s for s in flow.steps if s.name not in state and s.applies(session, state))
 
 
-def render_flow(view: View, status: int | None = None, **panel):
-    """The whole page, or only the flow region for htmx (422 when a step was refused)."""
+def render_flow(view: View, status: int | None = None):
+    """The whole page, or only the flow region for htmx (422 when a step was refused), with
+    the flow's panel (read now, unless the scan's unit of work read it)."""
     from .station import remember_station
 
+    panel = view.panel if view.panel is not None else _panel(view.flow, db.session, view)
     hidden = {k: v for k, v in view.state.items()
               if view.current is None or k != view.current.name}
     hidden.update({k: v for k, v in view.extra.items() if v})

@@ -16,7 +16,7 @@ from __future__ import annotations
 from contextlib import contextmanager
 from typing import Protocol
 
-from sqlalchemy import event, exc
+from sqlalchemy import event, exc, inspect
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session, scoped_session
 
@@ -56,7 +56,7 @@ def configure_engine(engine: Engine) -> None:
 
 
 @contextmanager
-def transaction(session: Session, *, write: bool = True):
+def transaction(session: Session, *, write: bool = True, expire_on_commit: bool = True):
     """One database transaction: committed when the block ends, rolled back if it raises.
 
     On SQLite whatever the session was reading is ended first (its read transaction is
@@ -68,7 +68,11 @@ def transaction(session: Session, *, write: bool = True):
     Inside an open write transaction (the scan engine opens one around a scan that commits,
     so that what its steps read is what its commit uses) a transaction joins it: it commits
     with it, and if it raises, the whole unit of work is rolled back there and then. Once
-    that happened, a transaction inside the block is a new one of its own (a retry)."""
+    that happened, a transaction inside the block is a new one of its own (a retry).
+
+    ``expire_on_commit=False``: what the block read stays loaded after the commit (the
+    screen drawn after a scan shows what its unit of work read after its writes, without
+    reading it all again; SQLAlchemy's option of that name, for this commit only)."""
     current = session() if isinstance(session, scoped_session) else session
     outer = current.info.get(_OPEN)
     if outer is not None and outer.is_active:
@@ -103,11 +107,14 @@ def transaction(session: Session, *, write: bool = True):
         raise
     else:
         if unit.is_active:
+            expiring, current.expire_on_commit = current.expire_on_commit, expire_on_commit
             try:
                 unit.commit()
             except BaseException:  # the COMMIT failed: nothing stays open or taken for saved
                 current.rollback()
                 raise
+            finally:
+                current.expire_on_commit = expiring
     finally:
         if ended[0] is None:
             current.info.pop(_OPEN, None)
@@ -141,12 +148,25 @@ def found_once(session: Session, kind: str, key, load):
     Why: the scan engine checks every accepted value on every scan and each rule names the
     item and the location again; reading them each time made a Put confirm 18 statements
     and left 500 stations past their bar (bench/RESULTS.md, issue 16). A transaction's end
-    forgets them, so a write transaction reads them again under its lock."""
+    forgets them, and an object the session expired is read again. What a change reads
+    under its locks it reads afresh (SQLite: the write lock is taken before any read of its
+    transaction; PostgreSQL: the locking reads and the stock use populate_existing)."""
     current = session() if isinstance(session, scoped_session) else session
     found = current.info.setdefault(_FOUND, {})
-    if (kind, key) not in found:
-        found[(kind, key)] = load()
-    return found[(kind, key)]
+    row = found.get((kind, key), _NOT_READ)
+    if row is _NOT_READ or _expired(row):
+        row = found[(kind, key)] = load()
+    return row
+
+
+_NOT_READ = object()
+
+
+def _expired(row) -> bool:
+    """An ORM object the session expired (the screen after a commit reads everything
+    again): read it again, by its natural key, in one statement."""
+    state = inspect(row, raiseerr=False)
+    return state is not None and getattr(state, "expired", False)
 
 
 def forget_found(session: Session, kind: str, key) -> None:
