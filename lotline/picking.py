@@ -18,6 +18,7 @@ from sqlalchemy.orm import Session
 from . import lot_gate
 from . import orders as orders_domain
 from .commands import NEXT, SHORT
+from .db import forget_found
 from .errors import DomainError
 from .inventory import (
     Actor,
@@ -285,6 +286,7 @@ def pick(session: Session, *, order_number, location, sku, qty, actor: Actor,
             messages.append(f"Short at {loc.code}: found {qty} of {expected}. "
                             f"{loc.code} is on the Needs cycle count list.")
         if qty:
+            forget_found(session, "picked", order.id)  # the lots picked for it change
             session.add(PickLine(order_line_id=line.id, item_id=item.id, location_id=loc.id,
                                  lot_id=lot.id if lot else None, qty=qty, qty_short=0,
                                  user_id=actor.user_id, station=actor.station[:64]))

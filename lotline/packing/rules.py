@@ -13,6 +13,7 @@ from sqlalchemy.orm.attributes import set_committed_value
 from .. import lot_gate, pack_gate
 from .. import orders as orders_domain
 from .. import settings as settings_domain
+from ..db import found_once
 from ..errors import DomainError, ValidationError
 from ..items import find_item
 from ..models import Item, Lot, Order, OrderLine, PackLine, PickLine
@@ -91,21 +92,21 @@ def check_serial(session: Session, item: Item, serial: str) -> None:
 
 _PICKED = (select(PickLine.order_line_id, Lot.number, PickLine.location_id)
            .join(Lot, Lot.id == PickLine.lot_id).where(PickLine.qty > 0).order_by(PickLine.id))
-# Built once: every pack scan reads one of them.
-_PICKED_FOR_LINE = _PICKED.where(PickLine.order_line_id == bindparam("line_id"))
+# Built once: every pack scan reads it.
 _PICKED_FOR_ORDER = _PICKED.where(PickLine.order_line_id.in_(
     select(OrderLine.id).where(OrderLine.order_id == bindparam("order_id")).scalar_subquery()))
 
 
 def picked_lots(session: Session, line) -> dict[str, list[int]]:
     """Lot number -> locations it was picked from, for this order line."""
-    return _by_line(session.connection().execute(_PICKED_FOR_LINE, {"line_id": line.id})
-                    ).get(line.id, {})
+    return picked_by_line(session, line.order_id).get(line.id, {})
 
 
 def picked_by_line(session: Session, order_id: int) -> dict[int, dict[str, list[int]]]:
-    """For each line of the order: lot number -> locations it was picked from."""
-    return _by_line(session.connection().execute(_PICKED_FOR_ORDER, {"order_id": order_id}))
+    """For each line of the order: lot number -> locations it was picked from (read once per
+    transaction: the pack and the panel drawn after it both ask; a pick forgets it)."""
+    return found_once(session, "picked", order_id, lambda: _by_line(
+        session.connection().execute(_PICKED_FOR_ORDER, {"order_id": order_id})))
 
 
 def _by_line(rows) -> dict[int, dict[str, list[int]]]:
