@@ -28,9 +28,10 @@ Set-up, per app directory (not timed):
     screen (GET /put or /pack) for its CSRF token: its own session cookie, its own token,
     its own station cookie (lotline_station=BENCH-0000..).
 
-The app is served the way ``make run`` serves it: gunicorn ``--no-control-socket -w 2``
-(sync workers) on a free loopback port, ``app:create_app()`` from the app directory, with
-that directory's own ``.venv`` (its editable install maps ``lotline`` to its own tree).
+The app is served the way ``make run`` serves it: gunicorn ``--no-control-socket -w N``
+(sync workers; N as the app directory's Makefile says for that database, or --workers) on
+a free loopback port, ``app:create_app()`` from the app directory, with that directory's
+own ``.venv`` (its editable install maps ``lotline`` to its own tree).
 
 The load: every station gets a fixed schedule before the run starts: a random phase in
 [0, interval), then one scan every --interval seconds (2), each moved by a random jitter of
@@ -267,6 +268,16 @@ class Target:
             return []
         return [ln for ln in log.read_text(errors="replace").splitlines()
                 if "Traceback" in ln or "[ERROR]" in ln or "[CRITICAL]" in ln]
+
+
+def make_run_workers(app_dir: Path, database_url: str) -> int:
+    """The number of gunicorn workers ``make run`` in ``app_dir`` serves with on this
+    database (its Makefile's ``workers`` target), or 2, the number before it had one."""
+    done = subprocess.run(["make", "-s", "--no-print-directory", "workers",
+                           f"DATABASE_URL={database_url}"], cwd=app_dir, capture_output=True,
+                          text=True)
+    out = done.stdout.strip()
+    return int(out) if done.returncode == 0 and out.isdigit() else 2
 
 
 def pg_recreate(url: str) -> None:
@@ -819,8 +830,10 @@ def main() -> int:
                     help=f"sent with every scan ({ACCEPT_ENCODING!r}, as Chromium; 'identity' "
                     "for uncompressed answers)")
     ap.add_argument("--timeout", type=float, default=30, help="seconds before a scan fails")
-    ap.add_argument("--workers", type=int, default=2,
-                    help="gunicorn's sync workers per app (make run's WORKERS; 2)")
+    ap.add_argument("--workers", type=int, default=None,
+                    help="gunicorn's sync workers per app (default: what each app directory's "
+                         "make run serves with for that database, `make -s workers`; 2 if it "
+                         "cannot say)")
     ap.add_argument("--seed", type=int, default=1)
     ap.add_argument("--sched", choices=["fifo", "nice", "none"], default="fifo",
                     help="the generator's scheduling during the runs: SCHED_FIFO priority 1 "
@@ -841,7 +854,8 @@ def main() -> int:
     for i, app_dir in enumerate(app_dirs):
         url = (nth_database(args.database_url, i) if args.database_url
                else f"sqlite:///{tmp / f'lotline-{i + 1}.db'}")
-        targets.append(Target(i, app_dir, url, tmp, workers_n=args.workers))
+        targets.append(Target(i, app_dir, url, tmp,
+                              workers_n=args.workers or make_run_workers(app_dir, url)))
         if [t.label for t in targets].count(targets[-1].label) > 1:
             targets[-1].label += f"#{i + 1}"
     # every station's order must outlast every run it takes part in
@@ -851,7 +865,7 @@ def main() -> int:
           f"nproc {os.cpu_count()}  loadavg {loadavg()}")
     for t in targets:
         print(f"# app {t.label}: {t.app_dir} ({t.head}); python {t.python}; "
-              f"database {t.database_url}")
+              f"database {t.database_url}; gunicorn workers {t.workers_n}")
     print(f"# {args.duration:g} s measured after {args.warmup:g} s warm-up per run; one scan "
           f"per station every {args.interval:g} s +-{args.jitter * 100:g}%; "
           f"{args.pack_share * 100:g}% pack stations; data: "
