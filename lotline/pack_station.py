@@ -12,7 +12,7 @@ from __future__ import annotations
 import datetime as dt
 from dataclasses import dataclass
 
-from sqlalchemy import bindparam, func, or_, select, update
+from sqlalchemy import or_, select, update
 from sqlalchemy.orm import Session
 
 from . import orders as orders_domain
@@ -20,7 +20,7 @@ from . import packing
 from .commands import CANCEL, CLOSE, NEXT
 from .db import run_in_transaction
 from .errors import DomainError
-from .models import Carton, Order, OrderLine, utcnow
+from .models import Order, utcnow
 
 OPEN_AT_STATION_FOR = dt.timedelta(minutes=30)  # then another station's CMD:NEXT may take it
 PACKABLE = ("picked", "packing")
@@ -47,26 +47,15 @@ class OrderAtPack:
         return self.status in ("packed", "shipped", "cancelled") and self.open_carton is None
 
 
-_o, _c, _ol = Order.__table__.c, Carton.__table__.c, OrderLine.__table__.c
-# One statement: it is asked several times a scan (the prompt, the commands offered, done?).
-_AT_PACK = select(
-    _o.number, _o.status,
-    select(_c.number).where(_c.order_id == _o.id, _c.status == "open").order_by(_c.id)
-    .limit(1).scalar_subquery().label("open_carton"),
-    select(func.coalesce(func.sum(_ol.qty_packed), 0)).where(_ol.order_id == _o.id)
-    .scalar_subquery().label("packed"),
-    select(func.coalesce(func.sum(_ol.qty - _ol.qty_short), 0)).where(_ol.order_id == _o.id)
-    .scalar_subquery().label("wanted"),
-).where(_o.number == bindparam("number"))
-
-
 def order_at_pack(session: Session, number) -> OrderAtPack:
-    """Where the order stands."""
-    number = str(number or "").strip().upper()
-    row = session.connection().execute(_AT_PACK, {"number": number}).first()
-    if row is None:
-        orders_domain.get_order(session, number)  # raises its "no order" error
-    return OrderAtPack(row.number, row.status, row.open_carton, row.packed, row.wanted)
+    """Where the order stands: from the order with its lines (read once per transaction,
+    :func:`lotline.orders.get_order`) and its open carton (likewise), which a pack scan's
+    steps, its pack and the panel drawn after it read anyway."""
+    order = orders_domain.get_order(session, number)
+    carton = packing.open_carton_of(session, order)
+    return OrderAtPack(order.number, order.status, carton.number if carton else None,
+                       sum(line.qty_packed for line in order.lines),
+                       sum(line.qty - line.qty_short for line in order.lines))
 
 
 def check_packable(session: Session, number) -> str:

@@ -34,6 +34,7 @@ from .inventory import (
 )
 from .items import find_item
 from .models import Inventory, Location, Lot, OrderLine, PickLine
+from .packing.rules import PICKED
 from .settings import warehouse_today
 from .stock_rules import lot_unknown, lot_unknown_refusal
 
@@ -286,7 +287,7 @@ def pick(session: Session, *, order_number, location, sku, qty, actor: Actor,
             messages.append(f"Short at {loc.code}: found {qty} of {expected}. "
                             f"{loc.code} is on the Needs cycle count list.")
         if qty:
-            forget_found(session, "picked", order.id)  # the lots picked for it change
+            forget_found(session, PICKED, order.id)  # the lots picked for it change
             session.add(PickLine(order_line_id=line.id, item_id=item.id, location_id=loc.id,
                                  lot_id=lot.id if lot else None, qty=qty, qty_short=0,
                                  user_id=actor.user_id, station=actor.station[:64]))

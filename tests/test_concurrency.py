@@ -567,3 +567,47 @@ def test_stations_packing_the_last_picked_units_at_once_pack_no_more_than_was_pi
             outcomes[r]
         line = orders_domain.get_order(db.session, f"RACE-{r}").lines[0]
         assert (line.qty_picked, line.qty_packed) == (2, 2)
+
+
+@pytest.mark.skipif(not ON_POSTGRES, reason=(
+    "SQLite takes its write lock before a scan's steps read anything: no other station can "
+    "commit between those reads and the pack"))
+def test_a_pack_reads_the_picked_lots_again_once_it_holds_the_order(app):
+    """A pack scan's steps read the order's picked lots and open carton (once per unit of
+    work); another station picks more of the line before the pack locks the order. The pack
+    decides on what was picked when it got the lock: the lot picked in between is a picked
+    lot, not a mismatch."""
+    from sqlalchemy.orm import Session
+
+    from lotline import orders, packing, picking
+    from lotline import settings as settings_domain
+    from lotline.models import PackLine
+
+    nobody = inventory.Actor(None, "PACK-1")
+    for code in ("S-01", "S-02"):
+        locations_domain.create_location(db.session, code)
+    make_item("LOT-1", require_lot=True)
+    settings_domain.set_setting(db.session, settings_domain.REQUIRE_LOT_SERIAL_AT_PACK, True,
+                                None)
+    db.session.commit()
+    orders.create_order(db.session, "SO-1", "Customer", [{"sku": "LOT-1", "qty": 2}])
+    db.session.commit()
+    inventory.put(db.session, location="S-01", sku="LOT-1", lot="L5", qty=1, actor=nobody)
+    picking.pick(db.session, order_number="SO-1", location="S-01", sku="LOT-1", qty=1,
+                 actor=nobody)
+    inventory.put(db.session, location="S-02", sku="LOT-1", lot="L6", qty=1, actor=nobody)
+
+    with lotline_db.transaction(db.session):  # the scan's unit of work
+        order = orders.get_order(db.session, "SO-1")
+        assert list(packing.picked_lots(db.session, order.lines[0])) == ["L5"]  # the steps
+        assert packing.open_carton_of(db.session, order) is None
+        with Session(db.engine) as other:  # another station, meanwhile
+            picking.pick(other, order_number="SO-1", location="S-02", sku="LOT-1", qty=1,
+                         actor=nobody)
+            packing.pack(other, order_number="SO-1", sku="LOT-1", lot="L5", actor=nobody)
+        packing.pack(db.session, order_number="SO-1", sku="LOT-1", lot="L6", actor=nobody)
+    db.session.expire_all()
+    lines = db.session.scalars(select(PackLine).order_by(PackLine.id)).all()
+    assert [(pl.recorded_lot, pl.picked_lots, pl.lot_mismatch) for pl in lines] == [
+        ("L5", "L5, L6", False), ("L6", "L5, L6", False)]
+    assert len({pl.carton_id for pl in lines}) == 1  # the carton the other opened

@@ -11,7 +11,7 @@ picked from goes on the Needs cycle count list, because its lot on record is now
   cartons   the order's open carton, and closing it
 """
 
-from .cartons import close_carton, open_carton
+from .cartons import close_carton, open_carton, open_carton_of
 from .pack import pack
 from .panel import PackPanel, pack_panel
 from .rules import (
@@ -29,6 +29,6 @@ from .rules import (
 
 __all__ = [
     "SERIAL_MAX", "PackNeeds", "PackPanel", "asks_lot", "check_room", "check_serial",
-    "clean_serial", "close_carton", "needs", "open_carton", "order_line", "pack", "pack_panel",
-    "packable", "picked_lots",
+    "clean_serial", "close_carton", "needs", "open_carton", "open_carton_of", "order_line", "pack",
+    "pack_panel", "packable", "picked_lots",
 ]

@@ -7,6 +7,7 @@ from sqlalchemy import Row, bindparam, func, insert, select
 from sqlalchemy.orm import Session
 
 from .. import orders as orders_domain
+from ..db import forget_found, found_once
 from ..errors import DomainError, ValidationError
 from ..models import Carton, utcnow
 
@@ -16,12 +17,16 @@ _OPEN = (select(Carton.id, Carton.number)
          .where(Carton.order_id == bindparam("order_id"), Carton.status == "open")
          .order_by(Carton.id).limit(1))
 _LAST = select(func.max(Carton.number)).where(Carton.order_id == bindparam("order_id"))
+OPEN_CARTON = "open carton"  # found_once's kind for an order's open carton
 _OPEN_NEW = insert(Carton.__table__).returning(Carton.__table__.c.id, Carton.__table__.c.number)
 
 
 def open_carton_of(session: Session, order) -> Row | None:
-    """The order's open carton (its id and number), if it has one."""
-    return session.connection().execute(_OPEN, {"order_id": order.id}).first()
+    """The order's open carton (its id and number), if it has one: read once per transaction
+    (a pack scan's steps, the pack and the panel after it all ask); opening or closing one
+    forgets it, and so does the pack's lock on the order (PostgreSQL)."""
+    return found_once(session, OPEN_CARTON, order.id, lambda: session.connection().execute(
+        _OPEN, {"order_id": order.id}).first())
 
 
 def open_carton(session: Session, order, station: str = "") -> Row:
@@ -33,6 +38,7 @@ def open_carton(session: Session, order, station: str = "") -> Row:
         carton = connection.execute(_OPEN_NEW, {
             "order_id": order.id, "number": (last or 0) + 1, "status": "open",
             "station": station[:64]}).one()
+        forget_found(session, OPEN_CARTON, order.id)
     return carton
 
 
@@ -54,5 +60,6 @@ def close_carton(session: Session, *, order_number, weight_grams=None) -> Carton
         carton.weight_grams = weight
     carton.status = "closed"
     carton.closed_at = utcnow()
+    forget_found(session, OPEN_CARTON, order.id)
     session.flush()
     return carton

@@ -17,12 +17,21 @@ from .. import lot_gate, pack_gate
 from .. import orders as orders_domain
 from .. import settings as settings_domain
 from ..commands import CLOSE
+from ..db import forget_found, row_locks
 from ..errors import DomainError, ValidationError
 from ..inventory import Actor, Result, clean_lot, clean_qty, request_count, run_once
 from ..items import find_item
 from ..models import Order, OrderLine, PackLine, utcnow
-from .cartons import open_carton
-from .rules import check_room, check_serial, clean_serial, needs, not_on_order, picked_lots
+from .cartons import OPEN_CARTON, open_carton
+from .rules import (
+    PICKED,
+    check_room,
+    check_serial,
+    clean_serial,
+    needs,
+    not_on_order,
+    picked_lots,
+)
 
 
 def pack(session: Session, *, order_number, sku, actor: Actor, qty=1, lot=None, serial=None,
@@ -46,6 +55,9 @@ def pack(session: Session, *, order_number, sku, actor: Actor, qty=1, lot=None, 
         # On PostgreSQL the order is locked first, so two stations packing it take turns;
         # its lines are read after the lock is granted.
         order = orders_domain.lock_order(session, order_number)
+        if row_locks(session):  # what the steps read of it before the lock may have changed
+            forget_found(session, PICKED, order.id)
+            forget_found(session, OPEN_CARTON, order.id)
         orders_domain.check_workable(order)
         item = find_item(session, sku)
         line = next((ln for ln in order.lines if ln.item_id == item.id), None)

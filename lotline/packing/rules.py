@@ -92,6 +92,7 @@ def check_serial(session: Session, item: Item, serial: str) -> None:
 
 _PICKED = (select(PickLine.order_line_id, Lot.number, PickLine.location_id)
            .join(Lot, Lot.id == PickLine.lot_id).where(PickLine.qty > 0).order_by(PickLine.id))
+PICKED = "picked"  # found_once's kind for an order's picked lots
 # Built once: every pack scan reads it.
 _PICKED_FOR_ORDER = _PICKED.where(PickLine.order_line_id.in_(
     select(OrderLine.id).where(OrderLine.order_id == bindparam("order_id")).scalar_subquery()))
@@ -105,7 +106,7 @@ def picked_lots(session: Session, line) -> dict[str, list[int]]:
 def picked_by_line(session: Session, order_id: int) -> dict[int, dict[str, list[int]]]:
     """For each line of the order: lot number -> locations it was picked from (read once per
     transaction: the pack and the panel drawn after it both ask; a pick forgets it)."""
-    return found_once(session, "picked", order_id, lambda: _by_line(
+    return found_once(session, PICKED, order_id, lambda: _by_line(
         session.connection().execute(_PICKED_FOR_ORDER, {"order_id": order_id})))
 
 
