@@ -9,7 +9,7 @@ PORT ?= 8000
 # gunicorn's sync workers. SQLite takes one writer at a time: 2 (one per core). PostgreSQL:
 # 3, so a worker waiting on the database leaves both cores to the others (500 stations on 2
 # cores: p99 68 ms with 2, 35 ms with 3; bench/RESULTS.md, issue 16).
-WORKERS ?= $(if $(filter postgresql%,$(DATABASE_URL)),3,2)
+WORKERS ?= $(if $(filter postgres%,$(DATABASE_URL)),3,2)
 export FLASK_APP = app
 
 .PHONY: run test test-only install install-test browser lint clean workers

@@ -273,9 +273,12 @@ class Target:
 def make_run_workers(app_dir: Path, database_url: str) -> int:
     """The number of gunicorn workers ``make run`` in ``app_dir`` serves with on this
     database (its Makefile's ``workers`` target), or 2, the number before it had one."""
-    done = subprocess.run(["make", "-s", "--no-print-directory", "workers",
-                           f"DATABASE_URL={database_url}"], cwd=app_dir, capture_output=True,
-                          text=True)
+    try:
+        done = subprocess.run(["make", "-s", "--no-print-directory", "workers",
+                               f"DATABASE_URL={database_url}"], cwd=app_dir,
+                              capture_output=True, text=True)
+    except FileNotFoundError:  # no make here
+        return 2
     out = done.stdout.strip()
     return int(out) if done.returncode == 0 and out.isdigit() else 2
 

@@ -33,7 +33,7 @@ from sqlalchemy.orm import Session
 from werkzeug.datastructures import MultiDict
 
 from lotline import commands
-from lotline.db import transaction
+from lotline.db import run_in_transaction, transaction
 from lotline.errors import DomainError, NotFound
 from lotline.extensions import db
 from lotline.inventory import already_done
@@ -183,9 +183,14 @@ def advance(flow: Flow, session: Session, form, actor, options: dict | None = No
         # is walked inside its write transaction, so the rows its steps read are the rows its
         # commit uses (read once, not once to check and again to write), and the panel is
         # read after the writes, in the same transaction, for the screen drawn after it.
-        with transaction(session, expire_on_commit=False):
+        def unit() -> View:
             view = _walk_once(flow, session, form, actor, options, key, extra)
             view.panel = _panel(flow, session, view)
+            return view
+
+        # Run again from the start if the write lock could not be had (SQLite's busy
+        # timeout), or the commit failed in a way worth retrying (lotline.db.retryable).
+        view = run_in_transaction(session, unit, expire_on_commit=False)
     if view.error is not None and form.get("idem"):
         # A copy of this submission (a tablet re-sending at once) may have been applied
         # while this one was walked, taking the stock it was refused for: look again, in a
@@ -202,8 +207,14 @@ def _panel(flow: Flow, session: Session, view: View) -> dict:
 
 
 def _commits(flow: Flow, form) -> bool:
-    """Whether this submission reaches its commit if every step passes."""
-    return bool(clean_scan(form.get(flow.steps[-1].name))) and not form.get("redo")
+    """Whether this submission reaches its commit if every step passes: it carries a value
+    for the flow's last step, a number or Confirm where that is the quantity (an item
+    scanned there adds one; that writes nothing and must not wait for SQLite's write lock)."""
+    last = flow.steps[-1]
+    raw = clean_scan(form.get(last.name))
+    if not raw or form.get("redo"):
+        return False
+    return not last.quantity or typed_number(raw) or commands.is_confirm(raw)
 
 
 def _walk_once(flow: Flow, session: Session, form, actor, options, key: str,

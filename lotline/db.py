@@ -106,6 +106,10 @@ def transaction(session: Session, *, write: bool = True, expire_on_commit: bool 
         current.rollback()  # also a transaction a failed flush left inactive
         raise
     else:
+        if not unit.is_active and current.info.get(_WROTE):
+            current.rollback()
+            raise RuntimeError("Changes were made after this unit of work failed; they are "
+                               "not committed.")
         if unit.is_active:
             expiring, current.expire_on_commit = current.expire_on_commit, expire_on_commit
             try:
@@ -193,7 +197,8 @@ class Once(Protocol):
     def replay(self, session: Session): ...
 
 
-def run_in_transaction(session: Session, work, *, once: Once | None = None):
+def run_in_transaction(session: Session, work, *, once: Once | None = None,
+                       expire_on_commit: bool = True):
     """``work()`` as one write transaction, and its result.
 
     Run again from the start (rules and all) when it failed in a way worth retrying
@@ -202,7 +207,7 @@ def run_in_transaction(session: Session, work, *, once: Once | None = None):
     key went first, the twin's result is the answer."""
     for attempt in range(TRIES):
         try:
-            with transaction(session):
+            with transaction(session, expire_on_commit=expire_on_commit):
                 result = work()
                 if once is not None:
                     once.record(session, result)

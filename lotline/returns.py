@@ -10,6 +10,7 @@ from sqlalchemy.orm import Session
 
 from . import lot_gate
 from . import orders as orders_domain
+from .db import forget_found
 from .errors import DomainError
 from .inventory import (
     Actor,
@@ -23,6 +24,7 @@ from .inventory import (
     scanned_code,
 )
 from .models import Lot, PackLine, PickLine
+from .packing.rules import PICKED
 from .settings import warehouse_today
 
 
@@ -92,6 +94,7 @@ def return_picked(session: Session, *, order_number, sku, lot, location, qty, ac
 def _unpick(session: Session, line, lot_id: int, qty: int) -> None:
     """Take ``qty`` off this line's picks of the lot, newest first: the lot did not go to
     the customer (the ledger keeps the pick and the return)."""
+    forget_found(session, PICKED, line.order_id)  # the lots picked for the order change
     picks = session.scalars(select(PickLine).where(
         PickLine.order_line_id == line.id, PickLine.lot_id == lot_id, PickLine.qty > 0)
         .order_by(PickLine.id.desc()))

@@ -108,6 +108,17 @@ def test_a_failure_inside_rolls_back_the_whole_unit_of_work(app):
     assert count_locations() == 1
 
 
+def test_a_write_after_the_unit_of_work_failed_is_refused_not_lost_silently(app):
+    with pytest.raises(RuntimeError, match="after this unit of work failed"):
+        with transaction(db.session):
+            with pytest.raises(RuntimeError, match="refused"):
+                with transaction(db.session):
+                    raise RuntimeError("refused")
+            # no transaction of its own: a mistake
+            db.session.execute(insert(Location).values(code="W-02", zone="", type="storage"))
+    assert count_locations() == 0
+
+
 def test_a_write_cannot_join_a_read(app):
     """A write inside a read transaction would write without the write lock (SQLite)."""
     with transaction(db.session, write=False):
