@@ -23,8 +23,7 @@ from sqlalchemy.orm import Session, scoped_session
 from .errors import DomainError
 
 WRITE = "lotline_write"  # the execution option that makes SQLite's BEGIN an IMMEDIATE one
-_OPEN = "lotline.transaction_open"  # in Session.info: the unit of work transaction() opened
-_OPEN_WRITE = "lotline.transaction_writes"  # in Session.info: whether that unit writes
+_OPEN = "lotline.transaction_open"  # in Session.info: (the unit transaction() opened, writes?)
 _WROTE = "lotline.wrote"  # in Session.info: the session's transaction has written something
 _FOUND = "lotline.found"  # in Session.info: rows read by a natural key in this transaction
 TRIES = 3
@@ -75,8 +74,8 @@ def transaction(session: Session, *, write: bool = True, expire_on_commit: bool 
     reading it all again; SQLAlchemy's option of that name, for this commit only)."""
     current = session() if isinstance(session, scoped_session) else session
     outer = current.info.get(_OPEN)
-    if outer is not None and outer.is_active:
-        if write and not current.info.get(_OPEN_WRITE):
+    if outer is not None and outer[0].is_active:
+        if write and not outer[1]:
             raise RuntimeError("A write transaction cannot join a read transaction.")
         try:
             yield current
@@ -93,11 +92,10 @@ def transaction(session: Session, *, write: bool = True, expire_on_commit: bool 
     # On PostgreSQL a read so far (the signed-in user, read at the request's start) holds no
     # lock a change needs and every statement reads what is committed when it runs (READ
     # COMMITTED): the unit of work goes on in it, without a ROLLBACK and a BEGIN (two round
-    # trips of a scan's 14; bench/RESULTS.md, issue 16). What a change reads under its
+    # trips a scan; bench/RESULTS.md, issue 16). What a change reads under its
     # locks is read afresh there (populate_existing).
     unit = current.get_transaction() if going_on else current.begin()
-    ended = outer, current.info.get(_OPEN_WRITE)  # a unit of work that already ended, or none
-    current.info[_OPEN], current.info[_OPEN_WRITE] = unit, write
+    current.info[_OPEN] = (unit, write)
     try:
         if write and not going_on:
             current.connection(execution_options={WRITE: True})
@@ -119,12 +117,11 @@ def transaction(session: Session, *, write: bool = True, expire_on_commit: bool 
                 raise
             finally:
                 current.expire_on_commit = expiring
-    finally:
-        if ended[0] is None:
+    finally:  # back to the unit of work that already ended around this one, if any
+        if outer is None:
             current.info.pop(_OPEN, None)
-            current.info.pop(_OPEN_WRITE, None)
         else:
-            current.info[_OPEN], current.info[_OPEN_WRITE] = ended
+            current.info[_OPEN] = outer
 
 
 @event.listens_for(Session, "after_flush")
