@@ -15,7 +15,7 @@ from lotline.locations import get_location
 from lotline.stock_rules import check_other_location
 
 from . import accepts, page_or_fragment, role_blueprint, roles_required
-from .scanflow import Flow, Step, advance, preview, render_flow
+from .scanflow import Flow, Step, advance, locking, preview, render_flow
 from .scantext import clean_scan, scanned_expiry
 from .station import current_station
 
@@ -121,6 +121,12 @@ def _po_info(session, state):
     return f"{po.number} ({po.vendor}) still to receive: {left or 'nothing'}."
 
 
+def _lock_locations(session, *codes):
+    domain.lock_locations(session, [code for code in codes if code])
+
+
+LOCKS_LOCATION = locking(_lock_locations, "location")
+
 LOCATION = Step("location", "Location", "Scan the location", _location)
 ITEM = Step("sku", "Item", "Scan the item", _item)
 QTY = Step("qty", "Quantity", "How many? Scan the item again to add one, or type a number",
@@ -166,7 +172,7 @@ FLOWS = {
         Step("lot", "Lot", "Scan the lot", _put_lot, applies=_tracks_lot,
              info=_holding("location")),
         Step("qty", "Quantity", QTY.prompt, _qty, quantity=True, info=_holding("location")),
-    ], _put_commit, "Put away"),
+    ], _put_commit, "Put away", lock=LOCKS_LOCATION),
     "pull": Flow("pull", "Pull", "inventory.pull", [
         LOCATION,
         Step("sku", "Item", "Scan the item", _source_item("location"),
@@ -174,7 +180,7 @@ FLOWS = {
         Step("lot", "Lot", "Scan the lot to verify it", _source_lot("location"),
              applies=_tracks_lot, info=_holding("location")),
         Step("qty", "Quantity", QTY.prompt, _qty, quantity=True, info=_holding("location")),
-    ], _pull_commit, "Pulled"),
+    ], _pull_commit, "Pulled", lock=LOCKS_LOCATION),
     "move": Flow("move", "Move", "inventory.move", [
         Step("from_location", "From location", "Scan the location to move from", _location),
         Step("sku", "Item", "Scan the item", _source_item("from_location"),
@@ -184,9 +190,10 @@ FLOWS = {
         Step("qty", "Quantity", QTY.prompt, _qty, quantity=True,
              info=_holding("from_location")),
         Step("to_location", "To location", "Scan the location to move to", _to_location),
-    ], _move_commit, "Moved", redo_on={"needs_cycle_count": "from_location",
-                                       "insufficient_quantity": "from_location",
-                                       "location_holds_other_lot": "to_location"}),
+    ], _move_commit, "Moved", lock=locking(_lock_locations, "from_location", "to_location"),
+        redo_on={"needs_cycle_count": "from_location",
+                 "insufficient_quantity": "from_location",
+                 "location_holds_other_lot": "to_location"}),
     "count": Flow("count", "Cycle Count", "inventory.count", [
         LOCATION,
         Step("sku", "Item", "Scan the item", _item, info=_holding("location")),
@@ -194,7 +201,7 @@ FLOWS = {
              _count_qty, quantity=True, info=_holding("location")),
         Step("lot", "Lot", "Scan the lot on the shelf", _lot,
              applies=lambda s, st: _tracks_lot(s, st) and st.get("qty") not in (None, "0")),
-    ], _count_commit, "Counted"),
+    ], _count_commit, "Counted", lock=LOCKS_LOCATION),
     "receive": Flow("receive", "Receive", "inventory.receive", [
         Step("po", "Purchase order", "Scan the purchase order", _po),
         Step("location", "Location", "Scan the location to put it in", _location,
@@ -202,7 +209,8 @@ FLOWS = {
         Step("sku", "Item", "Scan the item", _po_item, info=_po_info),
         Step("lot", "Lot", "Scan the lot", _put_lot, applies=_tracks_lot),
         Step("qty", "Quantity", QTY.prompt, _qty, quantity=True, info=_po_info),
-    ], _receive_commit, "Received", override={"over_receipt": "allow_over_receipt"}),
+    ], _receive_commit, "Received", override={"over_receipt": "allow_over_receipt"},
+        lock=LOCKS_LOCATION),
 }
 
 

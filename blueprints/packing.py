@@ -33,7 +33,7 @@ from lotline.slip import packing_slip
 
 from . import accepts, packoffline, role_blueprint
 from .scancommands import Command, Note, Outcome
-from .scanflow import Flow, Step, View, advance, preview, render_flow
+from .scanflow import Flow, Step, View, advance, locking, preview, render_flow
 from .scantext import expand_gs1, scanned_expiry
 from .station import current_station
 
@@ -211,7 +211,7 @@ FLOW = Flow("pack", "Pack", "packing.index", [
          _qty, quantity=True, info=_picked_info,
          applies=lambda s, st: "sku" in st and not _needs(s, st).serial),
 ], _commit, "Packed", keep=("order",), panel="packing/_panel.html",
-    read_panel=_panel, finished=_finished,
+    read_panel=_panel, finished=_finished, lock=locking(orders_domain.lock_order, "order"),
     override={code: "supervisor" for code in lot_gate.REFUSALS}, step_up=_step_up,
     switch=_switch, leave=_left, commands=[
         Command(commands.CLOSE, "to close the carton", _may_close, _close),

@@ -30,7 +30,7 @@ from lotline.items import find_item
 
 from . import accepts, role_blueprint
 from .scancommands import Command, Outcome
-from .scanflow import Flow, Step, View, advance, preview, render_flow
+from .scanflow import Flow, Step, View, advance, locking, preview, render_flow
 from .scantext import without
 from .station import current_station
 
@@ -174,6 +174,7 @@ FLOW = Flow("pick", "Pick", "picking.index", [
          default=_default_qty, info=_lot_line),
 ], _commit, "Picked", keep=("order",), panel="picking/_panel.html",
     read_panel=_panel, carry=("skip", "short"),
+    lock=locking(domain.lock_pick, "location", "order"),
     per_scan=("short",), finished=_finished,
     redo_on={"pick_blocked": "location", "insufficient_quantity": "location"},
     commands=[

@@ -103,6 +103,10 @@ class Flow:
     switch: Callable | None = None
     # The kept values are dropped (Cancel at the first step after them): (session, kept, actor)
     leave: Callable | None = None
+    # What a scan that commits locks before its steps read anything (the rows its commit
+    # changes, in the domain's lock order): (session, form) -> None. A value that names
+    # nothing is left to its step to refuse.
+    lock: Callable | None = None
 
     @property
     def fields(self) -> tuple[str, ...]:
@@ -180,10 +184,13 @@ def advance(flow: Flow, session: Session, form, actor, options: dict | None = No
         view = _walk_once(flow, session, form, actor, options, key, extra)
     else:
         # A submission that carries its last step's value commits when its steps pass: it
-        # is walked inside its write transaction, so the rows its steps read are the rows its
-        # commit uses (read once, not once to check and again to write), and the panel is
-        # read after the writes, in the same transaction, for the screen drawn after it.
+        # is walked inside its write transaction, after taking the flow's locks, so the rows
+        # its steps read are the rows its commit uses (read once, not once to check and again
+        # under the lock to write), and the panel is read after the writes, in the same
+        # transaction, for the screen drawn after it.
         def unit() -> View:
+            if flow.lock is not None:
+                flow.lock(session, form)
             view = _walk_once(flow, session, form, actor, options, key, extra)
             view.panel = _panel(flow, session, view)
             return view
@@ -200,6 +207,18 @@ def advance(flow: Flow, session: Session, form, actor, options: dict | None = No
         if done is not None:
             return _committed(flow, session, form, done, extra)
     return view
+
+
+def locking(take: Callable, *names: str) -> Callable:
+    """A flow's ``lock``: ``take(session, *values)`` with the values scanned for the steps
+    ``names``, cleaned (an empty string where there is none). A value that names nothing
+    is not refused here: its step refuses it, in its own words, when the walk reaches it."""
+    def lock(session: Session, form) -> None:
+        try:
+            take(session, *(clean_scan(form.get(name)) for name in names))
+        except DomainError:
+            pass
+    return lock
 
 
 def _panel(flow: Flow, session: Session, view: View) -> dict:

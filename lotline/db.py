@@ -26,6 +26,7 @@ WRITE = "lotline_write"  # the execution option that makes SQLite's BEGIN an IMM
 _OPEN = "lotline.transaction_open"  # in Session.info: (the unit transaction() opened, writes?)
 _WROTE = "lotline.wrote"  # in Session.info: the session's transaction has written something
 _FOUND = "lotline.found"  # in Session.info: rows read by a natural key in this transaction
+_LOCKED = "lotline.locked"  # in Session.info: rows this transaction read under a row lock
 TRIES = 3
 # Tests switch this off to show the concurrency tests catch a version without row locks.
 LOCKING = True
@@ -140,6 +141,7 @@ def _ended(session, transaction):
     if transaction.parent is None:
         session.info.pop(_WROTE, None)
         session.info.pop(_FOUND, None)
+        session.info.pop(_LOCKED, None)
 
 
 def found_once(session: Session, kind: str, key, load):
@@ -168,6 +170,39 @@ def _expired(row) -> bool:
     again): read it again, by its natural key, in one statement."""
     state = inspect(row, raiseerr=False)
     return state is not None and getattr(state, "expired", False)
+
+
+def locked_once(session: Session, kind: str, key, lock):
+    """The row ``lock()`` reads under a row lock (PostgreSQL's ``FOR UPDATE``, read afresh),
+    locked and read once per transaction; :func:`found_once` finds it by the same kind and
+    key from then on.
+
+    What was read before a lock is forgotten when it is taken: under READ COMMITTED another
+    station may have changed it while this transaction waited for the lock, so it is read
+    again when next asked for. (A scan that commits takes its locks before its steps read
+    anything: the scan engine's ``Flow.lock``.)"""
+    current = session() if isinstance(session, scoped_session) else session
+    locked = current.info.setdefault(_LOCKED, {})
+    if (kind, key) in locked:
+        return locked[(kind, key)]
+    found = current.info.setdefault(_FOUND, {})
+    found.clear()
+    found.update(locked)
+    row = locked[(kind, key)] = found[(kind, key)] = lock()
+    return row
+
+
+def held(session: Session, kind: str, key) -> bool:
+    """Whether the row of that kind and key cannot change under this transaction until it
+    ends, except by its own writes: on PostgreSQL, once :func:`locked_once` locked it; on
+    SQLite, in any transaction (a write holds the database's write lock; a read sees one
+    snapshot of it)."""
+    current = session() if isinstance(session, scoped_session) else session
+    if not current.in_transaction():
+        return False
+    if is_postgres(current):
+        return (kind, key) in current.info.get(_LOCKED, {})
+    return True
 
 
 def forget_found(session: Session, kind: str, key) -> None:

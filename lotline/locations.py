@@ -9,7 +9,7 @@ from sqlalchemy.orm import Session
 
 from . import csv_file
 from .commands import refuse_command
-from .db import found_once, run_in_transaction
+from .db import found_once, locked_once, run_in_transaction
 from .errors import Conflict, NotFound, ValidationError
 from .models import LOCATION_TYPES, Inventory, Location
 from .paging import Page, page_count, page_number
@@ -80,7 +80,8 @@ def get_location(session: Session, code, *, lock: bool = False) -> Location:
         raise NotFound("No location was scanned. Scan the location's label.",
                        code="unknown_location")
     if lock:
-        return _found(code, session.scalar(_LOCK_BY_CODE, {"code": code}))
+        return locked_once(session, "location", code,
+                           lambda: _found(code, session.scalar(_LOCK_BY_CODE, {"code": code})))
     return found_once(session, "location", code,
                       lambda: _found(code, session.scalar(_BY_CODE, {"code": code})))
 

@@ -10,7 +10,7 @@ from sqlalchemy.orm import Session, joinedload, selectinload
 
 from . import csv_file
 from .commands import refuse_command
-from .db import found_once, row_locks
+from .db import found_once, locked_once, row_locks
 from .errors import Conflict, DomainError, NotFound, ValidationError
 from .inventory import MAX_QTY, clean_qty
 from .items import find_item
@@ -149,9 +149,14 @@ def lock_order(session: Session, number) -> Order:
     counts. On PostgreSQL the order, its lines and their items are read afresh once the lock
     is granted (what the scan's steps read of them a moment before is overwritten)."""
     if row_locks(session):
-        session.execute(_LOCK_BY_NUMBER, {"number": str(number or "").strip().upper()})
-        return _items_known(session, _one_order(session, _AFRESH, number))
+        number = str(number or "").strip().upper()
+        return locked_once(session, "order", number, lambda: _locked(session, number))
     return get_order(session, number)
+
+
+def _locked(session: Session, number: str) -> Order:
+    session.execute(_LOCK_BY_NUMBER, {"number": number})
+    return _items_known(session, _one_order(session, _AFRESH, number))
 
 
 def _one_order(session: Session, query, number) -> Order:

@@ -27,13 +27,14 @@ from .inventory import (
     adjust,
     clean_qty,
     count_requested,
+    inventory_at,
     lock_locations,
     request_count,
     run_once,
     scanned_code,
 )
 from .items import find_item
-from .models import Inventory, Location, Lot, OrderLine, PickLine
+from .models import Inventory, Location, Lot, Order, OrderLine, PickLine
 from .packing.rules import PICKED
 from .settings import warehouse_today
 from .stock_rules import lot_unknown, lot_unknown_refusal
@@ -232,9 +233,7 @@ def check_pick(session: Session, order, loc: Location, sku, qty: int | None = No
     pick() checks again under its locks."""
     line = open_line(session, order, sku, qty)
     item = line.item
-    inv = session.scalar(select(Inventory).where(Inventory.location_id == loc.id,
-                                                 Inventory.item_id == item.id)
-                         .execution_options(populate_existing=True))  # under pick()'s lock
+    inv = inventory_at(session, loc, item)  # read afresh: under pick()'s lock there
     if inv is None or inv.qty == 0:
         raise DomainError("insufficient_quantity", f"{loc.code} holds no {item.sku}. "
                           f"Go to the location shown, or skip it.", field="location")
@@ -252,6 +251,13 @@ def check_pick(session: Session, order, loc: Location, sku, qty: int | None = No
     return line, inv
 
 
+def lock_pick(session: Session, location, order_number) -> tuple[Location, Order]:
+    """What a pick locks, in the domain's order (the location, then the order), each read
+    under its lock; on SQLite the transaction's write lock already covers them."""
+    loc = lock_locations(session, [location])[scanned_code(location)]
+    return loc, orders_domain.lock_order(session, order_number)
+
+
 def pick(session: Session, *, order_number, location, sku, qty, actor: Actor,
          idempotency_key=None, found_short: bool = False) -> Result:
     """Pick ``qty`` at ``location``; the lot is the location's. ``found_short``: the shelf
@@ -261,8 +267,7 @@ def pick(session: Session, *, order_number, location, sku, qty, actor: Actor,
               "short": found_short}
 
     def apply():
-        loc = lock_locations(session, [location])[scanned_code(location)]
-        order = orders_domain.lock_order(session, order_number)
+        loc, order = lock_pick(session, location, order_number)
         orders_domain.check_workable(order)
         open_line(session, order, sku, qty)  # what is scanned is refused first, as on screen
         check_pick_location(session, order, loc)

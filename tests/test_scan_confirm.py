@@ -89,6 +89,35 @@ def test_a_confirm_writes_its_change_once(app, as_role, warehouse):  # noqa: F81
     assert writes == ["UPDATE inventory", "INSERT ledger_entry", "INSERT idempotency_record"]
 
 
+@pytest.mark.parametrize("url, fields, locked", [
+    ("/put", {"location": "A-01", "sku": "LOT-1", "lot": "L1", "qty": "2"}, ["A-01"]),
+    ("/move", {"from_location": "A-01", "sku": "LOT-1", "lot": "L1", "qty": "2",
+               "to_location": "A-02"}, ["A-01", "A-02"]),
+])
+def test_a_confirm_locks_its_locations_first_and_reads_each_stock_row_once(
+        app, as_role, warehouse, url, fields, locked):  # noqa: F811
+    """A confirm's unit of work takes its locks before its steps read anything (on
+    PostgreSQL each location is read with FOR UPDATE, in code order, and not read again; on
+    SQLite the write lock is taken first). Each stock row it changes is then read once:
+    the steps' read is the one the change uses."""
+    browser = as_role("packer")
+    with statements() as sent:
+        response, html = one_shot(browser, url, **fields)
+    assert response.status_code == 200 and 'data-feedback="success"' in html
+    start = next(n for n, s in enumerate(sent) if "FROM location" in s)
+    unit = sent[start:]
+    if db.engine.dialect.name == "postgresql":
+        location_reads = [s for s in unit if "FROM location" in s]
+        assert all("FOR UPDATE" in s for s in location_reads)
+        assert len(location_reads) == len(locked)
+        assert all("FOR UPDATE" in s for s in unit[:len(locked)])  # before anything else
+    else:
+        assert sent[start - 1] == "BEGIN IMMEDIATE"
+    stock_reads = [s for s in unit if s.startswith("SELECT") and "FROM inventory" in s]
+    assert len(stock_reads) == len(locked)
+    assert [qty(code) for code in locked] == ([12] if url == "/put" else [8, 2])
+
+
 def test_a_resent_confirm_is_answered_by_its_first_result(as_role, warehouse):  # noqa: F811
     browser = as_role("packer")
     key = uuid.uuid4().hex
@@ -197,12 +226,13 @@ def test_a_carried_lot_for_an_item_that_tracks_none_is_dropped_at_put(as_role, w
 
 
 def test_a_pack_confirm_is_one_transaction_that_reads_the_order_once(as_role, app):
-    """A pack line is one unit of work: the key's check, the steps' reads (the order with its
-    lines and items, once), then the carton (the first pack opens it), the pack line, the
-    line's packed count, the order's status (it changes on the first pack) and, last, the
-    key. On SQLite the write lock is taken before anything is read; on PostgreSQL the order
-    is locked by a statement of its own and read again once the lock is granted (a read in
-    the locking statement would see the lines as they were before the pack it waited for)."""
+    """A pack line is one unit of work: the lock, the order read with its lines and items
+    (once: the steps and the pack use that read), the key's check, then the carton (the
+    first pack opens it), the pack line, the line's packed count, the order's status (it
+    changes on the first pack) and, last, the key. On SQLite the write lock is taken before
+    anything is read; on PostgreSQL the order is locked by a statement of its own before
+    anything of it is read (a read joined to the locking statement would see the lines as
+    they were before the pack it waited for)."""
     from lotline.models import Order, PackLine
 
     picked_order(recording=True)
@@ -211,7 +241,7 @@ def test_a_pack_confirm_is_one_transaction_that_reads_the_order_once(as_role, ap
         response, html = one_shot(browser, "/pack", order="SO-1", sku="LOT-1", lot="L5",
                                   qty="1")
     assert response.status_code == 200 and "Packed 1 × LOT-1 · lot L5" in html
-    start = next(n for n, s in enumerate(sent) if "idempotency_record" in s)
+    start = next(n for n, s in enumerate(sent) if "customer_order" in s)
     end = next(n for n, s in enumerate(sent) if s.startswith("INSERT INTO idempotency_record"))
     unit = sent[start:end + 1]
     in_txn = [s.split()[0] + " " + s.split()[2 if s.startswith(("INSERT", "DELETE")) else 1]
@@ -224,8 +254,8 @@ def test_a_pack_confirm_is_one_transaction_that_reads_the_order_once(as_role, ap
             "FROM customer_order LEFT OUTER JOIN order_line" in s]
     if db.engine.dialect.name == "postgresql":
         locks = [n for n, s in enumerate(unit) if "customer_order" in s and "FOR UPDATE" in s]
-        assert len(locks) == 1 and "JOIN" not in unit[locks[0]]
-        assert len(read) == 2 and read[0] < locks[0] < read[1]
+        assert locks == [0] and "JOIN" not in unit[0]  # the lock before any read
+        assert len(read) == 1
     else:
         assert sent[start - 1] == "BEGIN IMMEDIATE"  # the write lock first
         assert len(read) == 1  # what the steps read is what the pack uses

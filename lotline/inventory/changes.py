@@ -11,10 +11,10 @@ from sqlalchemy.orm import Session
 from sqlalchemy.orm.attributes import set_committed_value
 
 from .. import locations as locations_domain
-from ..db import row_locks
+from ..db import forget_found, row_locks
 from ..errors import DomainError
 from ..models import Inventory, Item, LedgerEntry, Location, Lot, User
-from .rules import check_active, inventory_at
+from .rules import STOCK, check_active, inventory_at
 
 
 @dataclass
@@ -145,9 +145,11 @@ def adjust(session: Session, *, kind: str, location: Location, item: Item, lot: 
         if after > 0:
             session.execute(_ADD_STOCK, {"location_id": location.id, "item_id": item.id,
                                          "lot_id": lot_id, "qty": after})
+            forget_found(session, STOCK, (location.id, item.id))
     elif after == 0:
         session.execute(_EMPTY, {"row": inv.id})  # an empty location holds no lot
         session.expunge(inv)
+        forget_found(session, STOCK, (location.id, item.id))
     elif set_lot:
         session.execute(_SET_STOCK, {"row": inv.id, "after": after, "lot": lot_id})
         set_committed_value(inv, "qty", after)

@@ -11,6 +11,7 @@ from sqlalchemy.orm import Session, joinedload
 
 from .. import locations as locations_domain
 from ..commands import refuse_command
+from ..db import found_once, held
 from ..errors import DomainError, ValidationError
 from ..models import Inventory, Item, Location
 from ..stock_rules import lot_unknown, lot_unknown_refusal
@@ -75,9 +76,19 @@ _STOCK = (select(Inventory).options(joinedload(Inventory.lot))
           .execution_options(populate_existing=True))
 
 
+STOCK = "stock"  # found_once's kind for a (location id, item id) record
+
+
 def inventory_at(session: Session, location: Location, item: Item) -> Inventory | None:
-    """The (location, item) record with its lot, in one statement (every scan reads it)."""
-    return session.scalar(_STOCK, {"location_id": location.id, "item_id": item.id})
+    """The (location, item) record with its lot, in one statement (every scan reads it).
+    Read once per transaction while the location is held (:func:`lotline.db.held`): a
+    scan's step and its change then use the same read (:func:`.changes.adjust` forgets it
+    when it adds or deletes the record)."""
+    params = {"location_id": location.id, "item_id": item.id}
+    if held(session, "location", location.code):
+        return found_once(session, STOCK, (location.id, item.id),
+                          lambda: session.scalar(_STOCK, params))
+    return session.scalar(_STOCK, params)
 
 
 def check_destination(session: Session, location: Location, item: Item,

@@ -24,7 +24,7 @@ _OPEN_NEW = insert(Carton.__table__).returning(Carton.__table__.c.id, Carton.__t
 def open_carton_of(session: Session, order) -> Row | None:
     """The order's open carton (its id and number), if it has one: read once per transaction
     (a pack scan's steps, the pack and the panel after it all ask); opening or closing one
-    forgets it, and so does the pack's lock on the order (PostgreSQL)."""
+    forgets it, and so does taking a row lock (PostgreSQL: lotline.db.locked_once)."""
     return found_once(session, OPEN_CARTON, order.id, lambda: session.connection().execute(
         _OPEN, {"order_id": order.id}).first())
 

@@ -17,14 +17,12 @@ from .. import lot_gate, pack_gate
 from .. import orders as orders_domain
 from .. import settings as settings_domain
 from ..commands import CLOSE
-from ..db import forget_found, row_locks
 from ..errors import DomainError, ValidationError
 from ..inventory import Actor, Result, clean_lot, clean_qty, request_count, run_once
 from ..items import find_item
 from ..models import Order, OrderLine, PackLine, utcnow
-from .cartons import OPEN_CARTON, open_carton
+from .cartons import open_carton
 from .rules import (
-    PICKED,
     check_room,
     check_serial,
     clean_serial,
@@ -53,11 +51,8 @@ def pack(session: Session, *, order_number, sku, actor: Actor, qty=1, lot=None, 
 
     def apply():
         # On PostgreSQL the order is locked first, so two stations packing it take turns;
-        # its lines are read after the lock is granted.
+        # its lines, picked lots and open carton are read after the lock is granted.
         order = orders_domain.lock_order(session, order_number)
-        if row_locks(session):  # what the steps read of it before the lock may have changed
-            forget_found(session, PICKED, order.id)
-            forget_found(session, OPEN_CARTON, order.id)
         orders_domain.check_workable(order)
         item = find_item(session, sku)
         line = next((ln for ln in order.lines if ln.item_id == item.id), None)
