@@ -9,7 +9,9 @@ only the step it names and keeps the rest, so "scan another location" is one sca
 There is one walk: a confirm (a submission carrying every step's value and a quantity) is
 walked like any other scan, and commits when every step has its value. A submission whose
 key already committed (a tablet re-sending on a flaky network) is answered with its first
-result before anything is walked.
+result: a confirm when its key's record, written last, is refused as a duplicate (its unit
+of work is rolled back) or when its walk is refused (the stock it wanted is gone); any
+other submission before it is walked.
 
 What a packer does with a scanner in hand (Put, for example):
   1. "Scan the location": scans A-01-02's label; Enter is sent by the scanner.
@@ -191,7 +193,10 @@ def advance(flow: Flow, session: Session, form, actor, options: dict | None = No
         def unit() -> View:
             if flow.lock is not None:
                 flow.lock(session, form)
-            view = _walk_once(flow, session, form, actor, options, key, extra)
+            # Its key is not looked up first: a copy of a submission already applied fails
+            # to write the key's record, last, and is answered with the first result
+            # (lotline.db.run_in_transaction); one refused looks for it below.
+            view = _walk(flow, session, form, actor, options, key, extra)
             view.panel = _panel(flow, session, view)
             return view
 

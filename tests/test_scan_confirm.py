@@ -135,10 +135,11 @@ def test_a_resent_confirm_is_answered_by_its_first_result(as_role, warehouse):  
 
 def test_a_copy_walked_after_its_twin_applied_is_answered_by_the_twin(
         as_role, warehouse, monkeypatch):  # noqa: F811
-    """Copies of one submission sent at once (a tablet re-sending): a copy whose first look
-    for its key came before its twin's record, and whose walk then found the stock gone, is
-    answered with the twin's result, not refused (the soak with SIGKILLs found it on
-    PostgreSQL: the pick screen refused two of three copies)."""
+    """Copies of one submission sent at once (a tablet re-sending): a copy walked after its
+    twin took the stock is refused by its walk, then finds the twin's record and is answered
+    with the twin's result, not refused (the soak with SIGKILLs found it on PostgreSQL: the
+    pick screen refused two of three copies). A confirm looks for its key once, after the
+    refusal, not before its walk."""
     import blueprints.scanflow as scanflow
 
     browser = as_role("packer")
@@ -147,20 +148,42 @@ def test_a_copy_walked_after_its_twin_applied_is_answered_by_the_twin(
                      idem=key)[1]
     looks = []
 
-    def before_the_twin_wrote(session, actor, k):  # the first look races the twin
+    def looked_up(session, actor, k):
         looks.append(k)
-        return None if len(looks) == 1 else real(session, actor, k)
+        return real(session, actor, k)
 
     real = scanflow.already_done
-    monkeypatch.setattr(scanflow, "already_done", before_the_twin_wrote)
+    monkeypatch.setattr(scanflow, "already_done", looked_up)
     response, html = one_shot(browser, "/pull", location="A-01", sku="LOT-1", lot="L1",
                               qty="10", idem=key)
-    assert looks == [key, key]
+    assert looks == [key]
     assert "10 → 0" in first
     assert response.status_code == 200 and "10 → 0" in html and "already done" in html
     assert 'data-error-code' not in html
     assert db.session.scalar(select(func.count()).select_from(LedgerEntry)
                              .where(LedgerEntry.type == "pull")) == 1
+
+
+@pytest.mark.parametrize("url, fields, done", [
+    ("/put", {"location": "A-01", "sku": "LOT-1", "lot": "L1", "qty": "2"}, "10 → 12"),
+    ("/move", {"from_location": "A-01", "sku": "LOT-1", "lot": "L1", "qty": "2",
+               "to_location": "A-02"}, "A-02 · LOT-1 · L1: 0 → 2"),
+])
+def test_a_resent_confirm_that_would_pass_again_is_applied_once(
+        as_role, warehouse, url, fields, done):  # noqa: F811
+    """A copy of a confirm that its walk would let through again (the stock is still there)
+    writes its change, fails to write its key's record (the first one holds it), is rolled
+    back as a whole and answered with the first result."""
+    browser = as_role("packer")
+    key = uuid.uuid4().hex
+    first = one_shot(browser, url, idem=key, **fields)[1]
+    response, html = one_shot(browser, url, idem=key, **fields)
+    assert done in first
+    assert response.status_code == 200 and done in html and "already done" in html
+    db.session.rollback()
+    assert db.session.scalar(select(func.count()).select_from(LedgerEntry)) == \
+        1 + (1 if url == "/put" else 2)  # the seed, and the first confirm's rows
+    assert qty("A-01") == (12 if url == "/put" else 8)
 
 
 @pytest.mark.parametrize("url, fields", [
