@@ -833,10 +833,10 @@ def main() -> int:
                     help=f"sent with every scan ({ACCEPT_ENCODING!r}, as Chromium; 'identity' "
                     "for uncompressed answers)")
     ap.add_argument("--timeout", type=float, default=30, help="seconds before a scan fails")
-    ap.add_argument("--workers", type=int, default=None,
-                    help="gunicorn's sync workers per app (default: what each app directory's "
-                         "make run serves with for that database, `make -s workers`; 2 if it "
-                         "cannot say)")
+    ap.add_argument("--workers", default=None,
+                    help="gunicorn's sync workers per app, or a comma-separated number per "
+                         "--app-dir (default: what each app directory's make run serves with "
+                         "for that database, `make -s workers`; 2 if it cannot say)")
     ap.add_argument("--seed", type=int, default=1)
     ap.add_argument("--sched", choices=["fifo", "nice", "none"], default="fifo",
                     help="the generator's scheduling during the runs: SCHED_FIFO priority 1 "
@@ -852,13 +852,19 @@ def main() -> int:
     soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
     resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
 
+    workers = [int(n) for n in args.workers.split(",")] if args.workers else []
+    if len(workers) == 1:
+        workers *= len(app_dirs)
+    if workers and len(workers) != len(app_dirs):
+        ap.error("--workers: one number, or one per --app-dir")
     tmp = Path(tempfile.mkdtemp(prefix="stations-"))
     targets = []
     for i, app_dir in enumerate(app_dirs):
         url = (nth_database(args.database_url, i) if args.database_url
                else f"sqlite:///{tmp / f'lotline-{i + 1}.db'}")
         targets.append(Target(i, app_dir, url, tmp,
-                              workers_n=args.workers or make_run_workers(app_dir, url)))
+                              workers_n=workers[i] if workers else make_run_workers(app_dir,
+                                                                                    url)))
         if [t.label for t in targets].count(targets[-1].label) > 1:
             targets[-1].label += f"#{i + 1}"
     # every station's order must outlast every run it takes part in
