@@ -233,7 +233,10 @@ def _panel(flow: Flow, session: Session, view: View) -> dict:
 def _commits(flow: Flow, form) -> bool:
     """Whether this submission reaches its commit if every step passes: it carries a value
     for the flow's last step, a number or Confirm where that is the quantity (an item
-    scanned there adds one; that writes nothing and must not wait for SQLite's write lock)."""
+    scanned there adds one; that writes nothing and must not wait for SQLite's write lock).
+    Which steps apply is known only once they are walked: a confirm whose flow's last step
+    does not apply to it (Count's lot for an item without lots or a count of 0, a serial
+    pack's quantity) commits from its walk instead, in a transaction of its own."""
     last = flow.steps[-1]
     raw = clean_scan(form.get(last.name))
     if not raw or form.get("redo"):

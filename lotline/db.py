@@ -94,7 +94,7 @@ def transaction(session: Session, *, write: bool = True, expire_on_commit: bool 
     # lock a change needs and every statement reads what is committed when it runs (READ
     # COMMITTED): the unit of work goes on in it, without a ROLLBACK and a BEGIN (two round
     # trips a scan; bench/RESULTS.md, issue 16). What a change reads under its
-    # locks is read afresh there (populate_existing).
+    # locks is read after they are taken (locked_once).
     unit = current.get_transaction() if going_on else current.begin()
     current.info[_OPEN] = (unit, write)
     try:
@@ -152,8 +152,9 @@ def found_once(session: Session, kind: str, key, load):
     item and the location again; reading them each time made a Put confirm 18 statements
     and left 500 stations past their bar (bench/RESULTS.md, issue 16). A transaction's end
     forgets them, and an object the session expired is read again. What a change reads
-    under its locks it reads afresh (SQLite: the write lock is taken before any read of its
-    transaction; PostgreSQL: the locking reads and the stock use populate_existing)."""
+    under its locks is read after they are taken (SQLite: the write lock is taken before any
+    read of its transaction; PostgreSQL: :func:`locked_once` forgets what was read before a
+    lock, and the locking reads use populate_existing)."""
     current = session() if isinstance(session, scoped_session) else session
     found = current.info.setdefault(_FOUND, {})
     row = found.get((kind, key), _NOT_READ)
@@ -183,8 +184,8 @@ def locked_once(session: Session, kind: str, key, lock):
     anything: the scan engine's ``Flow.lock``.)"""
     current = session() if isinstance(session, scoped_session) else session
     locked = current.info.setdefault(_LOCKED, {})
-    if (kind, key) in locked:
-        return locked[(kind, key)]
+    if (kind, key) in locked:  # expired (the screen after a commit): the lock still holds, and
+        return locked[(kind, key)]  # the session reads it again by its key when it is used
     found = current.info.setdefault(_FOUND, {})
     found.clear()
     found.update(locked)

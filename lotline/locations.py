@@ -69,7 +69,7 @@ def import_locations(session: Session, text: str) -> int:
 
 
 _BY_CODE = select(Location).where(Location.code == bindparam("code"))  # built once: every scan
-# Read afresh under the lock: the scan's steps may have read it a moment before.
+# Read afresh under the lock: the session may hold it as read before the lock.
 _LOCK_BY_CODE = _BY_CODE.with_for_update().execution_options(populate_existing=True)
 
 

@@ -124,7 +124,8 @@ _BY_NUMBER = (select(Order).where(Order.number == bindparam("number"))
 # lock is granted: a read joined to the locking statement would see the lines as they were
 # before the transaction it waited for (READ COMMITTED re-reads only the locked row).
 _LOCK_BY_NUMBER = select(Order.id).where(Order.number == bindparam("number")).with_for_update()
-# Afresh: the scan's steps may have read the order and its lines a moment before the lock.
+# Afresh: the session may hold the order and its lines as read before the lock (a pick or
+# pack sent through the API reads nothing first; a scan's unit of work takes its locks first).
 _AFRESH = _BY_NUMBER.execution_options(populate_existing=True)
 
 
@@ -146,8 +147,8 @@ def _items_known(session: Session, order: Order) -> Order:
 def lock_order(session: Session, number) -> Order:
     """The order, locked for this transaction on PostgreSQL (SQLite's write lock covers it)
     and read under the lock, so two stations picking or packing it cannot lose each other's
-    counts. On PostgreSQL the order, its lines and their items are read afresh once the lock
-    is granted (what the scan's steps read of them a moment before is overwritten)."""
+    counts. On PostgreSQL the order, its lines and their items are read once the lock is
+    granted, and once per transaction (:func:`lotline.db.locked_once`)."""
     if row_locks(session):
         number = str(number or "").strip().upper()
         return locked_once(session, "order", number, lambda: _locked(session, number))

@@ -233,7 +233,7 @@ def check_pick(session: Session, order, loc: Location, sku, qty: int | None = No
     pick() checks again under its locks."""
     line = open_line(session, order, sku, qty)
     item = line.item
-    inv = inventory_at(session, loc, item)  # read afresh: under pick()'s lock there
+    inv = inventory_at(session, loc, item)  # under pick()'s lock there: read once, held
     if inv is None or inv.qty == 0:
         raise DomainError("insufficient_quantity", f"{loc.code} holds no {item.sku}. "
                           f"Go to the location shown, or skip it.", field="location")

@@ -611,3 +611,49 @@ def test_a_pack_reads_the_picked_lots_again_once_it_holds_the_order(app):
     assert [(pl.recorded_lot, pl.picked_lots, pl.lot_mismatch) for pl in lines] == [
         ("L5", "L5, L6", False), ("L6", "L5, L6", False)]
     assert len({pl.carton_id for pl in lines}) == 1  # the carton the other opened
+
+
+@pytest.mark.skipif(not ON_POSTGRES, reason=(
+    "SQLite's write lock lets one transaction at a time write: a close cannot run beside a "
+    "pack there"))
+def test_a_carton_is_not_closed_under_a_pack_that_holds_the_order(app):
+    """A pack holds its order's lock from its first read to its commit; closing the carton
+    at another station waits for it, so the pack line goes into the carton the close then
+    closes, never into one closed meanwhile (found in review: the close took no lock)."""
+    from sqlalchemy.orm import Session
+
+    from lotline import orders, pack_station, packing, picking
+    from lotline.models import Carton, PackLine
+
+    nobody = inventory.Actor(None, "PACK-1")
+    locations_domain.create_location(db.session, "S-01")
+    make_item("LOT-1", require_lot=True)
+    db.session.commit()
+    orders.create_order(db.session, "SO-1", "Customer", [{"sku": "LOT-1", "qty": 3}])
+    db.session.commit()
+    inventory.put(db.session, location="S-01", sku="LOT-1", lot="L5", qty=3, actor=nobody)
+    picking.pick(db.session, order_number="SO-1", location="S-01", sku="LOT-1", qty=3,
+                 actor=nobody)
+    packing.pack(db.session, order_number="SO-1", sku="LOT-1", actor=nobody)  # carton 1
+
+    closed = {}
+
+    engine = db.engine
+
+    def close_elsewhere():
+        with app.app_context(), Session(engine) as other:
+            closed["carton"] = pack_station.close_carton(other, "SO-1", nobody)
+
+    with lotline_db.transaction(db.session):  # the pack's unit of work
+        orders.lock_order(db.session, "SO-1")
+        closing = threading.Thread(target=close_elsewhere)
+        closing.start()
+        closing.join(0.5)
+        assert closing.is_alive()  # the close waits for the pack's lock on the order
+        packing.pack(db.session, order_number="SO-1", sku="LOT-1", actor=nobody)
+    closing.join(10)
+    assert closed["carton"] == (1, False)
+    db.session.expire_all()
+    cartons = db.session.scalars(select(Carton)).all()
+    assert [(c.number, c.status) for c in cartons] == [(1, "closed")]
+    assert [pl.carton_id for pl in db.session.scalars(select(PackLine))] == [cartons[0].id] * 2

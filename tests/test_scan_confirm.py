@@ -154,9 +154,13 @@ def test_a_copy_walked_after_its_twin_applied_is_answered_by_the_twin(
 
     real = scanflow.already_done
     monkeypatch.setattr(scanflow, "already_done", looked_up)
-    response, html = one_shot(browser, "/pull", location="A-01", sku="LOT-1", lot="L1",
-                              qty="10", idem=key)
+    with statements() as sent:
+        response, html = one_shot(browser, "/pull", location="A-01", sku="LOT-1", lot="L1",
+                                  qty="10", idem=key)
     assert looks == [key]
+    stock = next(n for n, s in enumerate(sent) if "FROM inventory" in s)
+    asked = next(n for n, s in enumerate(sent) if "FROM idempotency_record" in s)
+    assert stock < asked  # walked (and refused) first, then asked
     assert "10 → 0" in first
     assert response.status_code == 200 and "10 → 0" in html and "already done" in html
     assert 'data-error-code' not in html
@@ -170,14 +174,25 @@ def test_a_copy_walked_after_its_twin_applied_is_answered_by_the_twin(
                "to_location": "A-02"}, "A-02 · LOT-1 · L1: 0 → 2"),
 ])
 def test_a_resent_confirm_that_would_pass_again_is_applied_once(
-        as_role, warehouse, url, fields, done):  # noqa: F811
+        as_role, warehouse, monkeypatch, url, fields, done):  # noqa: F811
     """A copy of a confirm that its walk would let through again (the stock is still there)
     writes its change, fails to write its key's record (the first one holds it), is rolled
     back as a whole and answered with the first result."""
+    import blueprints.scanflow as scanflow
+
     browser = as_role("packer")
     key = uuid.uuid4().hex
     first = one_shot(browser, url, idem=key, **fields)[1]
-    response, html = one_shot(browser, url, idem=key, **fields)
+
+    def not_asked(*args):
+        raise AssertionError("a confirm that passes is not looked up first")
+
+    monkeypatch.setattr(scanflow, "already_done", not_asked)
+    with statements() as sent:
+        response, html = one_shot(browser, url, idem=key, **fields)
+    writes = [s.split()[0] + " " + s.split()[2 if s.startswith("INSERT") else 1]
+              for s in sent if s.split()[0] in ("INSERT", "UPDATE", "DELETE")]
+    assert writes[0] == "UPDATE inventory" and writes[-1] == "INSERT idempotency_record"
     assert done in first
     assert response.status_code == 200 and done in html and "already done" in html
     db.session.rollback()
@@ -250,7 +265,7 @@ def test_a_carried_lot_for_an_item_that_tracks_none_is_dropped_at_put(as_role, w
 
 def test_a_pack_confirm_is_one_transaction_that_reads_the_order_once(as_role, app):
     """A pack line is one unit of work: the lock, the order read with its lines and items
-    (once: the steps and the pack use that read), the key's check, then the carton (the
+    (once: the steps and the pack use that read), then the carton (the
     first pack opens it), the pack line, the line's packed count, the order's status (it
     changes on the first pack) and, last, the key. On SQLite the write lock is taken before
     anything is read; on PostgreSQL the order is locked by a statement of its own before

@@ -22,7 +22,7 @@ def fingerprint(params: dict) -> str:
 
 
 _RECORD = insert(IdempotencyRecord.__table__)
-# Every scan asks first (Core: the stored result only).
+# A refused scan, and a scan that does not commit, ask for it (Core: the stored result only).
 _RESULT = select(IdempotencyRecord.result_json).where(IdempotencyRecord.key == bindparam("key"))
 KEY_RE = re.compile(r"[\w.:-]{8,64}")
 
@@ -80,7 +80,9 @@ def run_once(session: Session, operation: str, actor: Actor, key: str | None, pa
 
 def already_done(session: Session, actor: Actor, key: str | None) -> Result | None:
     """The stored result of a submission already applied under ``key`` by this user, if any
-    (a screen re-sent by a flaky network: answer "already done" before checking anything)."""
+    (a screen re-sent by a flaky network: answer "already done", not a refusal; the scan
+    engine asks when a confirm was refused, and before walking a scan that does not
+    commit)."""
     if not key:
         return None
     stored = session.connection().execute(

@@ -72,7 +72,8 @@ def check_active(location: Location) -> Location:
 _STOCK = (select(Inventory).options(joinedload(Inventory.lot))
           .where(Inventory.location_id == bindparam("location_id"),
                  Inventory.item_id == bindparam("item_id"))
-          # afresh: a change reads it under its lock after the scan's steps read it
+          # afresh: read again (when the location is not held, each read is a new one), a
+          # read replaces what the session had
           .execution_options(populate_existing=True))
 
 

@@ -43,7 +43,9 @@ def open_carton(session: Session, order, station: str = "") -> Row:
 
 
 def close_carton(session: Session, *, order_number, weight_grams=None) -> Carton:
-    order = orders_domain.get_order(session, order_number)
+    """Close the order's open carton. The order is locked first (PostgreSQL), as a pack
+    locks it, so a pack cannot put its line into a carton closed meanwhile."""
+    order = orders_domain.lock_order(session, order_number)
     carton = next((c for c in order.cartons if c.status == "open"), None)
     if carton is None:
         raise DomainError("no_open_carton", f"Order {order.number} has no open carton.")
