@@ -35,7 +35,7 @@ from sqlalchemy.orm import Session
 from werkzeug.datastructures import MultiDict
 
 from lotline import commands
-from lotline.db import run_in_transaction, transaction
+from lotline.db import is_postgres, run_in_transaction, transaction
 from lotline.errors import DomainError, NotFound
 from lotline.extensions import db
 from lotline.inventory import already_done
@@ -184,12 +184,20 @@ def advance(flow: Flow, session: Session, form, actor, options: dict | None = No
             return view
     if not _commits(flow, form):
         view = _walk_once(flow, session, form, actor, options, key, extra)
+    elif not is_postgres(session):
+        # SQLite: the walk reads in a read transaction, the change takes the database's
+        # write lock for its own transaction (its rules checked again there) and the screen
+        # is read after it. A scan holding SQLite's one write lock through its walk and
+        # panel left the other worker waiting in SQLite's busy handler: 500 stations went
+        # past 5 s at p99 (bench/RESULTS.md, issue 16). Its key is not looked up first,
+        # as below.
+        view = _walk(flow, session, form, actor, options, key, extra)
     else:
-        # A submission that carries its last step's value commits when its steps pass: it
-        # is walked inside its write transaction, after taking the flow's locks, so the rows
-        # its steps read are the rows its commit uses (read once, not once to check and again
-        # under the lock to write), and the panel is read after the writes, in the same
-        # transaction, for the screen drawn after it.
+        # PostgreSQL: a submission that carries its last step's value commits when its steps
+        # pass: it is walked inside its write transaction, after taking the flow's locks, so
+        # the rows its steps read are the rows its commit uses (read once, not once to check
+        # and again under the lock to write: each is a round trip to the server), and the
+        # panel is read after the writes, in the same transaction.
         def unit() -> View:
             if flow.lock is not None:
                 flow.lock(session, form)
@@ -200,8 +208,8 @@ def advance(flow: Flow, session: Session, form, actor, options: dict | None = No
             view.panel = _panel(flow, session, view)
             return view
 
-        # Run again from the start if the write lock could not be had (SQLite's busy
-        # timeout), or the commit failed in a way worth retrying (lotline.db.retryable).
+        # Run again from the start if the commit failed in a way worth retrying (a
+        # deadlock, a unique-key race: lotline.db.retryable).
         view = run_in_transaction(session, unit, expire_on_commit=False)
     if view.error is not None and form.get("idem"):
         # A copy of this submission (a tablet re-sending at once) may have been applied

@@ -96,23 +96,27 @@ def test_a_confirm_writes_its_change_once(app, as_role, warehouse):  # noqa: F81
 ])
 def test_a_confirm_locks_its_locations_first_and_reads_each_stock_row_once(
         app, as_role, warehouse, url, fields, locked):  # noqa: F811
-    """A confirm's unit of work takes its locks before its steps read anything (on
-    PostgreSQL each location is read with FOR UPDATE, in code order, and not read again; on
-    SQLite the write lock is taken first). Each stock row it changes is then read once:
-    the steps' read is the one the change uses."""
+    """On PostgreSQL a confirm's unit of work takes its locks before its steps read
+    anything: each location is read with FOR UPDATE, in code order, and not read again, and
+    each stock row it changes is read once (the steps' read is the one the change uses). On
+    SQLite the walk only reads, in a read transaction; the change's own transaction takes
+    the write lock before it reads the locations, and reads each stock row once."""
     browser = as_role("packer")
     with statements() as sent:
         response, html = one_shot(browser, url, **fields)
     assert response.status_code == 200 and 'data-feedback="success"' in html
-    start = next(n for n, s in enumerate(sent) if "FROM location" in s)
-    unit = sent[start:]
     if db.engine.dialect.name == "postgresql":
+        start = next(n for n, s in enumerate(sent) if "FROM location" in s)
+        unit = sent[start:]
         location_reads = [s for s in unit if "FROM location" in s]
         assert all("FOR UPDATE" in s for s in location_reads)
         assert len(location_reads) == len(locked)
         assert all("FOR UPDATE" in s for s in unit[:len(locked)])  # before anything else
     else:
-        assert sent[start - 1] == "BEGIN IMMEDIATE"
+        write = sent.index("BEGIN IMMEDIATE")
+        assert not [s for s in sent[:write] if s.split()[0] in ("INSERT", "UPDATE", "DELETE")]
+        unit = sent[write + 1:]
+        assert all("FROM location" in s for s in unit[:len(locked)])
     stock_reads = [s for s in unit if s.startswith("SELECT") and "FROM inventory" in s]
     assert len(stock_reads) == len(locked)
     assert [qty(code) for code in locked] == ([12] if url == "/put" else [8, 2])
@@ -265,12 +269,12 @@ def test_a_carried_lot_for_an_item_that_tracks_none_is_dropped_at_put(as_role, w
 
 def test_a_pack_confirm_is_one_transaction_that_reads_the_order_once(as_role, app):
     """A pack line is one unit of work: the lock, the order read with its lines and items
-    (once: the steps and the pack use that read), then the carton (the
-    first pack opens it), the pack line, the line's packed count, the order's status (it
-    changes on the first pack) and, last, the key. On SQLite the write lock is taken before
-    anything is read; on PostgreSQL the order is locked by a statement of its own before
-    anything of it is read (a read joined to the locking statement would see the lines as
-    they were before the pack it waited for)."""
+    (once), then the carton (the first pack opens it), the pack line, the line's packed
+    count, the order's status (it changes on the first pack) and, last, the key. On
+    PostgreSQL the order is locked by a statement of its own before anything of it is read
+    (a read joined to the locking statement would see the lines as they were before the
+    pack it waited for), and the steps use that read. On SQLite the pack's transaction
+    takes the write lock before it reads (the walk read in a read transaction before it)."""
     from lotline.models import Order, PackLine
 
     picked_order(recording=True)
@@ -279,7 +283,8 @@ def test_a_pack_confirm_is_one_transaction_that_reads_the_order_once(as_role, ap
         response, html = one_shot(browser, "/pack", order="SO-1", sku="LOT-1", lot="L5",
                                   qty="1")
     assert response.status_code == 200 and "Packed 1 × LOT-1 · lot L5" in html
-    start = next(n for n, s in enumerate(sent) if "customer_order" in s)
+    start = sent.index("BEGIN IMMEDIATE") + 1 if db.engine.dialect.name == "sqlite" else \
+        next(n for n, s in enumerate(sent) if "customer_order" in s)
     end = next(n for n, s in enumerate(sent) if s.startswith("INSERT INTO idempotency_record"))
     unit = sent[start:end + 1]
     in_txn = [s.split()[0] + " " + s.split()[2 if s.startswith(("INSERT", "DELETE")) else 1]
@@ -294,9 +299,8 @@ def test_a_pack_confirm_is_one_transaction_that_reads_the_order_once(as_role, ap
         locks = [n for n, s in enumerate(unit) if "customer_order" in s and "FOR UPDATE" in s]
         assert locks == [0] and "JOIN" not in unit[0]  # the lock before any read
         assert len(read) == 1
-    else:
-        assert sent[start - 1] == "BEGIN IMMEDIATE"  # the write lock first
-        assert len(read) == 1  # what the steps read is what the pack uses
+    else:  # the walk read it before, in a read transaction; the pack reads it once more
+        assert read == [0]  # under the write lock, first
     db.session.rollback()
     assert db.session.scalar(select(Order.status).where(Order.number == "SO-1")) == "packing"
     assert [(p.qty, p.recorded_lot) for p in db.session.scalars(select(PackLine))] == [(1, "L5")]
