@@ -7,7 +7,9 @@ and when none is missing the flow commits through one domain function. A refusal
 only the step it names and keeps the rest, so "scan another location" is one scan.
 
 There is one walk: a confirm (a submission carrying every step's value and a quantity) is
-walked like any other scan, and commits when every step has its value. A submission whose
+walked like any other scan, and commits when every step has its value (on PostgreSQL the
+walk and the change are one transaction that takes the flow's locks first; on SQLite the
+walk reads and the change takes the write lock for its own transaction). A submission whose
 key already committed (a tablet re-sending on a flaky network) is answered with its first
 result: a confirm when its key's record, written last, is refused as a duplicate (its unit
 of work is rolled back) or when its walk is refused (the stock it wanted is gone); any
@@ -90,8 +92,8 @@ class Flow:
     step_up: Callable | None = None
     keep: tuple[str, ...] = ()  # steps that stay accepted after a commit (e.g. the order)
     panel: str | None = None  # a template shown beside the step (e.g. the order's lines)
-    # What that template shows: (session, view) -> its variables. Read after the scan, in
-    # the scan's own unit of work when it commits (so it shows what the commit wrote).
+    # What that template shows: (session, view) -> its variables. Read after the scan (on
+    # PostgreSQL in the scan's own unit of work when it commits, after its writes).
     read_panel: Callable[[Session, View], dict] | None = None
     carry: tuple[str, ...] = ()  # extra hidden fields carried between scans
     per_scan: tuple[str, ...] = ()  # carried fields that end when the scan commits

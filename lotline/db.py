@@ -65,10 +65,11 @@ def transaction(session: Session, *, write: bool = True, expire_on_commit: bool 
     to the session outside any transaction are a mistake: they are refused, never
     committed along with this one.
 
-    Inside an open write transaction (the scan engine opens one around a scan that commits,
-    so that what its steps read is what its commit uses) a transaction joins it: it commits
-    with it, and if it raises, the whole unit of work is rolled back there and then. Once
-    that happened, a transaction inside the block is a new one of its own (a retry).
+    Inside an open write transaction (on PostgreSQL the scan engine opens one around a scan
+    that commits, so that what its steps read is what its commit uses) a transaction joins
+    it: it commits with it, and if it raises, the whole unit of work is rolled back there and
+    then. Once that happened, a transaction inside the block is a new one of its own (a
+    retry).
 
     ``expire_on_commit=False``: what the block read stays loaded after the commit (the
     screen drawn after a scan shows what its unit of work read after its writes, without
