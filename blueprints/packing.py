@@ -176,8 +176,9 @@ def _finished(session, view) -> bool:
 
 
 def _panel(session, view: View) -> dict:
-    """The order's panel, read after the scan (after its writes, in its unit of work, when
-    it commits); after the order's last carton is closed, that order (shown as packed)."""
+    """The order's panel, read after the scan (after its writes when it commits: on
+    PostgreSQL in its unit of work, on SQLite after its commit); after the order's last
+    carton is closed, that order (shown as packed)."""
     number = str(view.state.get("order") or getattr(view.result, "reference", "") or "")
     panel = domain.pack_panel(session, number) if number.strip() else None
     if panel is None:

@@ -108,8 +108,9 @@ class Flow:
     # The kept values are dropped (Cancel at the first step after them): (session, kept, actor)
     leave: Callable | None = None
     # What a scan that commits locks before its steps read anything (the rows its commit
-    # changes, in the domain's lock order): (session, form) -> None. A value that names
-    # nothing is left to its step to refuse.
+    # changes, in the domain's lock order), on PostgreSQL: (session, form) -> None. A value
+    # that names nothing is left to its step to refuse. (SQLite: the change's transaction
+    # takes the database's write lock; the walk before it only reads.)
     lock: Callable | None = None
 
     @property
@@ -243,7 +244,7 @@ def _panel(flow: Flow, session: Session, view: View) -> dict:
 def _commits(flow: Flow, form) -> bool:
     """Whether this submission reaches its commit if every step passes: it carries a value
     for the flow's last step, a number or Confirm where that is the quantity (an item
-    scanned there adds one; that writes nothing and must not wait for SQLite's write lock).
+    scanned there adds one; that writes nothing and takes no lock).
     Which steps apply is known only once they are walked: a confirm whose flow's last step
     does not apply to it (Count's lot for an item without lots or a count of 0, a serial
     pack's quantity) commits from its walk instead, in a transaction of its own."""

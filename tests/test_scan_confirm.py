@@ -115,6 +115,8 @@ def test_a_confirm_locks_its_locations_first_and_reads_each_stock_row_once(
     else:
         write = sent.index("BEGIN IMMEDIATE")
         assert not [s for s in sent[:write] if s.split()[0] in ("INSERT", "UPDATE", "DELETE")]
+        walked = [s for s in sent[:write] if "FROM inventory" in s]
+        assert len(walked) == len(locked)  # the walk read the stock before the write lock
         unit = sent[write + 1:]
         assert all("FROM location" in s for s in unit[:len(locked)])
     stock_reads = [s for s in unit if s.startswith("SELECT") and "FROM inventory" in s]
@@ -301,6 +303,9 @@ def test_a_pack_confirm_is_one_transaction_that_reads_the_order_once(as_role, ap
         assert len(read) == 1
     else:  # the walk read it before, in a read transaction; the pack reads it once more
         assert read == [0]  # under the write lock, first
+        assert any("FROM customer_order" in s for s in sent[:start - 1])  # the walk's read
+        panel = sent[end + 1:]  # the screen, read after the commit in a read of its own
+        assert panel[0] == "BEGIN" and any("FROM customer_order" in s for s in panel)
     db.session.rollback()
     assert db.session.scalar(select(Order.status).where(Order.number == "SO-1")) == "packing"
     assert [(p.qty, p.recorded_lot) for p in db.session.scalars(select(PackLine))] == [(1, "L5")]

@@ -82,9 +82,10 @@ STOCK = "stock"  # found_once's kind for a (location id, item id) record
 
 def inventory_at(session: Session, location: Location, item: Item) -> Inventory | None:
     """The (location, item) record with its lot, in one statement (every scan reads it).
-    Read once per transaction while the location is held (:func:`lotline.db.held`): a
-    scan's step and its change then use the same read (:func:`.changes.adjust` forgets it
-    when it adds or deletes the record)."""
+    Read once per transaction while the location is held (:func:`lotline.db.held`): on
+    PostgreSQL a scan's step and its change then use the same read; a change's rules and
+    its write always do (:func:`.changes.adjust` forgets it when it adds or deletes the
+    record)."""
     params = {"location_id": location.id, "item_id": item.id}
     if held(session, "location", location.code):
         return found_once(session, STOCK, (location.id, item.id),

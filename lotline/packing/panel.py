@@ -19,7 +19,7 @@ from .rules import PackNeeds, needs, picked_by_line
 class PackPanel:
     """What the pack screen shows beside the scan: the order with its lines and items, the
     open carton, the lots picked for each line and what each line must record. Read after
-    every pack scan: after its writes, in its unit of work (``Flow.read_panel``)."""
+    every pack scan, after its writes (``Flow.read_panel``)."""
 
     order: Order
     carton: Row | None  # the open carton: its id and number
