@@ -174,7 +174,7 @@ FLOW = Flow("pick", "Pick", "picking.index", [
          default=_default_qty, info=_lot_line),
 ], _commit, "Picked", keep=("order",), panel="picking/_panel.html",
     read_panel=_panel, carry=("skip", "short"),
-    lock=locking(domain.lock_pick, "location", "order"),
+    lock=locking(orders_domain.lock_location_and_order, "location", "order"),
     per_scan=("short",), finished=_finished,
     redo_on={"pick_blocked": "location", "insufficient_quantity": "location"},
     commands=[

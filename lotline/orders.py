@@ -12,9 +12,9 @@ from . import csv_file
 from .commands import refuse_command
 from .db import found_once, locked_once, row_locks
 from .errors import Conflict, DomainError, NotFound, ValidationError
-from .inventory import MAX_QTY, clean_qty
+from .inventory import MAX_QTY, clean_qty, lock_locations, scanned_code
 from .items import find_item
-from .models import ORDER_STATUSES, Order, OrderLine, utcnow
+from .models import ORDER_STATUSES, Location, Order, OrderLine, utcnow
 from .paging import page_count, page_number
 
 NUMBER_RE = re.compile(r"^[A-Z0-9][A-Z0-9._/-]{0,31}$")
@@ -153,6 +153,14 @@ def lock_order(session: Session, number) -> Order:
         number = str(number or "").strip().upper()
         return locked_once(session, "order", number, lambda: _locked(session, number))
     return get_order(session, number)
+
+
+def lock_location_and_order(session: Session, location, number) -> tuple[Location, Order]:
+    """What a stock change for an order (a pick, a return) locks, in the domain's order: the
+    location, then the order, each read under its lock (SQLite: the write lock covers
+    them)."""
+    loc = lock_locations(session, [location])[scanned_code(location)]
+    return loc, lock_order(session, number)
 
 
 def _locked(session: Session, number: str) -> Order:

@@ -28,10 +28,8 @@ from .inventory import (
     clean_qty,
     count_requested,
     inventory_at,
-    lock_locations,
     request_count,
     run_once,
-    scanned_code,
 )
 from .items import find_item
 from .models import Inventory, Location, Lot, Order, OrderLine, PickLine
@@ -203,7 +201,6 @@ def check_pick_location(session: Session, order, loc: Location,
 
 def next_order_to_pick(session: Session):
     """The oldest order that still has something to pick."""
-    from .models import Order
 
     order = session.scalar(select(Order).where(Order.status.in_(("open", "picking")))
                            .order_by(Order.id).limit(1))
@@ -251,13 +248,6 @@ def check_pick(session: Session, order, loc: Location, sku, qty: int | None = No
     return line, inv
 
 
-def lock_pick(session: Session, location, order_number) -> tuple[Location, Order]:
-    """What a pick locks, in the domain's order (the location, then the order), each read
-    under its lock; on SQLite the transaction's write lock already covers them."""
-    loc = lock_locations(session, [location])[scanned_code(location)]
-    return loc, orders_domain.lock_order(session, order_number)
-
-
 def pick(session: Session, *, order_number, location, sku, qty, actor: Actor,
          idempotency_key=None, found_short: bool = False) -> Result:
     """Pick ``qty`` at ``location``; the lot is the location's. ``found_short``: the shelf
@@ -267,7 +257,7 @@ def pick(session: Session, *, order_number, location, sku, qty, actor: Actor,
               "short": found_short}
 
     def apply():
-        loc, order = lock_pick(session, location, order_number)
+        loc, order = orders_domain.lock_location_and_order(session, location, order_number)
         orders_domain.check_workable(order)
         open_line(session, order, sku, qty)  # what is scanned is refused first, as on screen
         check_pick_location(session, order, loc)

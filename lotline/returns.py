@@ -19,7 +19,6 @@ from .inventory import (
     check_destination,
     clean_lot,
     clean_qty,
-    lock_locations,
     run_once,
     scanned_code,
 )
@@ -64,8 +63,7 @@ def return_picked(session: Session, *, order_number, sku, lot, location, qty, ac
               "location": scanned_code(location), "qty": qty}
 
     def apply():
-        loc = lock_locations(session, [location])[scanned_code(location)]
-        order = orders_domain.lock_order(session, order_number)
+        loc, order = orders_domain.lock_location_and_order(session, location, order_number)
         orders_domain.check_workable(order)
         line = orders_domain.line_for(session, order, sku)
         item = line.item
