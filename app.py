@@ -11,7 +11,7 @@ from jinja2 import StrictUndefined
 
 from lotline.db import configure_engine
 from lotline.extensions import compress, csrf, db, login_manager, migrate
-from lotline.users import PASSWORD_HASH, active_user
+from lotline.users import PASSWORD_HASH, signed_in_user
 
 # 'wasm-unsafe-eval' lets the page compile WebAssembly, for the camera's barcode decoder
 # vendored under static/vendor/ (used where the browser has no BarcodeDetector). It allows
@@ -100,8 +100,8 @@ def create_app(test_config: dict | None = None) -> Flask:
     login_manager.login_message = "Sign in to continue."
 
     @login_manager.user_loader
-    def load_user(user_id: str):
-        return active_user(db.session, int(user_id))
+    def load_user(session_key: str):
+        return signed_in_user(db.session, session_key)
 
     from blueprints import register_blueprints
 

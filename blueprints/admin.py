@@ -91,4 +91,19 @@ def edit_user(user_id):
             error, status = exc.message, exc.status
     elif request.method == "POST":
         status = 422
-    return render_template("admin/edit_user.html", form=form, user=user, error=error), status
+    return render_template("admin/edit_user.html", form=form, user=user, error=error,
+                           signed_in=users_domain.open_sessions(db.session, user)), status
+
+
+@bp.post("/users/<int:user_id>/sign-out-everywhere")
+@accepts("csrf_token")
+def sign_out_everywhere(user_id):
+    """End every sign-in of the user: a lost tablet, a shared password."""
+    user = db.session.get(User, user_id)
+    if user is None:
+        abort(404)
+    with transaction(db.session):
+        ended = users_domain.sign_out_everywhere(db.session, user)
+    flash(f"Signed {user.username} out everywhere ({ended} sign-in{'s' if ended != 1 else ''} "
+          f"ended).")
+    return redirect(url_for("admin.edit_user", user_id=user_id))

@@ -3,11 +3,12 @@
 from urllib.parse import urlsplit
 
 from flask import Blueprint, current_app, redirect, render_template, request, session, url_for
-from flask_login import login_required, login_user, logout_user
+from flask_login import current_user, login_required, login_user, logout_user
 
+from lotline.db import transaction
 from lotline.errors import DomainError
 from lotline.extensions import db
-from lotline.users import sign_in
+from lotline.users import end_session, sign_in
 
 from . import accepts
 from .forms import LoginForm
@@ -52,6 +53,9 @@ def login():
 @accepts("csrf_token")
 @login_required
 def logout():
+    """End this sign-in: its cookie, kept or copied, no longer signs anyone in."""
+    with transaction(db.session):
+        end_session(db.session, current_user.get_id())
     logout_user()
     session.clear()
     return redirect(url_for("auth.login"))

@@ -40,6 +40,18 @@ def register(app: Flask) -> None:
             token = users.create_token(db.session, user, label)
         click.echo(token)
 
+    @app.cli.command("sign-out-everywhere")
+    @click.argument("username")
+    def sign_out_everywhere(username):
+        """End every sign-in of USERNAME: each browser asks for the password again."""
+        try:
+            with transaction(db.session):
+                ended = users.sign_out_everywhere(db.session,
+                                                  users.user_named(db.session, username))
+        except DomainError as exc:
+            raise click.ClickException(exc.message) from exc
+        click.echo(f"Signed {username} out everywhere ({ended} sign-in(s) ended).")
+
     @app.cli.command("seed-demo")
     def seed_demo():
         """Fill an empty database with a small, realistic demo warehouse."""

@@ -8,13 +8,13 @@ import hashlib
 import hmac
 import secrets
 
-from sqlalchemy import bindparam, select
+from sqlalchemy import bindparam, func, select, update
 from sqlalchemy.orm import Session
 from werkzeug.security import check_password_hash, generate_password_hash
 
 from .db import run_in_transaction
-from .errors import Conflict, DomainError, ValidationError
-from .models import ROLES, ApiToken, LoginThrottle, User, utcnow
+from .errors import Conflict, DomainError, NotFound, ValidationError
+from .models import ROLES, ApiToken, LoginThrottle, User, UserSession, utcnow
 
 MAX_FAILURES = 5
 FAILURE_WINDOW = dt.timedelta(minutes=15)
@@ -25,13 +25,72 @@ LOCKOUT = dt.timedelta(minutes=5)
 PASSWORD_HASH = "scrypt:16384:8:5"
 
 
-def active_user(session: Session, user_id: int) -> User | None:
-    """The user ``user_id`` if still active. Flask-Login's user loader: read on every
-    request, so a role change or deactivation applies at the next request in every worker."""
-    return session.scalar(_ACTIVE, {"user_id": user_id})
+def signed_in_user(session: Session, key: str) -> User | None:
+    """The user a sign-in's ``key`` (from the session cookie) belongs to, while that sign-in
+    has not ended and the user is active. Flask-Login's user loader: read on every request,
+    in one statement, so a sign-out, a password change or reset, a deactivation or a role
+    change applies at the next request in every worker."""
+    user = session.scalar(_SIGNED_IN, {"key_hash": _hash_token(str(key))})
+    if user is not None:
+        user.session_key = key
+    return user
 
 
-_ACTIVE = select(User).where(User.id == bindparam("user_id"), User.active)  # every request
+_SIGNED_IN = (select(User).join(UserSession, UserSession.user_id == User.id)
+              .where(UserSession.key_hash == bindparam("key_hash"),
+                     UserSession.ended_at.is_(None), User.active))  # every request
+
+
+def start_session(session: Session, user: User) -> str:
+    """A new sign-in for ``user``; its key goes in the session cookie (only a hash is
+    stored)."""
+    key = secrets.token_urlsafe(32)
+    session.add(UserSession(key_hash=_hash_token(key), user_id=user.id))
+    session.flush()
+    user.session_key = key
+    return key
+
+
+SIGNED_OUT = "signed out"
+PASSWORD_CHANGED = "password changed"
+DEACTIVATED = "deactivated"
+SIGNED_OUT_EVERYWHERE = "signed out everywhere"
+
+
+def end_session(session: Session, key: str, why: str = SIGNED_OUT) -> None:
+    """End the sign-in ``key`` names (its cookie no longer signs anyone in)."""
+    session.execute(update(UserSession).where(
+        UserSession.key_hash == _hash_token(str(key)), UserSession.ended_at.is_(None))
+        .values(ended_at=utcnow(), ended_why=why))
+
+
+def end_sessions(session: Session, user: User, why: str) -> int:
+    """End every sign-in of ``user``; how many were open."""
+    ended = session.execute(update(UserSession).where(
+        UserSession.user_id == user.id, UserSession.ended_at.is_(None))
+        .values(ended_at=utcnow(), ended_why=why))
+    return ended.rowcount
+
+
+def user_named(session: Session, username: str) -> User:
+    """The user ``username`` names (the CLI and the API name users)."""
+    user = session.scalar(select(User).where(User.username == str(username or "").strip()))
+    if user is None:
+        raise NotFound(f"No user {username}.", code="unknown_user")
+    return user
+
+
+def sign_out_everywhere(session: Session, user: User) -> int:
+    """An admin's "sign out everywhere": every browser ``user`` is signed in on asks for the
+    password again (the Users screen, ``flask sign-out-everywhere`` and the API). How many
+    sign-ins were ended."""
+    return end_sessions(session, user, SIGNED_OUT_EVERYWHERE)
+
+
+def open_sessions(session: Session, user: User) -> int:
+    """How many sign-ins of ``user`` have not ended."""
+    return session.scalar(select(func.count()).select_from(UserSession).where(
+        UserSession.user_id == user.id, UserSession.ended_at.is_(None)))
 
 
 @functools.lru_cache(maxsize=4)
@@ -75,11 +134,14 @@ def update_user(session: Session, user: User, *, role: str | None = None,
     if active is not None:
         if acting_user is not None and acting_user.id == user.id and not active:
             raise DomainError("own_account", "You cannot deactivate your own account.")
+        if user.active and not active:
+            end_sessions(session, user, DEACTIVATED)  # reactivation does not revive them
         user.active = active
     if password:
         if len(password) < 8:
             raise ValidationError("A password has at least 8 characters.", field="password")
         user.password_hash = generate_password_hash(password, method=hash_method)
+        end_sessions(session, user, PASSWORD_CHANGED)
     session.flush()
     return user
 
@@ -119,25 +181,33 @@ def authenticate(session: Session, username: str, password: str, now: dt.datetim
 
 def sign_in(session: Session, username: str, password: str,
             hash_method: str = PASSWORD_HASH) -> User:
-    """:func:`authenticate` as one transaction: a failure is counted (committed) before it
-    is raised."""
-    def work():
-        try:
-            return authenticate(session, username, password, hash_method=hash_method), None
-        except DomainError as exc:
-            return None, exc
-
-    user, error = run_in_transaction(session, work)
-    if error is not None:
-        raise error
-    return user
+    """:func:`authenticate` and a new sign-in (:func:`start_session`) as one transaction: a
+    failure is counted (committed) before it is raised."""
+    return _checked(session, username, password, hash_method, start=True)
 
 
 def step_up(session: Session, username: str, password: str,
             hash_method: str = PASSWORD_HASH) -> User:
     """A user signing in again for one action at someone else's station (a supervisor's
-    override): the same check and throttle as signing in."""
-    return sign_in(session, username, password, hash_method)
+    override): the same check and throttle as signing in, and no sign-in is started."""
+    return _checked(session, username, password, hash_method, start=False)
+
+
+def _checked(session: Session, username: str, password: str, hash_method: str, *,
+             start: bool) -> User:
+    def work():
+        try:
+            user = authenticate(session, username, password, hash_method=hash_method)
+        except DomainError as exc:
+            return None, exc
+        if start:
+            start_session(session, user)
+        return user, None
+
+    user, error = run_in_transaction(session, work)
+    if error is not None:
+        raise error
+    return user
 
 
 def _hash_token(secret: str) -> str:

@@ -183,6 +183,8 @@ BASELINE = {  # (method, path): (path parameters, query, body) that the API acce
     ("POST", "/api/v1/transactions/cycle-count"): ({}, {}, {"location": "A-1", "sku": "LOT-1",
                                                             "lot": "L1", "qty": 3}),
 }
+BASELINE.update({("POST", "/api/v1/users/{username}/sign-out-everywhere"): (
+    {"username": "fuzz-admin"}, {}, None)})
 BASELINE.update({("GET", "/api/v1/settings"): ({}, {}, None),
                  ("PATCH", "/api/v1/settings"): ({}, {}, {"require_lot_serial_at_pack": True})})
 STRING_INPUTS = sorted(key for key, (params, query, body) in BASELINE.items()

@@ -82,7 +82,7 @@ def world(app):
     values = {
         # by path variable name
         "sku": "SKU-1", "location_id": ids["B-1"], "user_id": victim.id, "number": "SO-1",
-        "action": "cancel", "filename": "css/lotline.css", "lot": "L1",
+        "action": "cancel", "filename": "css/lotline.css", "lot": "L1", "username": "victim",
         # by (endpoint, variable) where the name alone is ambiguous
         ("api.get_purchase_order", "number"): "PO-1", ("api.putaway", "number"): "PO-1",
     }
@@ -299,6 +299,7 @@ def _form_data(endpoint: str, world) -> dict | None:
         "admin.settings": {"require_lot_serial_at_pack": "y"},
         "admin.users": {"username": "intruder", "password": "intruder-pw", "role": "admin"},
         "admin.edit_user": {"role": "admin", "active": "y", "password": "taken-over-pw"},
+        "admin.sign_out_everywhere": {},
         "inventory.put": {"location": "B-1", "sku": "SKU-1", "qty": "2", "idem": "csrf-put"},
         "inventory.pull": {"location": "A-1", "sku": "SKU-1", "qty": "1", "idem": "csrf-pull"},
         "inventory.move": {"from_location": "A-1", "sku": "SKU-1", "qty": "1",

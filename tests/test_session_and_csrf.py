@@ -6,7 +6,8 @@ from __future__ import annotations
 
 import time
 
-from sqlalchemy import update
+import pytest
+from sqlalchemy import func, select, update
 
 from app import create_app
 from lotline import users as users_domain
@@ -210,3 +211,162 @@ def test_the_signed_in_user_is_read_on_every_request(app, client):
             assert len(sent) == expected
     finally:
         event.remove(db.engine, "before_cursor_execute", count)
+
+
+# ---------------------------------------------------------------- sign-ins that end
+
+
+def _open_put_page(client) -> int:
+    _next_request()
+    return client.get("/put").status_code
+
+
+def _signed_in_as(app, username: str) -> tuple[Browser, str]:
+    """A new browser signed in as ``username``, and its session cookie."""
+    b = Browser(app.test_client())
+    _next_request()
+    assert b.login(username).status_code == 302
+    return b, _cookie(b.client)
+
+
+def test_the_session_cookie_names_a_sign_in_whose_key_is_stored_only_hashed(app, client):
+    import hashlib
+
+    from lotline.models import UserSession
+
+    user = make_user("pat")
+    Browser(client).login("pat")
+    with client.session_transaction() as cookie_session:
+        key = cookie_session["_user_id"]
+    assert key != str(user.id) and len(key) >= 40  # a sign-in's key, not the user's id
+    _next_request()
+    stored = db.session.scalars(select(UserSession.key_hash)).all()
+    assert stored == [hashlib.sha256(key.encode()).hexdigest()]
+
+
+def test_a_signed_out_cookie_no_longer_signs_in_nor_changes_stock(app, client):
+    """The probe's finding: a copy of the cookie kept from before POST /logout still signed
+    in, and a scan went through."""
+    from lotline.locations import add_location
+    from lotline.models import LedgerEntry
+    from tests.conftest import make_item
+
+    make_user("pat")
+    make_item("SKU-1")
+    add_location(db.session, "A-01")
+    pat = Browser(client)
+    pat.login("pat")
+    kept, token = _cookie(client), pat.token
+    _next_request()
+    assert pat.post("/logout").status_code == 302
+    thief = _with_cookie(app, kept)
+    assert _sent_to_sign_in(thief.get("/put"))
+    _next_request()
+    put = thief.post("/put", data={"location": "A-01", "sku": "SKU-1", "qty": "5",
+                                   "idem": "kept-cookie-1", "csrf_token": token},
+                     headers={"HX-Request": "true", "X-CSRFToken": token})
+    assert put.status_code in (302, 401)
+    _next_request()
+    assert db.session.scalar(select(func.count()).select_from(LedgerEntry)) == 0
+
+
+def test_a_password_change_ends_every_sign_in_of_that_user_only(app):
+    pat = make_user("pat")
+    make_user("sam")
+    tablet, _ = _signed_in_as(app, "pat")
+    phone, _ = _signed_in_as(app, "pat")
+    sam, _ = _signed_in_as(app, "sam")
+    _next_request()
+    users_domain.update_user(db.session, db.session.get(User, pat.id), password="new-password-1",
+                             hash_method="pbkdf2:sha256:1")
+    db.session.commit()
+    for browser in (tablet, phone):
+        _next_request()
+        assert _sent_to_sign_in(browser.client.get("/put"))
+    assert _open_put_page(sam.client) == 200
+    _next_request()
+    assert Browser(app.test_client()).login("pat", "new-password-1").status_code == 302
+
+
+def test_a_deactivated_users_sign_ins_stay_ended_when_reactivated(app):
+    pat = make_user("pat")
+    tablet, kept = _signed_in_as(app, "pat")
+    _next_request()
+    users_domain.update_user(db.session, db.session.get(User, pat.id), active=False)
+    db.session.commit()
+    _next_request()
+    users_domain.update_user(db.session, db.session.get(User, pat.id), active=True)
+    db.session.commit()
+    assert _sent_to_sign_in(_with_cookie(app, kept).get("/put"))
+    assert _sent_to_sign_in(tablet.client.get("/put"))
+    _, fresh = _signed_in_as(app, "pat")  # signing in again works
+    assert _open_put_page(_with_cookie(app, fresh)) == 200
+
+
+def _sign_out_everywhere(app, how: str, username: str):
+    """An admin signs ``username`` out everywhere, through the Users screen, the CLI or the
+    API; what each answered."""
+    _next_request()
+    if how == "screen":
+        admin, _ = _signed_in_as(app, "root")
+        _next_request()
+        user_id = db.session.scalar(select(User.id).where(User.username == username))
+        _next_request()
+        answer = admin.post(f"/admin/users/{user_id}/sign-out-everywhere")
+        assert answer.status_code == 302
+        _next_request()
+        return admin.client.get(answer.headers["Location"]).get_data(as_text=True)
+    if how == "cli":
+        done = app.test_cli_runner().invoke(args=["sign-out-everywhere", username])
+        assert done.exit_code == 0, done.output
+        return done.output
+    token = users_domain.create_token(db.session, db.session.scalar(
+        select(User).where(User.username == "root")), "tests")
+    db.session.commit()
+    _next_request()
+    answer = app.test_client().post(f"/api/v1/users/{username}/sign-out-everywhere",
+                                    headers={"Authorization": f"Bearer {token}"})
+    assert answer.status_code == 200, answer.get_data(as_text=True)
+    return answer.get_json()
+
+
+@pytest.mark.parametrize("how", ["screen", "cli", "api"])
+def test_an_admin_signs_a_user_out_everywhere(app, how):
+    make_user("root", "admin")
+    make_user("pat")
+    make_user("sam")
+    pats = [_signed_in_as(app, "pat")[0] for _ in range(2)]
+    sam, _ = _signed_in_as(app, "sam")
+    answer = _sign_out_everywhere(app, how, "pat")
+    if how == "api":
+        assert answer == {"username": "pat", "sessions_ended": 2}
+    else:
+        assert "Signed pat out everywhere (2 sign-in" in answer
+    for browser in pats:
+        _next_request()
+        assert _sent_to_sign_in(browser.client.get("/put"))
+    assert _open_put_page(sam.client) == 200  # nobody else
+
+
+def test_signing_out_everywhere_an_unknown_user_is_refused(app):
+    make_user("root", "admin")
+    done = app.test_cli_runner().invoke(args=["sign-out-everywhere", "nobody"])
+    assert done.exit_code != 0 and "No user nobody." in done.output
+    token = users_domain.create_token(db.session, db.session.scalar(
+        select(User).where(User.username == "root")), "tests")
+    db.session.commit()
+    _next_request()
+    answer = app.test_client().post("/api/v1/users/nobody/sign-out-everywhere",
+                                    headers={"Authorization": f"Bearer {token}"})
+    assert answer.status_code == 404 and answer.get_json()["error"]["code"] == "unknown_user"
+
+
+def test_a_packer_cannot_sign_anyone_out_everywhere(app):
+    make_user("pat")
+    make_user("sam")
+    sam, _ = _signed_in_as(app, "sam")
+    pat, _ = _signed_in_as(app, "pat")
+    user_id = db.session.scalar(select(User.id).where(User.username == "sam"))
+    _next_request()
+    assert pat.post(f"/admin/users/{user_id}/sign-out-everywhere").status_code == 403
+    assert _open_put_page(sam.client) == 200

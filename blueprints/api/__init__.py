@@ -109,4 +109,4 @@ def extra_schemas() -> dict:
     return dict(EXTRA_SCHEMAS)
 
 
-from . import inventory, items, lots, openapi, orders, settings  # noqa: E402, F401  (registers routes)
+from . import inventory, items, lots, openapi, orders, settings, users  # noqa: E402, F401  (registers routes)

@@ -1,7 +1,7 @@
 """SQLAlchemy 2 typed models, one module per area. The database states every invariant it
 can. Import them from here: ``from lotline.models import Item, Lot``."""
 
-from .accounts import ApiToken, LoginThrottle, User
+from .accounts import ApiToken, LoginThrottle, User, UserSession
 from .base import (
     CARTON_STATUSES,
     LEDGER_TYPES,
@@ -22,5 +22,5 @@ __all__ = [
     "ROLES", "ApiToken", "Carton", "CountRequest", "IdempotencyRecord", "Inventory", "Item",
     "LedgerEntry", "Location", "LoginThrottle", "Lot", "LotHold", "Order", "OrderLine",
     "PackLine", "PickLine", "PurchaseOrder", "PurchaseOrderLine", "Setting", "SettingChange",
-    "User", "utcnow",
+    "User", "UserSession", "utcnow",
 ]

@@ -1,4 +1,4 @@
-"""Users, their API tokens and the sign-in throttle."""
+"""Users, their sign-ins (sessions), their API tokens and the sign-in throttle."""
 
 from __future__ import annotations
 
@@ -36,9 +36,32 @@ class User(UserMixin, db.Model):
     def is_active(self) -> bool:  # Flask-Login: a deactivated user cannot sign in
         return self.active
 
+    # The sign-in (UserSession) this request came with: not a column, set when the user signs
+    # in or is read for a request (lotline.users). Flask-Login keeps get_id() in the session
+    # cookie, so the cookie names a sign-in that can be ended, not the user.
+    session_key = None
+
+    def get_id(self) -> str | None:
+        return self.session_key
+
     def has_role(self, *roles: str) -> bool:
         """Roles are ordered: admin > supervisor > packer; a higher role may do what a lower may."""
         return ROLES.index(self.role) >= min(ROLES.index(r) for r in roles)
+
+
+class UserSession(db.Model):
+    """One sign-in, from the login form to its end. The session cookie carries its key; only
+    a SHA-256 of the key is stored. It ends when the user signs out, when the password is
+    changed or reset, when the user is deactivated (reactivation does not revive it), or when
+    an admin signs the user out everywhere."""
+
+    __tablename__ = "user_session"
+
+    key_hash: Mapped[str] = mapped_column(String(64), primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("user_account.id"), index=True)
+    created_at: Mapped[dt.datetime] = mapped_column(DateTime, default=utcnow)
+    ended_at: Mapped[dt.datetime | None] = mapped_column(DateTime)
+    ended_why: Mapped[str | None] = mapped_column(String(32))
 
 
 class ApiToken(db.Model):
