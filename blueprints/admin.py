@@ -107,3 +107,23 @@ def sign_out_everywhere(user_id):
     flash(f"Signed {user.username} out everywhere ({ended} sign-in{'s' if ended != 1 else ''} "
           f"ended).")
     return redirect(url_for("admin.edit_user", user_id=user_id))
+
+
+@bp.get("/tokens")
+@accepts()
+def tokens():
+    """The API tokens: whose, what for, expiry, last use; Revoke on each that still works."""
+    rows = [users_domain.token_summary(row) for row in users_domain.list_tokens(db.session)]
+    return render_template("admin/tokens.html", tokens=rows)
+
+
+@bp.post("/tokens/<prefix>/revoke")
+@accepts("csrf_token")
+def revoke_token(prefix):
+    try:
+        with transaction(db.session):
+            users_domain.revoke_token(db.session, prefix)
+    except DomainError as exc:
+        abort(exc.status, exc.message)
+    flash(f"Revoked API token ll_{prefix}.")
+    return redirect(url_for("admin.tokens"))

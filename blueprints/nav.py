@@ -22,6 +22,7 @@ NAV = [
     ("Orders", "orders.index", "supervisor"),
     ("Settings", "admin.settings", "admin"),
     ("Users", "admin.users", "admin"),
+    ("API tokens", "admin.tokens", "admin"),
 ]
 
 

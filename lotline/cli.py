@@ -4,13 +4,11 @@ from __future__ import annotations
 
 import click
 from flask import Flask, current_app
-from sqlalchemy import select
 
 from . import users
 from .db import transaction
 from .errors import DomainError
 from .extensions import db
-from .models import User
 
 
 def register(app: Flask) -> None:
@@ -31,14 +29,42 @@ def register(app: Flask) -> None:
     @app.cli.command("create-token")
     @click.argument("username")
     @click.option("--label", default="", help="What the token is for.")
-    def create_token(username, label):
+    @click.option("--expires-in-days", type=int, default=None,
+                  help="Refuse the token after this many days (1 to 3650; default: never).")
+    def create_token(username, label, expires_in_days):
         """Print a new API token for USERNAME (shown once; only its hash is stored)."""
-        with transaction(db.session):
-            user = db.session.scalar(select(User).where(User.username == username))
-            if user is None:
-                raise click.ClickException(f"No user {username}.")
-            token = users.create_token(db.session, user, label)
+        try:
+            with transaction(db.session):
+                token = users.create_token(db.session, users.user_named(db.session, username),
+                                           label, expires_in_days=expires_in_days)
+        except DomainError as exc:
+            raise click.ClickException(exc.message) from exc
         click.echo(token)
+
+    @app.cli.command("list-tokens")
+    def list_tokens():
+        """List the API tokens: prefix, user, label, created, expires, last used, revoked."""
+        rows = [users.token_summary(row) for row in users.list_tokens(db.session)]
+        for row in rows:
+            click.echo("  ".join([
+                f"ll_{row['prefix']}", row["username"], row["label"] or "-",
+                f"created {row['created_at']}", f"expires {row['expires_at'] or 'never'}",
+                f"last used {row['last_used_at'] or 'never'}",
+                "REVOKED" if row["revoked"] else "active"]))
+        if not rows:
+            click.echo("No API tokens.")
+
+    @app.cli.command("revoke-token")
+    @click.argument("prefix")
+    def revoke_token(prefix):
+        """Revoke the API token PREFIX (its ll_PREFIX_ part, as list-tokens shows it)."""
+        prefix = prefix.removeprefix("ll_").split("_", 1)[0]
+        try:
+            with transaction(db.session):
+                users.revoke_token(db.session, prefix)
+        except DomainError as exc:
+            raise click.ClickException(exc.message) from exc
+        click.echo(f"Revoked ll_{prefix}.")
 
     @app.cli.command("sign-out-everywhere")
     @click.argument("username")

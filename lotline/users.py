@@ -6,13 +6,14 @@ import datetime as dt
 import functools
 import hashlib
 import hmac
+import re
 import secrets
 
 from sqlalchemy import bindparam, func, select, update
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, joinedload
 from werkzeug.security import check_password_hash, generate_password_hash
 
-from .db import run_in_transaction
+from .db import run_in_transaction, transaction
 from .errors import Conflict, DomainError, NotFound, ValidationError
 from .models import ROLES, ApiToken, LoginThrottle, User, UserSession, utcnow
 
@@ -74,7 +75,10 @@ def end_sessions(session: Session, user: User, why: str) -> int:
 
 def user_named(session: Session, username: str) -> User:
     """The user ``username`` names (the CLI and the API name users)."""
-    user = session.scalar(select(User).where(User.username == str(username or "").strip()))
+    username = str(username or "").strip()
+    user = None
+    if 0 < len(username) <= 64 and username.isprintable():  # no NUL (PostgreSQL refuses it)
+        user = session.scalar(select(User).where(User.username == username))
     if user is None:
         raise NotFound(f"No user {username}.", code="unknown_user")
     return user
@@ -214,24 +218,77 @@ def _hash_token(secret: str) -> str:
     return hashlib.sha256(secret.encode()).hexdigest()
 
 
-def create_token(session: Session, user: User, label: str = "") -> str:
-    """Create an API token and return it; it is shown once, only its hash is kept."""
+TOKEN_DAYS = (1, 3650)  # an expiry, when a token has one: a day to ten years
+# A token's last use is written at most once a minute: an API caller polling every second
+# would otherwise turn every read into a write.
+LAST_USED_EVERY = dt.timedelta(minutes=1)
+
+
+def create_token(session: Session, user: User, label: str = "",
+                 expires_in_days: int | None = None) -> str:
+    """Create an API token and return it; it is shown once, only its hash is kept. With
+    ``expires_in_days`` it is refused from then on."""
+    expires_at = None
+    if expires_in_days is not None:
+        low, high = TOKEN_DAYS
+        if isinstance(expires_in_days, bool) or not isinstance(expires_in_days, int) \
+                or not low <= expires_in_days <= high:
+            raise ValidationError(f"A token expires in {low} to {high} days.",
+                                  field="expires_in_days")
+        expires_at = utcnow() + dt.timedelta(days=expires_in_days)
     prefix = secrets.token_hex(4)
     secret = secrets.token_urlsafe(32)
     session.add(ApiToken(user_id=user.id, prefix=prefix, token_hash=_hash_token(secret),
-                         label=label[:64]))
+                         label=label[:64], expires_at=expires_at))
     session.flush()
     return f"ll_{prefix}_{secret}"
 
 
-def user_for_token(session: Session, token: str) -> User | None:
-    """The active user a bearer token belongs to, compared in constant time."""
+def user_for_token(session: Session, token: str, now: dt.datetime | None = None) -> User | None:
+    """The active user a bearer token belongs to, compared in constant time; a revoked or
+    expired token is refused. Its last use is written down (at most once a minute)."""
     parts = (token or "").split("_", 2)
     if len(parts) != 3 or parts[0] != "ll":
         return None
+    now = now or utcnow()
     row = session.scalar(select(ApiToken).where(ApiToken.prefix == parts[1]))
     if row is None or row.revoked or not row.user.active:
         return None
+    if row.expires_at is not None and row.expires_at <= now:
+        return None
     if not hmac.compare_digest(row.token_hash, _hash_token(parts[2])):
         return None
+    if row.last_used_at is None or now - row.last_used_at >= LAST_USED_EVERY:
+        token_id = row.id
+        with transaction(session):
+            session.execute(update(ApiToken.__table__).where(ApiToken.__table__.c.id == token_id)
+                            .values(last_used_at=now))
+        row = session.get(ApiToken, token_id)
     return row.user
+
+
+def list_tokens(session: Session) -> list[ApiToken]:
+    """Every API token, newest first, with its user (never its secret)."""
+    return list(session.scalars(select(ApiToken).options(joinedload(ApiToken.user))
+                                .order_by(ApiToken.created_at.desc(), ApiToken.id.desc())))
+
+
+def revoke_token(session: Session, prefix: str) -> ApiToken:
+    """Revoke the token ``prefix`` names (the part after ``ll_``): refused from now on."""
+    prefix = str(prefix or "").strip()
+    row = None
+    if re.fullmatch(r"[0-9a-f]{8}", prefix):  # as create_token makes them
+        row = session.scalar(select(ApiToken).where(ApiToken.prefix == prefix))
+    if row is None:
+        raise NotFound(f"No API token {prefix}.", code="unknown_token")
+    row.revoked = True
+    session.flush()
+    return row
+
+
+def token_summary(row: ApiToken) -> dict:
+    """What is shown of a token on the screen, in the CLI and the API: never its secret."""
+    stamp = lambda value: value.isoformat(timespec="seconds") + "Z" if value else None  # noqa: E731
+    return {"prefix": row.prefix, "username": row.user.username, "label": row.label,
+            "created_at": stamp(row.created_at), "expires_at": stamp(row.expires_at),
+            "last_used_at": stamp(row.last_used_at), "revoked": row.revoked}

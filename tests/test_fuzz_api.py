@@ -36,6 +36,7 @@ from lotline import locations as locations_domain
 from lotline import orders as orders_domain
 from lotline import users as users_domain
 from lotline.extensions import db
+from lotline.models import ApiToken
 from tests.conftest import make_item, make_user
 
 MAX_EXAMPLES = 25
@@ -69,6 +70,8 @@ def _seed() -> str:
     orders_domain.create_order(db.session, "SO-1", "Customer", [{"sku": "PLAIN-1", "qty": 1}])
     admin = make_user("fuzz-admin", "admin")
     token = users_domain.create_token(db.session, admin, "fuzz")
+    erp = make_user("fuzz-erp", "supervisor")  # a token the revoke operation can name
+    db.session.add(ApiToken(user_id=erp.id, prefix=ERP_TOKEN_PREFIX, token_hash="0" * 64))
     db.session.commit()
     return token
 
@@ -183,8 +186,11 @@ BASELINE = {  # (method, path): (path parameters, query, body) that the API acce
     ("POST", "/api/v1/transactions/cycle-count"): ({}, {}, {"location": "A-1", "sku": "LOT-1",
                                                             "lot": "L1", "qty": 3}),
 }
+ERP_TOKEN_PREFIX = "0f0f0f0f"
 BASELINE.update({("POST", "/api/v1/users/{username}/sign-out-everywhere"): (
-    {"username": "fuzz-admin"}, {}, None)})
+    {"username": "fuzz-erp"}, {}, None),
+    ("GET", "/api/v1/tokens"): ({}, {}, None),
+    ("POST", "/api/v1/tokens/{prefix}/revoke"): ({"prefix": ERP_TOKEN_PREFIX}, {}, None)})
 BASELINE.update({("GET", "/api/v1/settings"): ({}, {}, None),
                  ("PATCH", "/api/v1/settings"): ({}, {}, {"require_lot_serial_at_pack": True})})
 STRING_INPUTS = sorted(key for key, (params, query, body) in BASELINE.items()

@@ -109,4 +109,13 @@ def extra_schemas() -> dict:
     return dict(EXTRA_SCHEMAS)
 
 
-from . import inventory, items, lots, openapi, orders, settings, users  # noqa: E402, F401  (registers routes)
+from . import (  # noqa: E402, F401  (registers routes)
+    inventory,
+    items,
+    lots,
+    openapi,
+    orders,
+    settings,
+    tokens,
+    users,
+)

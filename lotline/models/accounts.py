@@ -80,6 +80,7 @@ class ApiToken(db.Model):
     last_used_at: Mapped[dt.datetime | None] = mapped_column(DateTime,
                                                              info={"bookkeeping": True})
     revoked: Mapped[bool] = mapped_column(default=False)
+    expires_at: Mapped[dt.datetime | None] = mapped_column(DateTime)  # none: until revoked
 
     user: Mapped[User] = relationship()
 
