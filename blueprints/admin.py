@@ -113,8 +113,7 @@ def sign_out_everywhere(user_id):
 @accepts()
 def tokens():
     """The API tokens: whose, what for, expiry, last use; Revoke on each that still works."""
-    rows = [users_domain.token_summary(row) for row in users_domain.list_tokens(db.session)]
-    return render_template("admin/tokens.html", tokens=rows)
+    return render_template("admin/tokens.html", tokens=users_domain.list_tokens(db.session))
 
 
 @bp.post("/tokens/<prefix>/revoke")
