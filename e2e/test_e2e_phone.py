@@ -32,6 +32,7 @@ SUPERVISOR_SCREENS = {
     "location-lookup": "/lookup",
     "settings": "/admin/settings",
     "users": "/admin/users",
+    "api tokens": "/admin/tokens",
 }
 
 
