@@ -6,7 +6,7 @@ import os
 import secrets
 from pathlib import Path
 
-from flask import Flask, request
+from flask import Flask, g, request
 from jinja2 import StrictUndefined
 
 from lotline.db import configure_engine
@@ -33,6 +33,17 @@ def database_url(instance_path: str) -> str:
         if url.startswith(prefix):
             return "postgresql+psycopg://" + url[len(prefix):]
     return url
+
+
+# The camera is the scan screens' own (the app's origin), nothing else is asked for.
+PERMISSIONS = "camera=(self), microphone=(), geolocation=(), payment=(), usb=()"
+
+
+def _signed_in() -> bool:
+    """The response is for a signed-in user (a session cookie or an API token), as already
+    read for this request: the check itself reads nothing."""
+    user = g.get("_login_user") or g.get("api_user")
+    return bool(user is not None and getattr(user, "is_authenticated", False))
 
 
 def secret_key(instance_path: str) -> str:
@@ -121,6 +132,11 @@ def create_app(test_config: dict | None = None) -> Flask:
         response.headers["X-Content-Type-Options"] = "nosniff"
         response.headers["X-Frame-Options"] = "DENY"
         response.headers["Referrer-Policy"] = "same-origin"
+        response.headers["Permissions-Policy"] = PERMISSIONS
+        if request.is_secure:  # HTTPS here, or the configured proxy said so (README, HTTPS)
+            response.headers["Strict-Transport-Security"] = "max-age=31536000"
+        if _signed_in():  # what a signed-in user saw stays out of every cache
+            response.headers["Cache-Control"] = "no-store"
         response.vary.add("HX-Request")
         return response
 

@@ -113,7 +113,9 @@ def sign_out_everywhere(user_id):
 @accepts()
 def tokens():
     """The API tokens: whose, what for, expiry, last use; Revoke on each that still works."""
-    return render_template("admin/tokens.html", tokens=users_domain.list_tokens(db.session))
+    rows = users_domain.list_tokens(db.session)
+    return render_template("admin/tokens.html",
+                           tokens=[(row, users_domain.token_state(row)) for row in rows])
 
 
 @bp.post("/tokens/<prefix>/revoke")

@@ -16,35 +16,54 @@ def error_page(status: int, title: str, message: str):
                            code=title.lower().replace(" ", "_")), status
 
 
-def _has_nul() -> bool:
-    def bad(value) -> bool:
-        if isinstance(value, str):
-            return "\x00" in value
-        if isinstance(value, dict):
-            return any(bad(k) or bad(v) for k, v in value.items())
-        if isinstance(value, list):
-            return any(bad(v) for v in value)
-        return False
+# The deepest body the API takes is an order with its lines (three levels); a body nested
+# deeper is refused before anything walks it (a recursive walk, or the JSON parser itself,
+# would raise RecursionError: a 500 before sign-in was even checked).
+MAX_JSON_DEPTH = 32
+NUL_MESSAGE = "The input contains a NUL character. Scan or type it again."
+DEEP_MESSAGE = (f"The JSON body nests deeper than {MAX_JSON_DEPTH} levels; no request Lotline "
+                f"takes does. Send the body the API document describes.")
 
+
+def _refusal() -> str | None:
+    """Why the request's input is refused before any view reads it, or None: a NUL anywhere
+    (no scanner sends one, and PostgreSQL cannot store it: a 500 there, silently stored text
+    on SQLite), or a JSON body nested past :data:`MAX_JSON_DEPTH`."""
     if "\x00" in request.path:
-        return True
-    if any(bad(k) or bad(v) for k, v in request.args.items(multi=True)):
-        return True
-    if request.method in ("POST", "PUT", "PATCH", "DELETE"):
-        if request.is_json:
-            return bad(request.get_json(silent=True))
-        return any(bad(k) or bad(v) for k, v in request.form.items(multi=True))
-    return False
+        return NUL_MESSAGE
+    if any("\x00" in k or "\x00" in v for k, v in request.args.items(multi=True)):
+        return NUL_MESSAGE
+    if request.method not in ("POST", "PUT", "PATCH", "DELETE"):
+        return None
+    if not request.is_json:
+        return NUL_MESSAGE if any("\x00" in k or "\x00" in v
+                                  for k, v in request.form.items(multi=True)) else None
+    try:
+        body = request.get_json(silent=True)
+    except RecursionError:
+        return DEEP_MESSAGE
+    pending = [(body, 1)]  # a walk without recursion, however deep the body
+    while pending:
+        value, depth = pending.pop()
+        if isinstance(value, str):
+            if "\x00" in value:
+                return NUL_MESSAGE
+        elif isinstance(value, dict | list):
+            if depth > MAX_JSON_DEPTH:
+                return DEEP_MESSAGE
+            parts = [*value.keys(), *value.values()] if isinstance(value, dict) else value
+            pending.extend((part, depth + 1) for part in parts)
+    return None
 
 
 def register_error_handlers(app: Flask) -> None:
     @app.before_request
-    def refuse_nul_characters():
-        """A NUL in any input is refused up front: no scanner sends one, and PostgreSQL cannot
-        store it (it would be a 500 there and silently stored text on SQLite)."""
-        if not _has_nul():
+    def refuse_hostile_input():
+        """A NUL in any input, or a JSON body nested too deep, is refused up front
+        (:func:`_refusal`)."""
+        message = _refusal()
+        if message is None:
             return None
-        message = "The input contains a NUL character. Scan or type it again."
         if request.path.startswith("/api/"):
             return {"error": {"code": "validation_error", "message": message}}, 422
         return error_page(422, "Invalid input", message)

@@ -50,7 +50,7 @@ def register(app: Flask) -> None:
                 f"ll_{row['prefix']}", row["username"], row["label"] or "-",
                 f"created {row['created_at']}", f"expires {row['expires_at'] or 'never'}",
                 f"last used {row['last_used_at'] or 'never'}",
-                "REVOKED" if row["revoked"] else "active"]))
+                row["state"]]))
         if not rows:
             click.echo("No API tokens.")
 

@@ -24,7 +24,8 @@ def rows(text: str, required: tuple[str, ...], optional: tuple[str, ...] = ()
          ) -> Iterator[tuple[int, dict[str, str]]]:
     """Each row with something in it, as (the line it starts on, {column: stripped value});
     column names are matched without case, missing cells are empty. A header without the
-    ``required`` columns, or text that is not CSV, is refused with its line."""
+    ``required`` columns, a row with more cells than the header names, or text that is not
+    CSV, is refused with its line."""
     reader = csv.reader(io.StringIO(text))
     columns = ", ".join((*required, *optional))
     try:
@@ -40,6 +41,11 @@ def rows(text: str, required: tuple[str, ...], optional: tuple[str, ...] = ()
             values = [value.strip() for value in record]
             if not any(values):
                 continue
+            if any(values[len(header):]):
+                raise line_error(start, (
+                    f"this line has {len(values)} cells, but the header row names "
+                    f"{len(header)} columns ({', '.join(header)}). Remove the extra cells, or "
+                    f"put a value that holds a comma in double quotes."))
             yield start, {name: (values[i] if i < len(values) else "")
                           for i, name in enumerate(header) if name}
     except csv.Error as exc:

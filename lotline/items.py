@@ -15,6 +15,7 @@ from .gtin import normalize_gtin
 from .models import LOT_AT_PACK_MODES, Inventory, Item
 from .paging import page_count, page_number
 from .stock_rules import stock_without_lot
+from .text import check_free_text
 
 SKU_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._/-]{0,63}$")
 SORTS = {"sku": Item.sku, "description": Item.description, "require_lot": Item.require_lot,
@@ -47,7 +48,8 @@ def _apply(session: Session, item: Item, fields: dict) -> None:
         if len(description) > 200:
             raise ValidationError("A description has at most 200 characters.",
                                   field="description")
-        item.description = description
+        item.description = check_free_text(description, field="description",
+                                           label="The description")
     if "gtin" in fields:
         gtin = normalize_gtin(fields["gtin"])
         if gtin and session.scalar(select(Item.sku).where(Item.gtin == gtin, Item.id != item.id)):

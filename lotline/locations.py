@@ -13,6 +13,7 @@ from .db import found_once, locked_once, run_in_transaction
 from .errors import Conflict, NotFound, ValidationError
 from .models import LOCATION_TYPES, Inventory, Location
 from .paging import Page, page_count, page_number
+from .text import check_free_text
 
 CODE_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._/-]{0,31}$")
 
@@ -39,6 +40,7 @@ def _fields(code, zone, type) -> tuple[str, str, str]:
     zone = str(zone or "").strip()
     if len(zone) > 32:
         raise ValidationError("A zone has at most 32 characters.", field="zone")
+    check_free_text(zone, field="zone", label="The zone")
     return code, zone, type
 
 

@@ -31,6 +31,7 @@ from .models import (
     User,
     utcnow,
 )
+from .text import check_free_text
 
 
 @dataclass
@@ -225,6 +226,7 @@ def hold(session: Session, *, number, sku=None, reason: str, actor: Actor) -> li
     reason = str(reason or "").strip()
     if not reason or len(reason) > 200:
         raise ValidationError("Say why the lot is held (1 to 200 characters).", field="reason")
+    check_free_text(reason, field="reason", label="The reason")
 
     def work():
         lots = _locked(session, find_lots(session, number, sku))

@@ -16,6 +16,7 @@ from .inventory import MAX_QTY, clean_qty, lock_locations, scanned_code
 from .items import find_item
 from .models import ORDER_STATUSES, Location, Order, OrderLine, utcnow
 from .paging import page_count, page_number
+from .text import check_free_text
 
 NUMBER_RE = re.compile(r"^[A-Z0-9][A-Z0-9._/-]{0,31}$")
 
@@ -38,6 +39,10 @@ def create_order(session: Session, number, customer, lines: list[dict], customer
     if len(str(customer_ref or "")) > 64 or len(str(ship_to or "")) > 300:
         raise ValidationError("Customer reference ≤ 64 and ship-to ≤ 300 characters.",
                               field="customer_ref")
+    check_free_text(customer, field="customer", label="The customer's name")
+    check_free_text(str(customer_ref or ""), field="customer_ref", label="The customer reference")
+    check_free_text(str(ship_to or "").replace("\r\n", "\n"), field="ship_to",
+                    label="The ship-to address", lines=True)
     if session.scalar(select(Order.id).where(Order.number == number)):
         raise Conflict(f"Order {number} already exists.", field="number")
     if not lines:

@@ -12,6 +12,7 @@ from sqlalchemy.orm import Session
 from . import lot_gate
 from .errors import DomainError, ValidationError
 from .models import Lot, PackLine, PickLine
+from .text import check_free_text
 
 
 @dataclass(frozen=True)
@@ -32,6 +33,7 @@ def supervisor_override(user, reason) -> Override:
     if not 3 <= len(reason) <= 200:
         raise ValidationError("Say why it may leave (3 to 200 characters).",
                               field="override_reason")
+    check_free_text(reason, field="override_reason", label="The reason")
     return Override(user.id, user.username, reason)
 
 

@@ -8,12 +8,13 @@ import hashlib
 import hmac
 import re
 import secrets
+import unicodedata
 
-from sqlalchemy import bindparam, func, select, update
+from sqlalchemy import bindparam, exc, func, select, update
 from sqlalchemy.orm import Session, joinedload
 from werkzeug.security import check_password_hash, generate_password_hash
 
-from .db import run_in_transaction, transaction
+from .db import row_locks, run_in_transaction, transaction
 from .errors import Conflict, DomainError, NotFound, ValidationError
 from .models import ROLES, ApiToken, LoginThrottle, User, UserSession, utcnow
 
@@ -43,14 +44,26 @@ _SIGNED_IN = (select(User).join(UserSession, UserSession.user_id == User.id)
 
 
 def start_session(session: Session, user: User) -> str:
-    """A new sign-in for ``user``; its key goes in the session cookie (only a hash is
-    stored)."""
+    """A new sign-in for ``user``, whose password was just checked; its key goes in the
+    session cookie (only a hash is stored).
+
+    The user's row is read again under a lock first (PostgreSQL's ``FOR UPDATE``; SQLite's
+    write transaction already holds the database): a password change or a deactivation that
+    committed while the password was being checked ended the user's sign-ins without seeing
+    this one, so this one is refused rather than outliving it."""
+    now = session.execute(_USER_NOW.with_for_update() if row_locks(session) else _USER_NOW,
+                          {"user_id": user.id}).one_or_none()
+    if now is None or not now.active or now.password_hash != user.password_hash:
+        raise DomainError("bad_credentials", "Unknown username or wrong password.", status=401)
     key = secrets.token_urlsafe(32)
     session.add(UserSession(key_hash=_hash_token(key), user_id=user.id))
     session.flush()
     user.session_key = key
     return key
 
+
+_USER_NOW = select(User.__table__.c.password_hash, User.__table__.c.active).where(
+    User.__table__.c.id == bindparam("user_id"))
 
 SIGNED_OUT = "signed out"
 PASSWORD_CHANGED = "password changed"
@@ -97,6 +110,11 @@ def open_sessions(session: Session, user: User) -> int:
         UserSession.user_id == user.id, UserSession.ended_at.is_(None)))
 
 
+def _name_key(username: str) -> str:
+    """A username as compared when a user is created: NFKC, case folded."""
+    return unicodedata.normalize("NFKC", username).casefold()
+
+
 @functools.lru_cache(maxsize=4)
 def _dummy_hash(method: str) -> str:
     """A real hash to check a password against when the user does not exist, made the way
@@ -110,12 +128,18 @@ def create_user(
     username = (username or "").strip()
     if not username or len(username) > 64:
         raise ValidationError("A username has 1 to 64 characters.", field="username")
+    if any(unicodedata.category(char) in ("Cc", "Cf") for char in username):
+        raise ValidationError("A username has no invisible characters (controls, zero-width "
+                              "spaces or direction marks). Type it again.", field="username")
     if role not in ROLES:
         raise ValidationError(f"Role must be one of {', '.join(ROLES)}.", field="role")
     if len(password or "") < 8:
         raise ValidationError("A password has at least 8 characters.", field="password")
-    if session.scalar(select(User.id).where(User.username == username)):
-        raise Conflict(f"User {username} already exists.")
+    taken = next((name for name in session.scalars(select(User.username))
+                  if _name_key(name) == _name_key(username)), None)
+    if taken is not None:
+        raise Conflict(f"User {taken} already exists." if taken == username else
+                       f"User {taken} already exists, and {username} reads the same.")
     user = User(
         username=username,
         password_hash=generate_password_hash(password, method=hash_method),
@@ -138,15 +162,18 @@ def update_user(session: Session, user: User, *, role: str | None = None,
     if active is not None:
         if acting_user is not None and acting_user.id == user.id and not active:
             raise DomainError("own_account", "You cannot deactivate your own account.")
-        if user.active and not active:
-            end_sessions(session, user, DEACTIVATED)  # reactivation does not revive them
+        ended = DEACTIVATED if user.active and not active else None
         user.active = active
+    else:
+        ended = None
     if password:
         if len(password) < 8:
             raise ValidationError("A password has at least 8 characters.", field="password")
         user.password_hash = generate_password_hash(password, method=hash_method)
-        end_sessions(session, user, PASSWORD_CHANGED)
-    session.flush()
+        ended = ended or PASSWORD_CHANGED
+    session.flush()  # the user's row first: a sign-in racing this waits for it, or is seen
+    if ended:  # every sign-in ends (reactivation does not revive them)
+        end_sessions(session, user, ended)
     return user
 
 
@@ -205,7 +232,10 @@ def _checked(session: Session, username: str, password: str, hash_method: str, *
         except DomainError as exc:
             return None, exc
         if start:
-            start_session(session, user)
+            try:
+                start_session(session, user)
+            except DomainError as exc:
+                return None, exc
         return user, None
 
     user, error = run_in_transaction(session, work)
@@ -259,12 +289,25 @@ def user_for_token(session: Session, token: str, now: dt.datetime | None = None)
     if not hmac.compare_digest(row.token_hash, _hash_token(parts[2])):
         return None
     if row.last_used_at is None or now - row.last_used_at >= LAST_USED_EVERY:
-        token_id = row.id
-        with transaction(session):
-            session.execute(update(ApiToken.__table__).where(ApiToken.__table__.c.id == token_id)
-                            .values(last_used_at=now))
-        row = session.get(ApiToken, token_id)
+        row = _stamped(session, row.id, now)
+        if row is None or row.revoked or not row.user.active:  # read again: still good?
+            return None
     return row.user
+
+
+def _stamped(session: Session, token_id: int, now: dt.datetime) -> ApiToken | None:
+    """Write down the token's use (bookkeeping, at most once a minute, never moved back) and
+    read it again. A database too busy to take the write does not fail the request."""
+    table = ApiToken.__table__
+    try:
+        with transaction(session):
+            session.execute(update(table).where(
+                table.c.id == token_id,
+                (table.c.last_used_at.is_(None)) | (table.c.last_used_at <= now - LAST_USED_EVERY))
+                .values(last_used_at=now))
+    except exc.OperationalError:  # SQLite's lock wait ran out: the stamp waits for next time
+        pass
+    return session.get(ApiToken, token_id)
 
 
 def list_tokens(session: Session) -> list[ApiToken]:
@@ -286,9 +329,19 @@ def revoke_token(session: Session, prefix: str) -> ApiToken:
     return row
 
 
+def token_state(row: ApiToken, now: dt.datetime | None = None) -> str:
+    """"active", "revoked", "expired", or "user inactive" (refused while the user is)."""
+    if row.revoked:
+        return "revoked"
+    if row.expires_at is not None and row.expires_at <= (now or utcnow()):
+        return "expired"
+    return "active" if row.user.active else "user inactive"
+
+
 def token_summary(row: ApiToken) -> dict:
     """What is shown of a token on the screen, in the CLI and the API: never its secret."""
     stamp = lambda value: value.isoformat(timespec="seconds") + "Z" if value else None  # noqa: E731
     return {"prefix": row.prefix, "username": row.user.username, "label": row.label,
             "created_at": stamp(row.created_at), "expires_at": stamp(row.expires_at),
-            "last_used_at": stamp(row.last_used_at), "revoked": row.revoked}
+            "last_used_at": stamp(row.last_used_at), "revoked": row.revoked,
+            "state": token_state(row)}

@@ -8,6 +8,7 @@ import datetime as dt
 import pytest
 from sqlalchemy import select, update
 
+from lotline import users as users_domain
 from lotline.extensions import db
 from lotline.models import ApiToken, utcnow
 from tests.conftest import Browser, make_user
@@ -125,3 +126,18 @@ def test_only_an_admin_lists_or_revokes_tokens(app, client, api):
     assert sup.get("/admin/tokens").status_code == 403
     assert sup.post(f"/admin/tokens/{_prefix(erp.token)}/revoke").status_code == 403
     assert _row(erp.token).revoked is False
+
+
+def test_the_list_says_which_tokens_are_expired_revoked_or_of_an_inactive_user(app, api):
+    admin, erp, old = api("admin"), api("supervisor"), api("packer")
+    db.session.execute(update(ApiToken).where(ApiToken.prefix == _prefix(old.token))
+                       .values(expires_at=utcnow() - dt.timedelta(days=1)))
+    db.session.commit()
+    gone = make_user("gone", "packer")
+    gone_token = users_domain.create_token(db.session, gone, "x")
+    users_domain.update_user(db.session, gone, active=False)
+    db.session.commit()
+    assert admin.post(f"/api/v1/tokens/{_prefix(erp.token)}/revoke").status_code == 200
+    states = {row["prefix"]: row["state"] for row in admin.get("/api/v1/tokens").json["tokens"]}
+    assert states == {_prefix(admin.token): "active", _prefix(erp.token): "revoked",
+                      _prefix(old.token): "expired", _prefix(gone_token): "user inactive"}

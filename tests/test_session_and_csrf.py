@@ -370,3 +370,62 @@ def test_a_packer_cannot_sign_anyone_out_everywhere(app):
     _next_request()
     assert pat.post(f"/admin/users/{user_id}/sign-out-everywhere").status_code == 403
     assert _open_put_page(sam.client) == 200
+
+
+def test_a_sign_in_whose_user_changed_while_the_password_was_checked_is_refused(
+        app, monkeypatch):
+    """The password was changed (and the sign-ins ended) while this one hashed: the row
+    read again under its lock is not the row that was checked, so no sign-in is started."""
+    from sqlalchemy.orm.attributes import set_committed_value
+
+    from lotline.models import UserSession
+
+    make_user("pat")
+    checked = users_domain.authenticate
+
+    def changed_meanwhile(*args, **kwargs):
+        user = checked(*args, **kwargs)
+        set_committed_value(user, "password_hash", "the hash before an admin's reset")
+        return user
+
+    monkeypatch.setattr(users_domain, "authenticate", changed_meanwhile)
+    answer = Browser(app.test_client()).login("pat")
+    assert answer.status_code == 401
+    _next_request()
+    assert db.session.scalar(select(func.count()).select_from(UserSession)) == 0
+
+
+def test_a_supervisors_step_up_at_a_station_starts_no_sign_in(app):
+    from lotline.models import UserSession
+    from tests.conftest import PASSWORD
+
+    make_user("sup", "supervisor")
+    assert users_domain.step_up(db.session, "sup", PASSWORD, "pbkdf2:sha256:1").username == "sup"
+    _next_request()
+    assert db.session.scalar(select(func.count()).select_from(UserSession)) == 0
+
+
+def test_a_password_reset_on_the_users_screen_ends_the_users_sign_ins(app):
+    pat = make_user("pat")
+    make_user("root", "admin")
+    tablet, _ = _signed_in_as(app, "pat")
+    root, _ = _signed_in_as(app, "root")
+    _next_request()
+    answer = root.post(f"/admin/users/{pat.id}", data={
+        "role": "packer", "active": "y", "password": "a-new-password"})
+    assert answer.status_code == 302
+    _next_request()
+    assert _sent_to_sign_in(tablet.client.get("/put"))
+    assert _open_put_page(root.client) == 200  # the admin's own sign-in goes on
+
+
+@pytest.mark.parametrize("name", ["admin\u200b", "ADMIN", "\uff41dmin", "ad\u202emin"])
+def test_a_username_that_reads_as_another_cannot_be_created(app, name):
+    from lotline.errors import DomainError
+
+    make_user("admin", "admin")
+    with pytest.raises(DomainError):
+        users_domain.create_user(db.session, name, "long-enough-1", "admin",
+                                 hash_method="pbkdf2:sha256:1")
+    db.session.rollback()
+    assert db.session.scalar(select(func.count()).select_from(User)) == 1

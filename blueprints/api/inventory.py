@@ -18,6 +18,7 @@ from lotline.db import transaction as unit_of_work
 from lotline.errors import ValidationError
 from lotline.extensions import db
 from lotline.models import LOCATION_TYPES, Inventory, Location, PurchaseOrder
+from lotline.text import check_free_text
 
 from . import EXTRA_SCHEMAS, OPERATIONS, json_body, operation
 from .schema import Field
@@ -146,7 +147,9 @@ def purchase_order_json(po: PurchaseOrder) -> dict:
 # ---------------------------------------------------------------- request helpers
 
 def _actor() -> domain.Actor:
-    return domain.Actor(g.api_user, station=request.headers.get("X-Station", "api")[:64])
+    station = request.headers.get("X-Station", "api")[:64]
+    check_free_text(station, field="X-Station", label="The X-Station header")
+    return domain.Actor(g.api_user, station=station)
 
 
 def _key() -> str | None:

@@ -12,6 +12,7 @@ from ..errors import Conflict, DomainError, NotFound, ValidationError
 from ..items import find_item
 from ..models import Item, PurchaseOrder, PurchaseOrderLine
 from ..paging import page_count, page_number
+from ..text import check_free_text
 from .rules import clean_qty
 
 
@@ -44,7 +45,8 @@ def create_purchase_order(session: Session, number, vendor: str,
         raise Conflict(f"Purchase order {number} already exists.", field="number")
     if not lines:
         raise ValidationError("A purchase order needs at least one line.", field="lines")
-    po = PurchaseOrder(number=number, vendor=str(vendor or "").strip()[:100])
+    vendor = check_free_text(str(vendor or "").strip()[:100], field="vendor", label="The vendor")
+    po = PurchaseOrder(number=number, vendor=vendor)
     session.add(po)
     seen = set()
     for n, entry in enumerate(lines, start=1):

@@ -44,6 +44,13 @@ class User(UserMixin, db.Model):
     def get_id(self) -> str | None:
         return self.session_key
 
+    # Flask-Login's UserMixin compares users by get_id(): with the sign-in's key there, two
+    # users read outside a sign-in would be equal. The ORM's own rule instead: one object
+    # per row in a session, compared by identity.
+    __eq__ = object.__eq__
+    __ne__ = object.__ne__
+    __hash__ = object.__hash__
+
     def has_role(self, *roles: str) -> bool:
         """Roles are ordered: admin > supervisor > packer; a higher role may do what a lower may."""
         return ROLES.index(self.role) >= min(ROLES.index(r) for r in roles)
