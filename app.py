@@ -7,6 +7,7 @@ import secrets
 from pathlib import Path
 
 from flask import Flask, g, request
+from flask.json.provider import DefaultJSONProvider
 from jinja2 import StrictUndefined
 
 from lotline.db import configure_engine
@@ -46,6 +47,23 @@ def _signed_in() -> bool:
     return bool(user is not None and getattr(user, "is_authenticated", False))
 
 
+class JSONProvider(DefaultJSONProvider):
+    """Flask's JSON, with one more refusal when reading: a key given twice in an object
+    (``{"qty": 1, "qty": 999}`` would otherwise mean the last one)."""
+
+    def loads(self, s, **kwargs):
+        return super().loads(s, object_pairs_hook=_no_duplicate_keys, **kwargs)
+
+
+def _no_duplicate_keys(pairs: list[tuple[str, object]]) -> dict:
+    found: dict = {}
+    for key, value in pairs:
+        if key in found:
+            raise ValueError(f"the key {key!r} is given twice in one object.")
+        found[key] = value
+    return found
+
+
 def secret_key(instance_path: str) -> str:
     """From the environment, else generated once into ``instance/secret_key``."""
     if os.environ.get("LOTLINE_SECRET_KEY"):
@@ -59,6 +77,7 @@ def secret_key(instance_path: str) -> str:
 
 def create_app(test_config: dict | None = None) -> Flask:
     app = Flask(__name__, instance_relative_config=True)
+    app.json = JSONProvider(app)
     os.makedirs(app.instance_path, exist_ok=True)
     app.config.from_mapping(
         SQLALCHEMY_DATABASE_URI=database_url(app.instance_path),

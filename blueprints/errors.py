@@ -3,8 +3,9 @@ factory. A page for a plain visit, the error partial for htmx (which swaps 4xx a
 
 from __future__ import annotations
 
-from flask import Flask, render_template, request
+from flask import Flask, jsonify, render_template, request
 from flask_wtf.csrf import CSRFError
+from werkzeug.exceptions import HTTPException
 
 from . import is_htmx
 from .plain_http import PLAIN_HTTP_MESSAGE, PLAIN_HTTP_TITLE, secure_cookie_lost
@@ -78,17 +79,36 @@ def register_error_handlers(app: Flask) -> None:
 
     @app.errorhandler(403)
     def forbidden(exc):
-        return error_page(403, "Forbidden",
-                          "Your role may not use this screen. Ask a supervisor or an admin.")
+        return api_error(exc) or error_page(
+            403, "Forbidden", "Your role may not use this screen. Ask a supervisor or an admin.")
 
     @app.errorhandler(404)
     def not_found(exc):
-        return error_page(404, "Not found", "There is nothing at this address.")
+        return api_error(exc) or error_page(404, "Not found",
+                                            "There is nothing at this address.")
 
     @app.errorhandler(405)
     def method_not_allowed(exc):
-        return error_page(405, "Method not allowed", "This address does not take that request.")
+        return api_error(exc) or error_page(405, "Method not allowed",
+                                            "This address does not take that request.")
 
     @app.errorhandler(413)
     def too_large(exc):
-        return error_page(413, "Too large", "That upload is larger than 2 MB.")
+        return api_error(exc) or error_page(413, "Too large", "That upload is larger than 2 MB.")
+
+
+API_CODES = {400: "bad_request", 401: "unauthorized", 403: "forbidden", 404: "not_found",
+             405: "method_not_allowed", 413: "too_large", 415: "unsupported_media_type"}
+
+
+def api_error(exc: HTTPException):
+    """Under /api/ every answer is JSON with the error envelope, a routing error too (an
+    unknown path, a method the path does not take, with its ``Allow`` header, a body over
+    the limit); None elsewhere."""
+    if not request.path.startswith("/api/"):
+        return None
+    status = exc.code or 500
+    body = {"error": {"code": API_CODES.get(status, "http_error"),
+                      "message": exc.description or exc.name}}
+    headers = {k: v for k, v in exc.get_headers() if k.lower() != "content-type"}
+    return jsonify(body), status, headers

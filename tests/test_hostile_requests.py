@@ -147,3 +147,55 @@ def test_a_station_header_with_a_control_character_is_refused(api):
     answer = api("admin").post("/api/v1/transactions/put", {
         "location": "A-1", "sku": "SKU-1", "qty": 1}, headers={"X-Station": "DOCK\x1b[2J"})
     assert answer.status_code == 422 and answer.json["error"]["field"] == "X-Station"
+
+
+def test_routing_errors_under_the_api_are_json_with_the_envelope(api, client):
+    """Before: an unknown path, a wrong method and an oversized body came back as HTML, and
+    the 405 without its Allow header."""
+    caller = api("admin")
+    unknown = caller.get("/api/v1/no-such-thing")
+    assert unknown.status_code == 404 and unknown.json["error"]["code"] == "not_found"
+    wrong = caller.call("DELETE", "/api/v1/items")
+    assert wrong.status_code == 405 and wrong.json["error"]["code"] == "method_not_allowed"
+    assert set(wrong.headers["Allow"].split(", ")) >= {"GET", "POST"}
+    big = client.post("/api/v1/items", data=b"x" * (2 * 1024 * 1024 + 1),
+                      content_type="application/json",
+                      headers={"Authorization": f"Bearer {caller.token}"})
+    assert big.status_code == 413 and big.json["error"]["code"] == "too_large"
+    anonymous = client.get("/api/v1/no-such-thing")
+    assert anonymous.status_code in (401, 404) and "error" in anonymous.json
+    page = client.get("/no-such-page")
+    assert page.status_code == 404 and page.content_type.startswith("text/html")
+
+
+@pytest.mark.parametrize("key", ["", "   "])
+def test_an_empty_idempotency_key_is_refused_not_taken_for_none(api, key):
+    """Before: an empty header was taken for no key, so a retry applied the Put twice."""
+    from lotline.locations import add_location
+
+    make_item("SKU-1")
+    add_location(db.session, "A-1")
+    answer = api("admin").post("/api/v1/transactions/put",
+                               {"location": "A-1", "sku": "SKU-1", "qty": 1},
+                               headers={"Idempotency-Key": key})
+    assert answer.status_code == 422 and answer.json["error"]["field"] == "Idempotency-Key"
+    from lotline.models import LedgerEntry
+
+    assert _count(LedgerEntry) == 0
+
+
+def test_a_key_given_twice_in_a_json_object_is_refused(api, client):
+    """Before: ``"qty":1,"qty":999`` put 999."""
+    from lotline.locations import add_location
+    from lotline.models import LedgerEntry
+
+    make_item("SKU-1")
+    add_location(db.session, "A-1")
+    caller = api("admin")
+    answer = client.post("/api/v1/transactions/put",
+                         data='{"location": "A-1", "sku": "SKU-1", "qty": 1, "qty": 999}',
+                         content_type="application/json",
+                         headers={"Authorization": f"Bearer {caller.token}"})
+    assert answer.status_code == 422
+    assert "the key 'qty' is given twice" in answer.json["error"]["message"]
+    assert _count(LedgerEntry) == 0

@@ -5,13 +5,14 @@ from __future__ import annotations
 import re
 from functools import wraps
 
-from flask import Blueprint, g, jsonify, request
+from flask import Blueprint, current_app, g, jsonify, request
 from werkzeug.exceptions import HTTPException
 
 from lotline.errors import DomainError, ValidationError
 from lotline.extensions import csrf, db
 from lotline.users import user_for_token
 
+from ..errors import api_error
 from . import schema as s
 
 api = Blueprint("api", __name__, url_prefix="/api/v1")
@@ -48,16 +49,25 @@ def domain_error(exc: DomainError):
 
 @api.errorhandler(HTTPException)
 def http_error(exc: HTTPException):
-    codes = {400: "bad_request", 401: "unauthorized", 403: "forbidden", 404: "not_found",
-             405: "method_not_allowed", 413: "too_large", 415: "unsupported_media_type"}
-    return error(exc.code or 500, codes.get(exc.code, "http_error"), exc.description or exc.name)
+    return api_error(exc)
 
 
 def json_body(schema: dict) -> dict:
     data = request.get_json(silent=True)
     if data is None:
+        if request.is_json and request.get_data():
+            raise ValidationError(f"The body is not JSON Lotline can read: {_why_not()}")
         raise ValidationError("The body must be JSON (Content-Type: application/json).")
     return s.parse(schema, data)
+
+
+def _why_not() -> str:
+    """What the app's JSON parser says of the body (a key given twice, a syntax error)."""
+    try:
+        current_app.json.loads(request.get_data())
+    except ValueError as exc:
+        return str(exc)
+    return "it is not an object."
 
 
 def operation(method: str, path: str, *, summary: str, role: str = "packer",

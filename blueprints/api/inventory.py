@@ -153,7 +153,14 @@ def _actor() -> domain.Actor:
 
 
 def _key() -> str | None:
-    return request.headers.get("Idempotency-Key") or None
+    """The Idempotency-Key header; sent empty, it is refused (not taken for no key: the
+    caller meant one, and a retry would apply twice)."""
+    key = request.headers.get("Idempotency-Key")
+    if key is not None and not key.strip():
+        raise ValidationError("The Idempotency-Key header is empty: send 8 to 64 letters, "
+                              "digits or . _ : -, or leave the header out.",
+                              field="Idempotency-Key")
+    return key
 
 
 def _expiry(body: dict) -> dict:
