@@ -199,3 +199,21 @@ def test_a_key_given_twice_in_a_json_object_is_refused(api, client):
     assert answer.status_code == 422
     assert "the key 'qty' is given twice" in answer.json["error"]["message"]
     assert _count(LedgerEntry) == 0
+
+
+@pytest.mark.parametrize(("path", "name"), [
+    ("/api/v1/items?page=null", "page"), ("/api/v1/items?page=0", "page"),
+    ("/api/v1/items?page=", "page"), ("/api/v1/items?page=%EF%BC%92", "page"),
+    ("/api/v1/orders?status=", "status"), ("/api/v1/orders?status=lost", "status"),
+])
+def test_a_malformed_query_parameter_is_refused_naming_it(api, path, name):
+    """Before: ``?page=null`` and an empty ``status`` were taken for absent ones."""
+    answer = api("admin").get(path)
+    assert answer.status_code == 422 and answer.json["error"]["field"] == name
+
+
+def test_well_formed_query_parameters_still_work(api):
+    caller = api("admin")
+    assert caller.get("/api/v1/items?page=2").status_code == 200
+    assert caller.get("/api/v1/orders?status=open").status_code == 200
+    assert caller.get("/api/v1/orders").status_code == 200

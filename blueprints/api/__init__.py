@@ -61,6 +61,27 @@ def json_body(schema: dict) -> dict:
     return s.parse(schema, data)
 
 
+def query_page() -> int:
+    """The ``page`` query parameter: a whole number from 1, or absent (the first page).
+    Anything else (``null``, ``abc``, ``0``, empty) is refused naming the parameter."""
+    raw = request.args.get("page")
+    if raw is None:
+        return 1
+    if not (raw.isascii() and raw.isdigit()) or int(raw) < 1:
+        raise ValidationError(f"page is a whole number from 1, not {raw!r}.", field="page")
+    return int(raw)
+
+
+def query_choice(name: str, choices) -> str | None:
+    """A query parameter that is one of ``choices``, or absent (None); an empty or other
+    value is refused naming the parameter."""
+    raw = request.args.get(name)
+    if raw is not None and raw not in choices:
+        raise ValidationError(f"{name} is one of {', '.join(choices)}, not {raw!r}.",
+                              field=name)
+    return raw
+
+
 def _why_not() -> str:
     """What the app's JSON parser says of the body (a key given twice, a syntax error)."""
     try:

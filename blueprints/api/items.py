@@ -7,7 +7,7 @@ from lotline.db import transaction
 from lotline.extensions import db
 from lotline.models import LOT_AT_PACK_MODES, Item
 
-from . import json_body, operation
+from . import json_body, operation, query_page
 from .schema import Field
 
 ITEM_FIELDS = {
@@ -47,7 +47,7 @@ def _with_warning(item: Item) -> dict:
            params=PAGE_PARAMS)
 def list_items():
     page = domain.search_items(db.session, q=request.args.get("q", ""),
-                               page=request.args.get("page", 1, type=int) or 1)
+                               page=query_page())
     return jsonify({"items": [item_json(i) for i in page.items], "page": page.page,
                     "pages": page.pages, "total": page.total})
 

@@ -2,14 +2,14 @@
 
 from __future__ import annotations
 
-from flask import jsonify, request, url_for
+from flask import jsonify, url_for
 
 from lotline import orders as domain
 from lotline.db import transaction
 from lotline.extensions import db
 from lotline.models import ORDER_STATUSES, Order
 
-from . import EXTRA_SCHEMAS, json_body, operation
+from . import EXTRA_SCHEMAS, json_body, operation, query_choice
 from .inventory import SKU, qty_field
 from .schema import Field
 
@@ -113,5 +113,5 @@ def get_order(number):
            params=[{"name": "status", "in": "query",
                     "schema": {"type": "string", "enum": list(ORDER_STATUSES)}}])
 def list_orders():
-    orders = domain.list_orders(db.session, request.args.get("status") or None)
+    orders = domain.list_orders(db.session, query_choice("status", ORDER_STATUSES))
     return jsonify({"orders": [order_json(o) for o in orders]})
