@@ -43,8 +43,8 @@ PERMISSIONS = "camera=(self), microphone=(), geolocation=(), payment=(), usb=()"
 def _signed_in() -> bool:
     """The response is for a signed-in user (a session cookie or an API token), as already
     read for this request: the check itself reads nothing."""
-    user = g.get("_login_user") or g.get("api_user")
-    return bool(user is not None and getattr(user, "is_authenticated", False))
+    return any(getattr(user, "is_authenticated", False)
+               for user in (g.get("_login_user"), g.get("api_user")))
 
 
 class JSONProvider(DefaultJSONProvider):

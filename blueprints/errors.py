@@ -43,17 +43,20 @@ def _refusal() -> str | None:
         body = request.get_json(silent=True)
     except RecursionError:
         return DEEP_MESSAGE
-    pending = [(body, 1)]  # a walk without recursion, however deep the body
-    while pending:
+    if isinstance(body, str):
+        return NUL_MESSAGE if "\x00" in body else None
+    pending = [(body, 1)] if isinstance(body, dict | list) else []
+    while pending:  # a walk without recursion, however deep; only containers are queued
         value, depth = pending.pop()
-        if isinstance(value, str):
-            if "\x00" in value:
-                return NUL_MESSAGE
-        elif isinstance(value, dict | list):
-            if depth > MAX_JSON_DEPTH:
-                return DEEP_MESSAGE
-            parts = [*value.keys(), *value.values()] if isinstance(value, dict) else value
-            pending.extend((part, depth + 1) for part in parts)
+        if depth > MAX_JSON_DEPTH:
+            return DEEP_MESSAGE
+        parts = [*value.keys(), *value.values()] if isinstance(value, dict) else value
+        for part in parts:
+            if isinstance(part, str):
+                if "\x00" in part:
+                    return NUL_MESSAGE
+            elif isinstance(part, dict | list):
+                pending.append((part, depth + 1))
     return None
 
 

@@ -37,11 +37,15 @@ def _fields(code, zone, type) -> tuple[str, str, str]:
     code = clean_code(code)
     if type not in LOCATION_TYPES:
         raise ValidationError(f"Type is one of {', '.join(LOCATION_TYPES)}.", field="type")
-    zone = str(zone or "").strip()
+    return code, clean_zone(zone), type
+
+
+def clean_zone(value) -> str:
+    """A location's zone: at most 32 characters of free text (:mod:`lotline.text`)."""
+    zone = str(value or "").strip()
     if len(zone) > 32:
         raise ValidationError("A zone has at most 32 characters.", field="zone")
-    check_free_text(zone, field="zone", label="The zone")
-    return code, zone, type
+    return check_free_text(zone, field="zone", label="The zone")
 
 
 def _insert(session: Session, code: str, zone: str, type: str) -> Location:
@@ -125,6 +129,9 @@ def import_csv(session: Session, text: str) -> int:
         if len(zone) > 32:
             raise csv_file.line_error(n, "the zone has more than 32 characters. Shorten it in "
                                          "the zone column.")
+        zone = csv_file.cell(n, clean_zone, zone, (
+            "the zone has an invisible control character in it. Type the zone again in the "
+            "zone column."))
         if code in rows:
             raise csv_file.line_error(n, f"location {code} is in an earlier row of the file "
                                          f"too. Delete one of the two rows.")

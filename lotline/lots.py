@@ -249,6 +249,8 @@ def hold(session: Session, *, number, sku=None, reason: str, actor: Actor) -> li
 
 
 def release(session: Session, *, number, sku=None, note: str = "", actor: Actor) -> int:
+    note = check_free_text(str(note or "").strip()[:200], field="note", label="The note")
+
     def work():
         lots = _locked(session, find_lots(session, number, sku))
         open_holds = held_lot_ids(session, [lot.id for lot in lots])
@@ -260,7 +262,7 @@ def release(session: Session, *, number, sku=None, note: str = "", actor: Actor)
                 continue
             held.released_at = utcnow()
             held.released_by_id = actor.user_id
-            held.release_note = str(note or "")[:200]
+            held.release_note = note
             lot.on_hold = False
             _ledger_marks(session, lot, "release", actor, note or "released")
         return len(open_holds)

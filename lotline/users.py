@@ -330,12 +330,12 @@ def revoke_token(session: Session, prefix: str) -> ApiToken:
 
 
 def token_state(row: ApiToken, now: dt.datetime | None = None) -> str:
-    """"active", "revoked", "expired", or "user inactive" (refused while the user is)."""
+    """"active", "revoked", "expired", or "user_inactive" (refused while the user is)."""
     if row.revoked:
         return "revoked"
     if row.expires_at is not None and row.expires_at <= (now or utcnow()):
         return "expired"
-    return "active" if row.user.active else "user inactive"
+    return "active" if row.user.active else "user_inactive"
 
 
 def token_summary(row: ApiToken) -> dict:

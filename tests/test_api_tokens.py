@@ -140,4 +140,4 @@ def test_the_list_says_which_tokens_are_expired_revoked_or_of_an_inactive_user(a
     assert admin.post(f"/api/v1/tokens/{_prefix(erp.token)}/revoke").status_code == 200
     states = {row["prefix"]: row["state"] for row in admin.get("/api/v1/tokens").json["tokens"]}
     assert states == {_prefix(admin.token): "active", _prefix(erp.token): "revoked",
-                      _prefix(old.token): "expired", _prefix(gone_token): "user inactive"}
+                      _prefix(old.token): "expired", _prefix(gone_token): "user_inactive"}

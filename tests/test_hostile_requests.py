@@ -1,5 +1,6 @@
 """Hostile requests (issue 17, "Hostile input"): each is refused with a 4xx and a message,
-and nothing is stored. Each test here failed on the code before its fix (noted)."""
+and nothing is stored. Each refusal test here failed on the code before its fix (its
+"Before:" line); the others check that what is fine still passes."""
 
 from __future__ import annotations
 
@@ -75,6 +76,11 @@ def test_signed_in_pages_exports_and_api_answers_are_not_cached(as_role, api, cl
         assert static.status_code == 200
         assert "no-store" not in static.headers.get("Cache-Control", "")
     supervisor = as_role("supervisor")
+    from flask import g
+
+    g.pop("_login_user", None)  # one app context in tests; a server gives each request one
+    with supervisor.client.get("/static/css/lotline.css") as static:  # signed in: still cached
+        assert "no-store" not in static.headers.get("Cache-Control", "")
     for path in ("/put", "/orders", "/ledger/export.csv"):
         answer = supervisor.get(path)
         assert answer.status_code == 200, path
@@ -217,3 +223,21 @@ def test_well_formed_query_parameters_still_work(api):
     assert caller.get("/api/v1/items?page=2").status_code == 200
     assert caller.get("/api/v1/orders?status=open").status_code == 200
     assert caller.get("/api/v1/orders").status_code == 200
+
+
+def test_a_zone_with_a_hidden_character_is_refused_in_a_locations_csv(as_role):
+    """Before: the import stored it (only the screen and the API checked the zone)."""
+    answer = _upload(as_role("supervisor"), "/locations/import",
+                     "code,zone\nA-1,north\nA-2,no\u202erth\n")
+    assert answer.status_code == 422
+    assert "Line 3: the zone" in answer.get_data(as_text=True)
+    assert _count(Location) == 0
+
+
+def test_a_release_note_with_a_hidden_character_is_refused(app):
+    from lotline import lots
+    from lotline.errors import ValidationError
+    from lotline.inventory import Actor
+
+    with pytest.raises(ValidationError, match="invisible control character"):
+        lots.release(db.session, number="L1", note="ok\x1b[2J", actor=Actor(None, "t"))

@@ -67,7 +67,7 @@ def query_page() -> int:
     raw = request.args.get("page")
     if raw is None:
         return 1
-    if not (raw.isascii() and raw.isdigit()) or int(raw) < 1:
+    if not (raw.isascii() and raw.isdigit()) or len(raw) > 9 or int(raw) < 1:
         raise ValidationError(f"page is a whole number from 1, not {raw!r}.", field="page")
     return int(raw)
 

@@ -17,7 +17,7 @@ EXTRA_SCHEMAS["ApiToken"] = {"type": "object", "properties": {
     "expires_at": {**_STAMP, "description": "Refused from then on; null: until revoked"},
     "last_used_at": {**_STAMP, "description": "Written at most once a minute"},
     "revoked": {"type": "boolean"},
-    "state": {"type": "string", "enum": ["active", "revoked", "expired", "user inactive"]},
+    "state": {"type": "string", "enum": ["active", "revoked", "expired", "user_inactive"]},
 }, "required": ["prefix", "username", "label", "created_at", "expires_at", "last_used_at",
                 "revoked", "state"]}
 EXTRA_SCHEMAS["ApiTokens"] = {"type": "object", "properties": {
