@@ -241,3 +241,28 @@ def test_a_release_note_with_a_hidden_character_is_refused(app):
 
     with pytest.raises(ValidationError, match="invisible control character"):
         lots.release(db.session, number="L1", note="ok\x1b[2J", actor=Actor(None, "t"))
+
+
+def test_a_packer_token_reads_the_order_at_hand_but_not_the_lists_nor_the_trace(api):
+    """Before: a packer's token read every order and customer, and the lot trace (both
+    supervisor-only on the screens)."""
+    make_item("SKU-1")
+    api("admin").post("/api/v1/orders", {"number": "SO-1", "customer": "Acme",
+                                         "ship_to": "1 Road", "lines": [{"sku": "SKU-1",
+                                                                         "qty": 1}]})
+    packer = api("packer")
+    assert packer.get("/api/v1/orders/SO-1").json["ship_to"] == "1 Road"
+    for path in ("/api/v1/orders", "/api/v1/lots/L1"):
+        refused = packer.get(path)
+        assert refused.status_code == 403 and refused.json["error"]["code"] == "forbidden"
+    assert api("supervisor").get("/api/v1/orders").status_code == 200
+
+
+def test_an_order_line_with_an_unknown_sku_answers_unknown_item(api):
+    """Before: validation_error, where an unknown item is unknown_item everywhere else."""
+    answer = api("admin").post("/api/v1/orders", {
+        "number": "SO-1", "customer": "Acme", "lines": [{"sku": "NOPE-1", "qty": 1}]})
+    assert answer.status_code == 422
+    assert answer.json["error"]["code"] == "unknown_item"
+    assert answer.json["error"]["message"].startswith("Line 1: No item with SKU or GTIN NOPE-1")
+    assert _count(Order) == 0

@@ -148,7 +148,7 @@ def test_lots_screens_are_for_supervisors(as_role):
 
 
 def test_api_trace(api, shipped):
-    body = api("packer").get("/api/v1/lots/L1?sku=LOT-1").json
+    body = api("supervisor").get("/api/v1/lots/L1?sku=LOT-1").json
     assert body["on_hand_qty"] == 6 and body["held"] is False
     assert {(s["order"], s["source"]) for s in body["shipments"]} == {
         ("SO-1", "picked"), ("SO-2", "picked"), ("SO-2", "recorded at pack")}

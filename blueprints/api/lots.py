@@ -32,8 +32,9 @@ def _iso(value):
     return value.isoformat() if value is not None else None
 
 
+# The trace names the customers a lot went to: a supervisor's, as the Lot lookup screen is.
 @operation("GET", "/lots/<lot>", summary="Trace a lot: where it is now and where it went",
-           response="LotTrace", errors=(404,),
+           role="supervisor", response="LotTrace", errors=(404,),
            params=[{"name": "sku", "in": "query", "schema": {"type": "string"},
                     "description": "Only this item's lot of that number"}])
 def get_lot(lot):

@@ -109,8 +109,11 @@ def get_order(number):
     return jsonify(order_json(domain.get_order(db.session, number)))
 
 
+# One role rule per piece of data, as on the screens: a packer reads the order at hand by its
+# number (its slip needs the ship-to); the list of every order and customer is a
+# supervisor's, as the Orders screen is.
 @operation("GET", "/orders", summary="List orders, newest first", response="OrderList",
-           params=[{"name": "status", "in": "query",
+           role="supervisor", params=[{"name": "status", "in": "query",
                     "schema": {"type": "string", "enum": list(ORDER_STATUSES)}}])
 def list_orders():
     orders = domain.list_orders(db.session, query_choice("status", ORDER_STATUSES))
