@@ -78,6 +78,18 @@ def register(app: Flask) -> None:
             raise click.ClickException(exc.message) from exc
         click.echo(f"Signed {username} out everywhere ({ended} sign-in(s) ended).")
 
+    @app.cli.command("prune-sessions")
+    @click.option("--days", type=int, default=90, show_default=True,
+                  help="Keep ended sign-ins this many days.")
+    def prune_sessions(days):
+        """Delete sign-ins that ended more than --days ago (open ones are kept)."""
+        try:
+            with transaction(db.session):
+                deleted = users.prune_sessions(db.session, days=days)
+        except DomainError as exc:
+            raise click.ClickException(exc.message) from exc
+        click.echo(f"Deleted {deleted} ended sign-in(s).")
+
     @app.cli.command("seed-demo")
     def seed_demo():
         """Fill an empty database with a small, realistic demo warehouse."""

@@ -10,7 +10,7 @@ import re
 import secrets
 import unicodedata
 
-from sqlalchemy import bindparam, exc, func, select, update
+from sqlalchemy import bindparam, delete, exc, func, select, update
 from sqlalchemy.orm import Session, joinedload
 from werkzeug.security import check_password_hash, generate_password_hash
 
@@ -84,6 +84,17 @@ def end_sessions(session: Session, user: User, why: str) -> int:
         UserSession.user_id == user.id, UserSession.ended_at.is_(None))
         .values(ended_at=utcnow(), ended_why=why))
     return ended.rowcount
+
+
+def prune_sessions(session: Session, *, days: int, now: dt.datetime | None = None) -> int:
+    """Delete the sign-ins that ended more than ``days`` ago (an open one is never deleted);
+    how many. What they recorded (who signed in when, and why it ended) is kept that long."""
+    if isinstance(days, bool) or not isinstance(days, int) or days < 1:
+        raise ValidationError("Keep ended sign-ins for at least 1 day.", field="days")
+    cutoff = (now or utcnow()) - dt.timedelta(days=days)
+    table = UserSession.__table__
+    return session.execute(delete(table).where(table.c.ended_at.is_not(None),
+                                               table.c.ended_at < cutoff)).rowcount
 
 
 def user_named(session: Session, username: str) -> User:

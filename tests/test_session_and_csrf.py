@@ -429,3 +429,27 @@ def test_a_username_that_reads_as_another_cannot_be_created(app, name):
                                  hash_method="pbkdf2:sha256:1")
     db.session.rollback()
     assert db.session.scalar(select(func.count()).select_from(User)) == 1
+
+
+def test_ended_sign_ins_are_pruned_after_their_days_and_open_ones_never(app):
+    import datetime as dt
+
+    from lotline.models import UserSession, utcnow
+
+    make_user("pat")
+    _signed_in_as(app, "pat")
+    ended, _ = _signed_in_as(app, "pat")
+    _next_request()
+    assert ended.post("/logout").status_code == 302
+    _next_request()
+    done = app.test_cli_runner().invoke(args=["prune-sessions", "--days", "30"])
+    assert done.exit_code == 0 and "Deleted 0 ended" in done.output  # ended just now
+    db.session.execute(update(UserSession).where(UserSession.ended_at.is_not(None))
+                       .values(ended_at=utcnow() - dt.timedelta(days=31)))
+    db.session.commit()
+    done = app.test_cli_runner().invoke(args=["prune-sessions", "--days", "30"])
+    assert done.exit_code == 0 and "Deleted 1 ended" in done.output
+    _next_request()
+    assert db.session.scalar(select(func.count()).select_from(UserSession)) == 1  # the open one
+    refused = app.test_cli_runner().invoke(args=["prune-sessions", "--days", "0"])
+    assert refused.exit_code != 0 and "at least 1 day" in refused.output
