@@ -31,12 +31,14 @@ def login():
     form = LoginForm()
     error = None
     status = 200
+    retry_after = None
     if form.validate_on_submit():
         try:
             user = sign_in(db.session, form.username.data, form.password.data,
                            hash_method=current_app.config["PASSWORD_HASH_METHOD"])
         except DomainError as exc:  # the failure is counted
             error, status = exc.message, exc.status
+            retry_after = exc.details.get("retry_after")
         else:
             session.pop("csrf_token", None)  # a token planted before sign-in is not reused
             login_user(user)
@@ -45,8 +47,9 @@ def login():
     elif request.method == "POST":
         status = 422
     plain_http = PLAIN_HTTP_MESSAGE if secure_cookie_lost() else None
+    headers = {"Retry-After": str(retry_after)} if retry_after else {}
     return render_template("auth/login.html", form=form, error=error,
-                           plain_http=plain_http), status
+                           plain_http=plain_http), status, headers
 
 
 @bp.post("/logout")

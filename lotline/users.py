@@ -10,11 +10,12 @@ import re
 import secrets
 import unicodedata
 
-from sqlalchemy import bindparam, delete, exc, func, select, update
+from sqlalchemy import bindparam, case, delete, exc, func, select, update
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session, joinedload
 from werkzeug.security import check_password_hash, generate_password_hash
 
-from .db import row_locks, run_in_transaction, transaction
+from .db import is_postgres, row_locks, run_in_transaction, transaction
 from .errors import Conflict, DomainError, NotFound, ValidationError
 from .models import ROLES, ApiToken, LoginThrottle, User, UserSession, utcnow
 
@@ -53,7 +54,7 @@ def start_session(session: Session, user: User) -> str:
     this one, so this one is refused rather than outliving it."""
     now = session.execute(_USER_NOW.with_for_update() if row_locks(session) else _USER_NOW,
                           {"user_id": user.id}).one_or_none()
-    if now is None or not now.active or now.password_hash != user.password_hash:
+    if now is None or not now.active or now.password_hash != user.checked_hash:
         raise DomainError("bad_credentials", "Unknown username or wrong password.", status=401)
     key = secrets.token_urlsafe(32)
     session.add(UserSession(key_hash=_hash_token(key), user_id=user.id))
@@ -190,35 +191,75 @@ def update_user(session: Session, user: User, *, role: str | None = None,
 
 def authenticate(session: Session, username: str, password: str, now: dt.datetime | None = None,
                  hash_method: str = PASSWORD_HASH):
-    """Return the user, or raise ``DomainError`` (bad credentials, or throttled).
-    ``hash_method``: how passwords are hashed here (an unknown name costs the same)."""
+    """Return the user, or raise ``DomainError`` (bad credentials, or throttled: 429 with
+    ``retry_after`` seconds). ``hash_method``: how passwords are hashed here (an unknown
+    name costs the same).
+
+    The attempt is counted before the password is checked (:func:`reserve_attempt`, one
+    statement, committed), so parallel guesses cannot all be checked before the first is
+    counted, and one over the limit is refused without hashing anything. The password is
+    checked outside any write transaction (a hash takes a third of a second; SQLite's one
+    write lock is not held meanwhile); a success then clears the count."""
     now = now or utcnow()
     username = (username or "").strip()
-    throttle = session.get(LoginThrottle, username)
-    if throttle and throttle.locked_until and throttle.locked_until > now:
-        wait = int((throttle.locked_until - now).total_seconds() // 60) + 1
+    failures, locked_until = run_in_transaction(
+        session, lambda: reserve_attempt(session, username, now))
+    if locked_until is not None:
+        wait = max(1, int((locked_until - now).total_seconds()))
         raise DomainError(
             "throttled",
-            f"Too many failed sign-ins for {username}. Try again in {wait} minute(s).",
-            status=429,
-        )
+            f"Too many failed sign-ins for {username}. Try again in {wait // 60 + 1} "
+            f"minute(s).", status=429, retry_after=wait)
     user = session.scalar(select(User).where(User.username == username))
-    ok = check_password_hash(user.password_hash if user else _dummy_hash(hash_method),
-                             password or "")
+    checked = user.password_hash if user else _dummy_hash(hash_method)
+    ok = check_password_hash(checked, password or "")
     if user and ok and user.active:
-        if throttle:
-            session.delete(throttle)
+        run_in_transaction(session, lambda: _clear_attempts(session, username))
+        user.checked_hash = checked  # what start_session compares with the row under lock
         return user
-    if throttle is None:
-        throttle = LoginThrottle(username=username, failures=0, window_start=now)
-        session.add(throttle)
-    if now - throttle.window_start > FAILURE_WINDOW:
-        throttle.failures, throttle.window_start = 0, now
-    throttle.failures += 1
-    if throttle.failures >= MAX_FAILURES:
-        throttle.locked_until = now + LOCKOUT
-    session.flush()
+    if failures >= MAX_FAILURES:  # this failure was the last one allowed: lock the name
+        run_in_transaction(session, lambda: _lock(session, username, now))
     raise DomainError("bad_credentials", "Unknown username or wrong password.", status=401)
+
+
+_THROTTLE = LoginThrottle.__table__
+
+
+def reserve_attempt(session: Session, username: str,
+                    now: dt.datetime) -> tuple[int, dt.datetime | None]:
+    """Count a sign-in attempt for ``username`` before its password is checked: one upsert
+    that starts the window afresh when it has passed. Returns the attempts counted in the
+    window (a success clears them) and, when the name is locked (or this attempt is past the
+    limit, which locks it: of parallel guesses only the first :data:`MAX_FAILURES` are
+    checked), until when."""
+    insert = postgresql.insert if is_postgres(session) else sqlite.insert
+    t = _THROTTLE.c
+    locked = t.locked_until > now  # NULL (not locked): false
+    # the window has passed, or a lock has run out: the count starts again
+    fresh = (t.window_start < now - FAILURE_WINDOW) | (t.locked_until <= now)
+    statement = insert(_THROTTLE).values(username=username, failures=1, window_start=now)
+    statement = statement.on_conflict_do_update(index_elements=[t.username], set_={
+        "failures": case((locked, t.failures), (fresh, 1), else_=t.failures + 1),
+        "window_start": case((locked, t.window_start), (fresh, now), else_=t.window_start),
+        "locked_until": case((locked, t.locked_until), else_=None),
+    }).returning(t.failures, t.locked_until)
+    row = session.execute(statement).one()
+    if row.locked_until and row.locked_until > now:
+        return row.failures, row.locked_until
+    if row.failures > MAX_FAILURES:
+        return row.failures, _lock(session, username, now)
+    return row.failures, None
+
+
+def _lock(session: Session, username: str, now: dt.datetime) -> dt.datetime:
+    until = now + LOCKOUT
+    session.execute(update(_THROTTLE).where(_THROTTLE.c.username == username)
+                    .values(locked_until=until))
+    return until
+
+
+def _clear_attempts(session: Session, username: str) -> None:
+    session.execute(delete(_THROTTLE).where(_THROTTLE.c.username == username))
 
 
 def sign_in(session: Session, username: str, password: str,
@@ -237,21 +278,9 @@ def step_up(session: Session, username: str, password: str,
 
 def _checked(session: Session, username: str, password: str, hash_method: str, *,
              start: bool) -> User:
-    def work():
-        try:
-            user = authenticate(session, username, password, hash_method=hash_method)
-        except DomainError as exc:
-            return None, exc
-        if start:
-            try:
-                start_session(session, user)
-            except DomainError as exc:
-                return None, exc
-        return user, None
-
-    user, error = run_in_transaction(session, work)
-    if error is not None:
-        raise error
+    user = authenticate(session, username, password, hash_method=hash_method)
+    if start:
+        run_in_transaction(session, lambda: start_session(session, user))
     return user
 
 

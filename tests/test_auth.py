@@ -188,3 +188,46 @@ def test_no_https_message_once_the_trial_variable_is_set(monkeypatch, tmp_path):
     assert "https_needed" not in body and TRIAL_FIX not in body
     stale = client.post("/logout", base_url=LAN).get_data(as_text=True)
     assert "Form expired" in stale and TRIAL_FIX not in stale
+
+
+def test_parallel_wrong_passwords_are_counted_before_any_is_checked(app, monkeypatch):
+    """The probe's race: 60 parallel wrong passwords for one name were all checked (limit
+    5), and the first failure's insert raced into 500s. Each attempt is now counted, in one
+    statement, before its password is checked: only the first MAX_FAILURES are checked, the
+    rest get 429 with Retry-After, and none a 500 (SQLite and PostgreSQL)."""
+    import threading
+    import time
+    from concurrent.futures import ThreadPoolExecutor
+
+    from lotline import users as users_domain
+    from tests.conftest import csrf_from
+
+    make_user("pat", "packer")
+    db.session.rollback()  # the main thread holds no read while the stations sign in
+    checked, real = [], users_domain.check_password_hash
+    guard = threading.Lock()
+
+    def slow_check(pwhash, password):  # a hash takes a while, as scrypt does
+        with guard:
+            checked.append(password)
+        time.sleep(0.05)
+        return real(pwhash, password)
+
+    monkeypatch.setattr(users_domain, "check_password_hash", slow_check)
+    stations = 12
+    start = threading.Barrier(stations)
+
+    def attempt(_):
+        client = app.test_client()
+        token = csrf_from(client.get("/login"))
+        start.wait()
+        return client.post("/login", data={"username": "pat", "password": "wrong-pass",
+                                           "csrf_token": token})
+
+    with ThreadPoolExecutor(stations) as pool:
+        answers = list(pool.map(attempt, range(stations)))
+    statuses = sorted(answer.status_code for answer in answers)
+    assert statuses == [401] * MAX_FAILURES + [429] * (stations - MAX_FAILURES)
+    assert len(checked) == MAX_FAILURES
+    assert all(int(answer.headers["Retry-After"]) > 0
+               for answer in answers if answer.status_code == 429)

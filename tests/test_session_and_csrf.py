@@ -374,21 +374,22 @@ def test_a_packer_cannot_sign_anyone_out_everywhere(app):
 
 def test_a_sign_in_whose_user_changed_while_the_password_was_checked_is_refused(
         app, monkeypatch):
-    """The password was changed (and the sign-ins ended) while this one hashed: the row
-    read again under its lock is not the row that was checked, so no sign-in is started."""
-    from sqlalchemy.orm.attributes import set_committed_value
-
+    """An admin reset the password (and ended the user's sign-ins) while this sign-in was
+    hashing: the row read again under its lock is not the row that was checked, so no
+    sign-in is started."""
     from lotline.models import UserSession
 
-    make_user("pat")
+    user_id = make_user("pat").id
     checked = users_domain.authenticate
 
-    def changed_meanwhile(*args, **kwargs):
+    def reset_meanwhile(*args, **kwargs):
         user = checked(*args, **kwargs)
-        set_committed_value(user, "password_hash", "the hash before an admin's reset")
+        with db.engine.begin() as elsewhere:  # another worker, committed before the sign-in
+            elsewhere.execute(update(User).where(User.id == user_id)
+                              .values(password_hash="the hash after an admin's reset"))
         return user
 
-    monkeypatch.setattr(users_domain, "authenticate", changed_meanwhile)
+    monkeypatch.setattr(users_domain, "authenticate", reset_meanwhile)
     answer = Browser(app.test_client()).login("pat")
     assert answer.status_code == 401
     _next_request()

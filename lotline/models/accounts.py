@@ -40,6 +40,8 @@ class User(UserMixin, db.Model):
     # in or is read for a request (lotline.users). Flask-Login keeps get_id() in the session
     # cookie, so the cookie names a sign-in that can be ended, not the user.
     session_key = None
+    # The password hash a sign-in just checked (lotline.users.authenticate): not a column.
+    checked_hash = None
 
     def get_id(self) -> str | None:
         return self.session_key
