@@ -264,8 +264,8 @@ def _clear_attempts(session: Session, username: str) -> None:
 
 def sign_in(session: Session, username: str, password: str,
             hash_method: str = PASSWORD_HASH) -> User:
-    """:func:`authenticate` and a new sign-in (:func:`start_session`) as one transaction: a
-    failure is counted (committed) before it is raised."""
+    """:func:`authenticate` (the attempt counted and committed before the password is
+    checked), then a new sign-in (:func:`start_session`) in a transaction of its own."""
     return _checked(session, username, password, hash_method, start=True)
 
 
