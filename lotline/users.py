@@ -90,8 +90,8 @@ def end_sessions(session: Session, user: User, why: str) -> int:
 def prune_sessions(session: Session, *, days: int, now: dt.datetime | None = None) -> int:
     """Delete the sign-ins that ended more than ``days`` ago (an open one is never deleted);
     how many. What they recorded (who signed in when, and why it ended) is kept that long."""
-    if isinstance(days, bool) or not isinstance(days, int) or days < 1:
-        raise ValidationError("Keep ended sign-ins for at least 1 day.", field="days")
+    if isinstance(days, bool) or not isinstance(days, int) or not 1 <= days <= 36500:
+        raise ValidationError("Keep ended sign-ins for 1 to 36,500 days.", field="days")
     cutoff = (now or utcnow()) - dt.timedelta(days=days)
     table = UserSession.__table__
     return session.execute(delete(table).where(table.c.ended_at.is_not(None),
@@ -202,23 +202,24 @@ def authenticate(session: Session, username: str, password: str, now: dt.datetim
     write lock is not held meanwhile); a success then clears the count."""
     now = now or utcnow()
     username = (username or "").strip()
+    counted = username[:64]  # a longer name is no user's; its count is kept under 64 chars
     failures, locked_until = run_in_transaction(
-        session, lambda: reserve_attempt(session, username, now))
+        session, lambda: reserve_attempt(session, counted, now))
     if locked_until is not None:
         wait = max(1, int((locked_until - now).total_seconds()))
         raise DomainError(
             "throttled",
-            f"Too many failed sign-ins for {username}. Try again in {wait // 60 + 1} "
+            f"Too many failed sign-ins for {username}. Try again in {-(-wait // 60)} "
             f"minute(s).", status=429, retry_after=wait)
     user = session.scalar(select(User).where(User.username == username))
     checked = user.password_hash if user else _dummy_hash(hash_method)
     ok = check_password_hash(checked, password or "")
     if user and ok and user.active:
-        run_in_transaction(session, lambda: _clear_attempts(session, username))
+        run_in_transaction(session, lambda: _clear_attempts(session, counted))
         user.checked_hash = checked  # what start_session compares with the row under lock
         return user
     if failures >= MAX_FAILURES:  # this failure was the last one allowed: lock the name
-        run_in_transaction(session, lambda: _lock(session, username, now))
+        run_in_transaction(session, lambda: _lock(session, counted, now))
     raise DomainError("bad_credentials", "Unknown username or wrong password.", status=401)
 
 
@@ -235,11 +236,13 @@ def reserve_attempt(session: Session, username: str,
     insert = postgresql.insert if is_postgres(session) else sqlite.insert
     t = _THROTTLE.c
     locked = t.locked_until > now  # NULL (not locked): false
-    # the window has passed, or a lock has run out: the count starts again
-    fresh = (t.window_start < now - FAILURE_WINDOW) | (t.locked_until <= now)
+    fresh = t.window_start < now - FAILURE_WINDOW  # the window has passed: count afresh
+    # A lock that ran out inside the window allows one checked try: a failure locks again.
+    lapsed = t.locked_until <= now
     statement = insert(_THROTTLE).values(username=username, failures=1, window_start=now)
     statement = statement.on_conflict_do_update(index_elements=[t.username], set_={
-        "failures": case((locked, t.failures), (fresh, 1), else_=t.failures + 1),
+        "failures": case((locked, t.failures), (fresh, 1), (lapsed, MAX_FAILURES),
+                         else_=t.failures + 1),
         "window_start": case((locked, t.window_start), (fresh, now), else_=t.window_start),
         "locked_until": case((locked, t.locked_until), else_=None),
     }).returning(t.failures, t.locked_until)

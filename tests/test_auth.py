@@ -215,7 +215,7 @@ def test_parallel_wrong_passwords_are_counted_before_any_is_checked(app, monkeyp
 
     monkeypatch.setattr(users_domain, "check_password_hash", slow_check)
     stations = 12
-    start = threading.Barrier(stations)
+    start = threading.Barrier(stations, timeout=30)
 
     def attempt(_):
         client = app.test_client()
@@ -231,3 +231,31 @@ def test_parallel_wrong_passwords_are_counted_before_any_is_checked(app, monkeyp
     assert len(checked) == MAX_FAILURES
     assert all(int(answer.headers["Retry-After"]) > 0
                for answer in answers if answer.status_code == 429)
+
+
+
+def test_a_lock_that_ran_out_allows_one_try_before_it_locks_again(app):
+    """Within the window, a lapsed lock gives one checked try, not five more."""
+    make_user("pat", "packer")
+    b = Browser(app.test_client())
+    for _ in range(MAX_FAILURES):
+        assert b.login("pat", "nope-nope").status_code == 401
+    assert b.login("pat").status_code == 429
+    db.session.rollback()
+    db.session.execute(LoginThrottle.__table__.update().values(
+        locked_until=dt.datetime(2000, 1, 1)))
+    db.session.commit()
+    assert b.login("pat", "still-wrong").status_code == 401  # the one try, refused
+    assert b.login("pat").status_code == 429  # locked again at once
+
+
+def test_a_name_longer_than_any_user_s_is_refused_not_a_server_error(app):
+    """The sign-in form caps the name; the supervisor's step-up at pack does not, and the
+    count of a 300-character name did not fit its column on PostgreSQL."""
+    from lotline import users as users_domain
+    from lotline.errors import DomainError
+
+    make_user("pat", "packer")
+    with pytest.raises(DomainError) as refused:
+        users_domain.step_up(db.session, "p" * 300, "whatever-pass", "pbkdf2:sha256:1")
+    assert refused.value.code == "bad_credentials"
