@@ -19,6 +19,7 @@ from .paging import page_count, page_number
 from .text import check_free_text
 
 NUMBER_RE = re.compile(r"^[A-Z0-9][A-Z0-9._/-]{0,31}$")
+NUMBER_INPUT_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._/-]{0,31}$")  # as sent: kept in capitals
 
 
 def clean_number(value) -> str:

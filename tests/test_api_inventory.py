@@ -576,6 +576,11 @@ def test_inventory_endpoints_need_a_token(world, client, method, url):
     assert snapshot() == before
 
 
+def _body_schema(doc: dict, op: dict) -> dict:
+    ref = op["requestBody"]["content"]["application/json"]["schema"]["$ref"]
+    return doc["components"]["schemas"][ref.rsplit("/", 1)[1]]
+
+
 def test_openapi_documents_the_inventory_api(client):
     doc = client.get("/api/v1/openapi.json").json
     schemas = doc["components"]["schemas"]
@@ -589,15 +594,17 @@ def test_openapi_documents_the_inventory_api(client):
         assert ok == {"$ref": "#/components/schemas/TransactionResult"}
         assert {"200", "404", "409", "422"} <= set(op["responses"])
         assert "Idempotency-Key" in [p["name"] for p in op["parameters"]]
-        body = op["requestBody"]["content"]["application/json"]["schema"]
+        body = _body_schema(doc, op)
         assert body["additionalProperties"] is False
         assert body["properties"]["qty"]["maximum"] == 1_000_000
-        assert body["properties"]["lot"]["type"] == ["string", "null"]
-    count_qty = paths["/api/v1/transactions/cycle-count"]["post"]["requestBody"]
-    assert count_qty["content"]["application/json"]["schema"]["properties"]["qty"][
-        "minimum"] == 0
-    put_qty = paths["/api/v1/transactions/put"]["post"]["requestBody"]
-    assert put_qty["content"]["application/json"]["schema"]["properties"]["qty"]["minimum"] == 1
+        lot = body["properties"]["lot"]["anyOf"]
+        assert lot[1] == {"type": "null"} and lot[0]["pattern"].startswith("^")
+    count = _body_schema(doc, paths["/api/v1/transactions/cycle-count"]["post"])
+    assert count["properties"]["qty"]["minimum"] == 0
+    put = _body_schema(doc, paths["/api/v1/transactions/put"]["post"])
+    assert put["properties"]["qty"]["minimum"] == 1
+    assert put["properties"]["expiry"]["anyOf"][0] == {"type": "string", "format": "date",
+                                                       "description": "Lot expiry, YYYY-MM-DD"}
     po = paths["/api/v1/purchase-orders"]["post"]
     assert po["responses"]["201"]["content"]["application/json"]["schema"] == \
         {"$ref": "#/components/schemas/PurchaseOrder"}

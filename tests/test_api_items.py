@@ -134,5 +134,6 @@ def test_openapi_document_lists_every_route(client, app):
                   for p, ops in doc["paths"].items() for m in ops}
     assert api_rules == documented
     create = doc["paths"]["/api/v1/items"]["post"]["requestBody"]["content"]
-    schema = create["application/json"]["schema"]
+    ref = create["application/json"]["schema"]["$ref"]
+    schema = doc["components"]["schemas"][ref.rsplit("/", 1)[1]]
     assert schema["additionalProperties"] is False and "require_lot" in schema["properties"]

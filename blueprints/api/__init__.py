@@ -13,7 +13,7 @@ from lotline.extensions import csrf, db
 from lotline.users import user_for_token
 
 from ..errors import api_error
-from . import schema as s
+from . import bodies
 
 api = Blueprint("api", __name__, url_prefix="/api/v1")
 csrf.exempt(api)  # bearer tokens, never cookies: no ambient credential to forge
@@ -52,34 +52,26 @@ def http_error(exc: HTTPException):
     return api_error(exc)
 
 
-def json_body(schema: dict) -> dict:
+def json_body(model: type[bodies.Body]) -> dict:
+    """The request's JSON body checked against ``model``: the fields sent, as plain values.
+    The app's JSON parser reads it first (a key given twice, nesting too deep, not JSON)."""
     data = request.get_json(silent=True)
     if data is None:
         if request.is_json and request.get_data():
             raise ValidationError(f"The body is not JSON Lotline can read: {_why_not()}")
         raise ValidationError("The body must be JSON (Content-Type: application/json).")
-    return s.parse(schema, data)
+    return bodies.parse(model, request.get_data())
+
+
+def query_arg(name: str):
+    """A query parameter checked against its rule (:data:`bodies.QUERY_PARAMETERS`), or None
+    when it was left out; ``?page=null`` or an empty ``status`` is refused, naming it."""
+    return bodies.query_value(name, request.args.get(name))
 
 
 def query_page() -> int:
-    """The ``page`` query parameter: a whole number from 1, or absent (the first page).
-    Anything else (``null``, ``abc``, ``0``, empty) is refused naming the parameter."""
-    raw = request.args.get("page")
-    if raw is None:
-        return 1
-    if not (raw.isascii() and raw.isdigit()) or len(raw) > 9 or int(raw) < 1:
-        raise ValidationError(f"page is a whole number from 1, not {raw!r}.", field="page")
-    return int(raw)
-
-
-def query_choice(name: str, choices) -> str | None:
-    """A query parameter that is one of ``choices``, or absent (None); an empty or other
-    value is refused naming the parameter."""
-    raw = request.args.get(name)
-    if raw is not None and raw not in choices:
-        raise ValidationError(f"{name} is one of {', '.join(choices)}, not {raw!r}.",
-                              field=name)
-    return raw
+    """The ``page`` query parameter as a number; the first page when it was left out."""
+    return int(query_arg("page") or 1)
 
 
 def _why_not() -> str:
@@ -92,37 +84,42 @@ def _why_not() -> str:
 
 
 def operation(method: str, path: str, *, summary: str, role: str = "packer",
-              body: dict | None = None, response: str | None = None, params: list | None = None,
-              status: int = 200, errors: tuple = ()):
-    """Register a route, its role rule and its OpenAPI description in one place."""
+              body: type[bodies.Body] | None = None, response: type[bodies.Answer] | None = None,
+              params: list | None = None, status: int = 200, errors: tuple = ()):
+    """Register a route, its role rule and its OpenAPI description in one place. ``body``
+    validates the request's JSON; the view returns a dict (and a status, headers), sent
+    after ``response`` has checked it: the document states both."""
 
     def decorator(view):
         @wraps(view)
         def wrapped(*args, **kwargs):
             if not g.api_user.has_role(role):
                 return error(403, "forbidden", f"This needs a {role} (or higher) token.")
-            return view(*args, **kwargs)
+            return _answer(response, view(*args, **kwargs))
 
         wrapped.required_roles = (role,)
         # What the view reads (blueprints.accepts): its JSON body's keys and its query
         # parameters, from the same declaration that validates and documents them.
-        wrapped.accepts = getattr(view, "accepts", frozenset()) | frozenset(body or ()) | {
+        wrapped.accepts = getattr(view, "accepts", frozenset()) | frozenset(
+            body.model_fields if body else ()) | {
             p["name"] for p in params or () if p.get("in") == "query"}
         api.add_url_rule(path, view_func=wrapped, methods=[method])
         op = {"summary": summary, "operationId": view.__name__,
               "description": f"Requires a {role} token or higher.",
               "responses": {str(status): {"description": "OK"}}}
         if response:
+            MODELS.add(response)
             op["responses"][str(status)]["content"] = {
-                "application/json": {"schema": {"$ref": f"#/components/schemas/{response}"}}}
+                "application/json": {"schema": ref(response)}}
         for code in ("401", "403", "422", *map(str, errors)):
             op["responses"][code] = {"$ref": "#/components/responses/Error"}
         if body is not None:
+            MODELS.add(body)
             op["requestBody"] = {"required": True, "content": {
-                "application/json": {"schema": s.to_openapi(body)}}}
+                "application/json": {"schema": ref(body)}}}
         names = re.findall(r"<(?:\w+:)?(\w+)>", path)
         op["parameters"] = [{"name": n, "in": "path", "required": True,
-                             "schema": {"type": "string"}} for n in names] + (params or [])
+                             "schema": bodies.path_schema(n)} for n in names] + (params or [])
         if not op["parameters"]:
             del op["parameters"]
         openapi_path = re.sub(r"<(?:\w+:)?(\w+)>", r"{\1}", path)
@@ -132,12 +129,21 @@ def operation(method: str, path: str, *, summary: str, role: str = "packer",
     return decorator
 
 
-# Response schemas other modules add to the OpenAPI components.
-EXTRA_SCHEMAS: dict[str, dict] = {}
+# The models the document's components hold (filled by @operation).
+MODELS: set[type] = set()
 
 
-def extra_schemas() -> dict:
-    return dict(EXTRA_SCHEMAS)
+def ref(model: type) -> dict:
+    return {"$ref": f"#/components/schemas/{model.__name__}"}
+
+
+def _answer(model: type[bodies.Answer] | None, rv):
+    """A view's dict, checked against its declared response model, as JSON."""
+    if model is None or not isinstance(rv, dict | tuple):
+        return rv
+    data, *rest = rv if isinstance(rv, tuple) else (rv,)
+    response = jsonify(model.model_validate(data).model_dump(mode="json"))
+    return (response, *rest) if rest else response
 
 
 from . import (  # noqa: E402, F401  (registers routes)

@@ -7,137 +7,166 @@ between them. Each one commits itself (one write transaction per call) and honou
 
 from __future__ import annotations
 
-import datetime as dt
 import re
+from typing import Literal
 
-from flask import g, jsonify, request
+from flask import g, request
+from pydantic import Field
 
 from lotline import inventory as domain
 from lotline import locations as locations_domain
+from lotline import models
 from lotline.db import transaction as unit_of_work
 from lotline.errors import ValidationError
 from lotline.extensions import db
-from lotline.models import LOCATION_TYPES, Inventory, Location, PurchaseOrder
+from lotline.inventory.idempotency import KEY_RE
+from lotline.models import LOCATION_TYPES
 from lotline.text import check_free_text
 
-from . import EXTRA_SCHEMAS, OPERATIONS, json_body, operation
-from .schema import Field
+from . import OPERATIONS, json_body, operation, query_arg, ref
+from .bodies import (
+    Answer,
+    Body,
+    Expiry,
+    Lines,
+    LocationCode,
+    LotNumber,
+    OrderNumber,
+    Qty,
+    Sku,
+    free_text,
+    query,
+)
 
-MAX_QTY = domain.MAX_QTY
+LocationType = Literal[LOCATION_TYPES]  # type: ignore[valid-type]
+Lot = LotNumber | None  # null or left out for items that do not track lots
 
 
-def qty_field(minimum: int = 1) -> Field:
-    return Field(int, required=True, minimum=minimum, maximum=MAX_QTY)
+class NewLocation(Body):
+    code: LocationCode
+    zone: free_text(32) = ""
+    type: LocationType = "storage"
 
 
-def _code(description: str) -> Field:
-    return Field(str, required=True, max_length=32, description=description)
+class NewPurchaseOrder(Body):
+    number: OrderNumber
+    vendor: free_text(100) = ""
+    lines: Lines
 
 
-SKU = Field(str, required=True, max_length=64, description="SKU or GTIN")
-LOT = Field(str, nullable=True, max_length=64,
-            description="The lot number; null or left out for items that do not track lots")
-EXPIRY = Field(str, nullable=True, max_length=10, description="Lot expiry, YYYY-MM-DD")
+class Put(Body):
+    location: LocationCode
+    sku: Sku
+    lot: Lot = None
+    qty: Qty
+    expiry: Expiry | None = None
 
-LOCATION_BODY = {
-    "code": _code("Location code (the label's barcode)"),
-    "zone": Field(str, max_length=32),
-    "type": Field(str, enum=LOCATION_TYPES),
-}
-PURCHASE_ORDER_BODY = {
-    "number": Field(str, required=True, max_length=32),
-    "vendor": Field(str, max_length=100),
-    "lines": Field(list, required=True, items={"sku": SKU, "qty": qty_field()}),
-}
-PUT_BODY = {"location": _code("Location code"), "sku": SKU, "lot": LOT, "qty": qty_field(),
-            "expiry": EXPIRY}
-PULL_BODY = {"location": _code("Location code"), "sku": SKU, "lot": LOT, "qty": qty_field()}
-MOVE_BODY = {"from_location": _code("Source location code"),
-             "to_location": _code("Destination location code"),
-             "sku": SKU, "lot": LOT, "qty": qty_field()}
-COUNT_BODY = {"location": _code("Location code"), "sku": SKU, "lot": LOT,
-              "qty": qty_field(minimum=0)}
-PUTAWAY_BODY = {"location": _code("Location code"), "sku": SKU, "lot": LOT, "qty": qty_field(),
-                "expiry": EXPIRY,
-                "allow_over_receipt": Field(bool, description="Receive more than ordered "
-                                                              "(supervisor or admin only)")}
+
+class Pull(Body):
+    location: LocationCode
+    sku: Sku
+    lot: Lot = None
+    qty: Qty
+
+
+class Move(Body):
+    from_location: LocationCode = Field(description="Source location code")
+    to_location: LocationCode = Field(description="Destination location code")
+    sku: Sku
+    lot: Lot = None
+    qty: Qty
+
+
+class CycleCount(Body):
+    location: LocationCode
+    sku: Sku
+    lot: Lot = None
+    qty: int = Field(ge=0, le=domain.MAX_QTY, description="The quantity counted (0: none)")
+
+
+class Putaway(Put):
+    allow_over_receipt: bool = Field(None, description="Receive more than ordered (supervisor "
+                                                       "or admin only)")
+
 
 IDEMPOTENCY_KEY = [{"name": "Idempotency-Key", "in": "header", "required": False,
-                    "schema": {"type": "string", "pattern": r"^[\w.:-]{8,64}$"},
+                    "schema": {"type": "string", "pattern": KEY_RE.pattern},
                     "description": "Repeat a submission safely: the first result is returned "
                                    "(replayed: true) and nothing changes again."}]
-INVENTORY_PARAMS = [{"name": name, "in": "query", "schema": {"type": "string"},
-                     "description": description} for name, description in (
-    ("sku", "SKU or GTIN"), ("location", "Location code"), ("lot", "Lot number"))]
-LOCATION_PARAMS = [{"name": "q", "in": "query", "schema": {"type": "string"},
-                    "description": "Part of a location code"}]
+INVENTORY_PARAMS = [query("sku", "SKU or GTIN"), query("location", "Location code"),
+                    query("lot", "Lot number")]
+LOCATION_PARAMS = [query("q", "Part of a location code or zone")]
 
 
-def _ref(name: str) -> dict:
-    return {"$ref": f"#/components/schemas/{name}"}
+class Location(Answer):
+    code: str
+    zone: str
+    type: LocationType
+    active: bool
 
 
-def _list_of(key: str, name: str) -> dict:
-    return {"type": "object", "required": [key],
-            "properties": {key: {"type": "array", "items": _ref(name)}}}
+class LocationList(Answer):
+    locations: list[Location]
 
 
-_LOT_OUT = {"type": ["string", "null"]}
-EXTRA_SCHEMAS.update({
-    "Location": {"type": "object", "required": ["code", "zone", "type", "active"], "properties": {
-        "code": {"type": "string"}, "zone": {"type": "string"},
-        "type": {"type": "string", "enum": list(LOCATION_TYPES)}, "active": {"type": "boolean"}}},
-    "LocationList": _list_of("locations", "Location"),
-    "InventoryRow": {"type": "object", "required": ["location", "sku", "lot", "expiry", "qty"],
-                     "properties": {
-        "location": {"type": "string"}, "sku": {"type": "string"}, "lot": _LOT_OUT,
-        "expiry": {"type": ["string", "null"], "format": "date"},
-        "qty": {"type": "integer", "minimum": 1}}},
-    "InventoryList": _list_of("inventory", "InventoryRow"),
-    "TransactionResult": {"type": "object",
-                          "required": ["operation", "reference", "replayed", "changes"],
-                          "properties": {
-        "operation": {"type": "string",
-                      "enum": ["put", "putaway", "pull", "move", "cycle-count"]},
-        "reference": {"type": "string"},
-        "replayed": {"type": "boolean",
-                     "description": "True when an Idempotency-Key repeat returned the first "
-                                    "result and changed nothing"},
-        "changes": {"type": "array", "items": {
-            "type": "object", "required": ["location", "sku", "lot", "before", "after"],
-            "properties": {"location": {"type": "string"}, "sku": {"type": "string"},
-                           "lot": _LOT_OUT, "before": {"type": "integer"},
-                           "after": {"type": "integer"}}}},
-        "messages": {"type": "array", "items": {"type": "string"},
-                     "description": "Notes for the operator about the change"}}},
-    "PurchaseOrder": {"type": "object", "required": ["number", "vendor", "status", "lines"],
-                      "properties": {
-        "number": {"type": "string"}, "vendor": {"type": "string"},
-        "status": {"type": "string", "enum": ["open", "partial", "received"]},
-        "lines": {"type": "array", "items": {
-            "type": "object",
-            "required": ["sku", "qty_ordered", "qty_received", "remaining"],
-            "properties": {"sku": {"type": "string"}, "qty_ordered": {"type": "integer"},
-                           "qty_received": {"type": "integer"},
-                           "remaining": {"type": "integer"}}}}}},
-})
+class InventoryRow(Answer):
+    location: str
+    sku: str
+    lot: str | None
+    expiry: str | None = Field(json_schema_extra={"format": "date"})
+    qty: int = Field(ge=1)
+
+
+class InventoryList(Answer):
+    inventory: list[InventoryRow]
+
+
+class Change(Answer):
+    location: str
+    sku: str
+    lot: str | None
+    before: int
+    after: int
+
+
+class TransactionResult(Answer):
+    operation: Literal["put", "putaway", "pull", "move", "cycle-count"]
+    reference: str
+    replayed: bool = Field(description="True when an Idempotency-Key repeat returned the "
+                                       "first result and changed nothing")
+    changes: list[Change]
+    messages: list[str] = Field([], description="Notes for the operator about the change")
+
+
+class PurchaseOrderLine(Answer):
+    sku: str
+    qty_ordered: int
+    qty_received: int
+    remaining: int
+
+
+class PurchaseOrder(Answer):
+    number: str
+    vendor: str
+    status: Literal["open", "partial", "received"]
+    lines: list[PurchaseOrderLine]
 
 
 # ---------------------------------------------------------------- JSON shapes
 
-def location_json(location: Location) -> dict:
+def location_json(location: models.Location) -> dict:
     return {"code": location.code, "zone": location.zone, "type": location.type,
             "active": location.active}
 
 
-def inventory_json(row: Inventory) -> dict:
+def inventory_json(row: models.Inventory) -> dict:
     lot = row.lot
     return {"location": row.location.code, "sku": row.item.sku,
             "lot": lot.number if lot else None,
             "expiry": lot.expiry.isoformat() if lot and lot.expiry else None, "qty": row.qty}
 
 
-def purchase_order_json(po: PurchaseOrder) -> dict:
+def purchase_order_json(po: models.PurchaseOrder) -> dict:
     return {"number": po.number, "vendor": po.vendor, "status": po.status,
             "lines": [{"sku": line.item.sku, "qty_ordered": line.qty_ordered,
                        "qty_received": line.qty_received, "remaining": line.remaining}
@@ -163,37 +192,22 @@ def _key() -> str | None:
     return key
 
 
-def _expiry(body: dict) -> dict:
-    """Turn the body's optional ``expiry`` string into a date (the domain takes dates)."""
-    value = body.pop("expiry", None)
-    if value is None:
-        return body
-    try:
-        if not re.fullmatch(r"\d{4}-\d{2}-\d{2}", value):
-            raise ValueError
-        body["expiry"] = dt.date.fromisoformat(value)
-    except ValueError:
-        raise ValidationError("expiry must be a date written YYYY-MM-DD.",
-                              field="expiry") from None
-    return body
-
-
 def _transaction_response(result: domain.Result):
     """201 for a change made now; 200 when an Idempotency-Key repeat replayed the first one."""
-    return jsonify(result.to_dict()), 200 if result.replayed else 201
+    return result.to_dict(), 200 if result.replayed else 201
 
 
-def transaction(path: str, *, summary: str, body: dict):
+def transaction(path: str, *, summary: str, body: type[Body]):
     """Register an inventory transaction: packer or higher, Idempotency-Key, replay documented."""
 
     def decorator(view):
         wrapped = operation("POST", path, summary=summary, body=body, status=201,
-                            response="TransactionResult", errors=(404, 409),
+                            response=TransactionResult, errors=(404, 409),
                             params=IDEMPOTENCY_KEY)(view)
         openapi_path = "/api/v1" + re.sub(r"<(?:\w+:)?(\w+)>", r"{\1}", path)
         OPERATIONS[("post", openapi_path)]["responses"]["200"] = {
             "description": "An Idempotency-Key repeat: the first result, replayed: true",
-            "content": {"application/json": {"schema": _ref("TransactionResult")}}}
+            "content": {"application/json": {"schema": ref(TransactionResult)}}}
         return wrapped
 
     return decorator
@@ -202,51 +216,50 @@ def transaction(path: str, *, summary: str, body: dict):
 # ---------------------------------------------------------------- locations
 
 @operation("GET", "/locations", summary="List locations (q: part of the code)",
-           response="LocationList", params=LOCATION_PARAMS)
+           response=LocationList, params=LOCATION_PARAMS)
 def list_locations():
-    found = locations_domain.list_locations(db.session, q=request.args.get("q", ""))
-    return jsonify({"locations": [location_json(loc) for loc in found]})
+    found = locations_domain.list_locations(db.session, q=query_arg("q") or "")
+    return {"locations": [location_json(loc) for loc in found]}
 
 
 @operation("POST", "/locations", summary="Create a location", role="supervisor",
-           body=LOCATION_BODY, response="Location", status=201, errors=(409,))
+           body=NewLocation, response=Location, status=201, errors=(409,))
 def create_location():
-    location = locations_domain.add_location(db.session, **json_body(LOCATION_BODY))
-    return jsonify(location_json(location)), 201
+    location = locations_domain.add_location(db.session, **json_body(NewLocation))
+    return location_json(location), 201
 
 
 # ---------------------------------------------------------------- inventory query
 
 @operation("GET", "/inventory", summary="Query inventory by SKU, location and/or lot",
-           response="InventoryList", params=INVENTORY_PARAMS, errors=(404,))
+           response=InventoryList, params=INVENTORY_PARAMS, errors=(404,))
 def query_inventory():
-    rows = domain.query_inventory(db.session, sku=request.args.get("sku"),
-                                  location=request.args.get("location"),
-                                  lot=request.args.get("lot"))
-    return jsonify({"inventory": [inventory_json(row) for row in rows]})
+    rows = domain.query_inventory(db.session, sku=query_arg("sku"),
+                                  location=query_arg("location"), lot=query_arg("lot"))
+    return {"inventory": [inventory_json(row) for row in rows]}
 
 
 # ---------------------------------------------------------------- purchase orders
 
 @operation("POST", "/purchase-orders", summary="Create a purchase order", role="supervisor",
-           body=PURCHASE_ORDER_BODY, response="PurchaseOrder", status=201, errors=(404, 409))
+           body=NewPurchaseOrder, response=PurchaseOrder, status=201, errors=(404, 409))
 def create_purchase_order():
-    body = json_body(PURCHASE_ORDER_BODY)
+    body = json_body(NewPurchaseOrder)
     with unit_of_work(db.session):
         po = domain.create_purchase_order(db.session, **{"vendor": "", **body})
-    return jsonify(purchase_order_json(po)), 201
+    return purchase_order_json(po), 201
 
 
 @operation("GET", "/purchase-orders/<number>", summary="Get a purchase order by number",
-           response="PurchaseOrder", errors=(404,))
+           response=PurchaseOrder, errors=(404,))
 def get_purchase_order(number):
-    return jsonify(purchase_order_json(domain.get_purchase_order(db.session, number)))
+    return purchase_order_json(domain.get_purchase_order(db.session, number))
 
 
-@transaction("/purchase-orders/<number>/putaway", body=PUTAWAY_BODY,
+@transaction("/purchase-orders/<number>/putaway", body=Putaway,
              summary="PO Putaway: receive against a PO line and put the stock away")
 def putaway(number):
-    body = _expiry(json_body(PUTAWAY_BODY))
+    body = json_body(Putaway)
     return _transaction_response(domain.putaway(
         db.session, po_number=number, **{"lot": None, **body}, actor=_actor(),
         idempotency_key=_key()))
@@ -254,32 +267,32 @@ def putaway(number):
 
 # ---------------------------------------------------------------- transactions
 
-@transaction("/transactions/put", body=PUT_BODY, summary="Put stock into a location")
+@transaction("/transactions/put", body=Put, summary="Put stock into a location")
 def put():
-    body = _expiry(json_body(PUT_BODY))
+    body = json_body(Put)
     return _transaction_response(domain.put(
         db.session, **{"lot": None, **body}, actor=_actor(), idempotency_key=_key()))
 
 
-@transaction("/transactions/pull", body=PULL_BODY,
+@transaction("/transactions/pull", body=Pull,
              summary="Pull stock from a location (the lot must match)")
 def pull():
-    body = json_body(PULL_BODY)
+    body = json_body(Pull)
     return _transaction_response(domain.pull(
         db.session, **{"lot": None, **body}, actor=_actor(), idempotency_key=_key()))
 
 
-@transaction("/transactions/move", body=MOVE_BODY,
+@transaction("/transactions/move", body=Move,
              summary="Move stock between locations (the lot must match at the source)")
 def move():
-    body = json_body(MOVE_BODY)
+    body = json_body(Move)
     return _transaction_response(domain.move(
         db.session, **{"lot": None, **body}, actor=_actor(), idempotency_key=_key()))
 
 
-@transaction("/transactions/cycle-count", body=COUNT_BODY,
+@transaction("/transactions/cycle-count", body=CycleCount,
              summary="Cycle count: set the counted quantity and lot at a location")
 def cycle_count():
-    body = json_body(COUNT_BODY)
+    body = json_body(CycleCount)
     return _transaction_response(domain.cycle_count(
         db.session, **{"lot": None, **body}, actor=_actor(), idempotency_key=_key()))

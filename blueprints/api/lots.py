@@ -1,31 +1,48 @@
 """Lot trace over the API: where a lot is now, where it went, holds."""
 
-from flask import jsonify, request
+from typing import Literal
 
 from lotline import lots as domain
 from lotline.extensions import db
 
-from . import EXTRA_SCHEMAS, operation
+from . import operation, query_arg
+from .bodies import Answer, query
 
-EXTRA_SCHEMAS["LotTrace"] = {"type": "object", "properties": {
-    "lot": {"type": "string"},
-    "held": {"type": "boolean"},
-    "on_hand_qty": {"type": "integer"},
-    "on_hand": {"type": "array", "items": {"type": "object", "properties": {
-        "location": {"type": "string"}, "sku": {"type": "string"},
-        "expiry": {"type": ["string", "null"]}, "qty": {"type": "integer"}}}},
-    "shipments": {"type": "array", "items": {"type": "object", "properties": {
-        "source": {"type": "string", "enum": ["picked", "recorded at pack"]},
-        "order": {"type": "string"}, "customer": {"type": "string"},
-        "customer_ref": {"type": "string"}, "status": {"type": "string"},
-        "shipped_at": {"type": ["string", "null"]}, "sku": {"type": "string"},
-        "qty": {"type": "integer"}, "mismatch": {"type": "boolean"},
-        "note": {"type": "string"}}}},
-    "holds": {"type": "array", "items": {"type": "object", "properties": {
-        "reason": {"type": "string"}, "held_at": {"type": "string"},
-        "held_by": {"type": ["string", "null"]},
-        "released_at": {"type": ["string", "null"]}}}},
-}}
+
+class OnHand(Answer):
+    location: str
+    sku: str
+    expiry: str | None
+    qty: int
+
+
+class Shipment(Answer):
+    source: Literal["picked", "recorded at pack"]
+    order: str
+    customer: str
+    customer_ref: str
+    status: str
+    shipped_at: str | None
+    sku: str
+    qty: int
+    mismatch: bool
+    note: str
+
+
+class Hold(Answer):
+    reason: str
+    held_at: str
+    held_by: str | None
+    released_at: str | None
+
+
+class LotTrace(Answer):
+    lot: str
+    held: bool
+    on_hand_qty: int
+    on_hand: list[OnHand]
+    shipments: list[Shipment]
+    holds: list[Hold]
 
 
 def _iso(value):
@@ -34,12 +51,11 @@ def _iso(value):
 
 # The trace names the customers a lot went to: a supervisor's, as the Lot lookup screen is.
 @operation("GET", "/lots/<lot>", summary="Trace a lot: where it is now and where it went",
-           role="supervisor", response="LotTrace", errors=(404,),
-           params=[{"name": "sku", "in": "query", "schema": {"type": "string"},
-                    "description": "Only this item's lot of that number"}])
+           role="supervisor", response=LotTrace, errors=(404,),
+           params=[query("sku", "Only this item's lot of that number")])
 def get_lot(lot):
-    t = domain.trace(db.session, lot, request.args.get("sku") or None)
-    return jsonify({
+    t = domain.trace(db.session, lot, query_arg("sku"))
+    return {
         "lot": t.number, "held": t.held, "on_hand_qty": t.on_hand_qty,
         "on_hand": [{"location": r.location, "sku": r.sku, "expiry": _iso(r.expiry),
                      "qty": r.qty} for r in t.on_hand],
@@ -50,4 +66,4 @@ def get_lot(lot):
         "holds": [{"reason": h.reason, "held_at": _iso(h.held_at),
                    "held_by": h.held_by.username if h.held_by else None,
                    "released_at": _iso(h.released_at)} for h in t.holds],
-    })
+    }

@@ -1,39 +1,34 @@
-"""The OpenAPI 3.1 document, built from the registered operations and their schemas."""
+"""The OpenAPI 3.1 document, built from the registered operations and their models."""
 
-from flask import jsonify
+from pydantic.json_schema import models_json_schema
 
 from .. import accepts
-from . import OPERATIONS, api
-from .items import ITEM_FIELDS
-from .schema import to_openapi
+from . import MODELS, OPERATIONS, api
+from .bodies import Answer
 
-ERROR = {"type": "object", "required": ["error"], "properties": {"error": {
-    "type": "object", "required": ["code", "message"],
-    "properties": {"code": {"type": "string"}, "message": {"type": "string"},
-                   "field": {"type": "string"}}}}}
+
+class ErrorDetail(Answer):
+    code: str
+    message: str
+    field: str | None = None
+
+
+class Error(Answer):
+    """Refused; nothing changed."""
+
+    error: ErrorDetail
 
 
 def components() -> dict:
-    item = to_openapi(ITEM_FIELDS)
-    item["properties"]["locations_needing_cycle_count"] = {"type": "integer"}
-    item["additionalProperties"] = True
-    from . import extra_schemas
-
+    models = sorted({*MODELS, Error}, key=lambda m: m.__name__)
+    _, schemas = models_json_schema(
+        [(m, "validation" if m is not Error and not issubclass(m, Answer) else "serialization")
+         for m in models], ref_template="#/components/schemas/{model}")
     return {
         "securitySchemes": {"bearer": {"type": "http", "scheme": "bearer"}},
         "responses": {"Error": {"description": "Refused; nothing changed", "content": {
             "application/json": {"schema": {"$ref": "#/components/schemas/Error"}}}}},
-        "schemas": {
-            "Error": ERROR,
-            "Item": item,
-            "ItemPage": {"type": "object", "properties": {
-                "items": {"type": "array", "items": {"$ref": "#/components/schemas/Item"}},
-                "page": {"type": "integer"}, "pages": {"type": "integer"},
-                "total": {"type": "integer"}}},
-            "Settings": {"type": "object", "properties": {
-                "require_lot_serial_at_pack": {"type": "boolean"}}},
-            **extra_schemas(),
-        },
+        "schemas": schemas["$defs"],
     }
 
 
@@ -43,7 +38,7 @@ def openapi():
     paths: dict = {}
     for (method, path), op in sorted(OPERATIONS.items(), key=lambda kv: kv[0][1]):
         paths.setdefault(path, {})[method] = op
-    return jsonify({
+    return {
         "openapi": "3.1.0",
         "info": {"title": "Lotline API", "version": "1.0.0",
                  "description": "Lot tracking and lot recording. Errors are "
@@ -52,4 +47,4 @@ def openapi():
         "security": [{"bearer": []}],
         "paths": paths,
         "components": components(),
-    })
+    }

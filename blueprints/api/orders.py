@@ -1,65 +1,94 @@
 """Orders over the API: create, read (picks and pack lines with lots and serials), list."""
 
-from __future__ import annotations
+from typing import Literal
 
-from flask import jsonify, url_for
+from flask import url_for
+from pydantic import Field
 
+from lotline import models
 from lotline import orders as domain
 from lotline.db import transaction
 from lotline.extensions import db
-from lotline.models import ORDER_STATUSES, Order
+from lotline.models import ORDER_STATUSES
 
-from . import EXTRA_SCHEMAS, json_body, operation, query_choice
-from .inventory import SKU, qty_field
-from .schema import Field
+from . import json_body, operation, query_arg
+from .bodies import Answer, Body, Lines, OrderNumber, free_text, query
 
-ORDER_BODY = {
-    "number": Field(str, required=True, max_length=32),
-    "customer": Field(str, required=True, max_length=100, description="Customer name"),
-    "customer_ref": Field(str, max_length=64, description="The customer's own reference"),
-    "ship_to": Field(str, max_length=300),
-    "lines": Field(list, required=True, items={"sku": SKU, "qty": qty_field()}),
-}
 
-_PICK = {"type": "object", "properties": {
-    "location": {"type": ["string", "null"]}, "lot": {"type": ["string", "null"]},
-    "qty": {"type": "integer"}, "qty_short": {"type": "integer"},
-    "user": {"type": ["string", "null"]}, "station": {"type": "string"},
-    "at": {"type": "string"}}}
-_PACK = {"type": "object", "properties": {
-    "carton": {"type": "integer"}, "qty": {"type": "integer"},
-    "recorded_lot": {"type": ["string", "null"]}, "serial": {"type": ["string", "null"]},
-    "picked_lots": {"type": "array", "items": {"type": "string"}},
-    "lot_mismatch": {"type": "boolean"}, "user": {"type": ["string", "null"]},
-    "station": {"type": "string"}, "at": {"type": "string"},
-    "override": {"type": ["object", "null"],
-                 "description": "A supervisor let a lot the pack gate refused through",
-                 "properties": {"by": {"type": ["string", "null"]},
-                                "reason": {"type": "string"}}}}}
-EXTRA_SCHEMAS.update({
-    "Order": {"type": "object", "properties": {
-        "number": {"type": "string"}, "customer": {"type": "string"},
-        "customer_ref": {"type": "string"}, "ship_to": {"type": "string"},
-        "status": {"type": "string", "enum": list(ORDER_STATUSES)},
-        "lines": {"type": "array", "items": {"type": "object", "properties": {
-            "sku": {"type": "string"}, "qty": {"type": "integer"},
-            "qty_picked": {"type": "integer"}, "qty_short": {"type": "integer"},
-            "qty_packed": {"type": "integer"},
-            "picks": {"type": "array", "items": _PICK},
-            "pack_lines": {"type": "array", "items": _PACK}}}},
-        "cartons": {"type": "array", "items": {"type": "object", "properties": {
-            "number": {"type": "integer"}, "status": {"type": "string"},
-            "weight_grams": {"type": ["integer", "null"]}}}}}},
-    "OrderList": {"type": "object", "properties": {
-        "orders": {"type": "array", "items": {"$ref": "#/components/schemas/Order"}}}},
-})
+class NewOrder(Body):
+    number: OrderNumber
+    customer: free_text(100, required=True, description="Customer name")
+    customer_ref: free_text(64, description="The customer's own reference") = ""
+    ship_to: free_text(300, lines=True, description="The address, a line break between "
+                                                    "lines") = ""
+    lines: Lines
+
+
+class Override(Answer):
+    """A supervisor let a lot the pack gate refused through."""
+
+    by: str | None
+    reason: str
+
+
+class Pick(Answer):
+    location: str | None
+    lot: str | None
+    qty: int
+    qty_short: int
+    user: str | None
+    station: str
+    at: str
+
+
+class PackLine(Answer):
+    carton: int
+    qty: int
+    recorded_lot: str | None
+    serial: str | None
+    picked_lots: list[str]
+    lot_mismatch: bool
+    user: str | None
+    station: str
+    at: str
+    override: Override | None
+
+
+class OrderLine(Answer):
+    sku: str
+    qty: int
+    qty_picked: int
+    qty_short: int
+    qty_packed: int
+    picks: list[Pick]
+    pack_lines: list[PackLine]
+
+
+class Carton(Answer):
+    number: int
+    status: str
+    weight_grams: int | None
+
+
+class Order(Answer):
+    number: str
+    customer: str
+    customer_ref: str
+    ship_to: str
+    status: Literal[ORDER_STATUSES]  # type: ignore[valid-type]
+    lines: list[OrderLine]
+    cartons: list[Carton]
+
+
+class OrderList(Answer):
+    orders: list[Order] = Field(description="Newest first")
 
 
 def _when(value) -> str:
     return value.isoformat(timespec="seconds") + "Z"
 
 
-def order_json(order: Order) -> dict:
+def order_json(order: models.Order) -> dict:
     pack_lines: dict[int, list] = {}
     for carton in order.cartons:
         for pl in carton.lines:
@@ -90,31 +119,28 @@ def order_json(order: Order) -> dict:
     }
 
 
-@operation("POST", "/orders", summary="Create an order", role="supervisor", body=ORDER_BODY,
-           response="Order", status=201, errors=(404, 409))
+@operation("POST", "/orders", summary="Create an order", role="supervisor", body=NewOrder,
+           response=Order, status=201, errors=(404, 409))
 def create_order():
-    body = json_body(ORDER_BODY)
+    body = json_body(NewOrder)
     with transaction(db.session):
         order = domain.create_order(db.session, body["number"], body["customer"],
                                     body["lines"], body.get("customer_ref", ""),
                                     body.get("ship_to", ""))
-    response = jsonify(order_json(order))
-    response.headers["Location"] = url_for("api.get_order", number=order.number)
-    return response, 201
+    return order_json(order), 201, {"Location": url_for("api.get_order", number=order.number)}
 
 
 @operation("GET", "/orders/<number>", summary="An order with its picks and pack lines "
-           "(lots and serials)", response="Order", errors=(404,))
+           "(lots and serials)", response=Order, errors=(404,))
 def get_order(number):
-    return jsonify(order_json(domain.get_order(db.session, number)))
+    return order_json(domain.get_order(db.session, number))
 
 
 # One role rule per piece of data, as on the screens: a packer reads the order at hand by its
 # number (its slip needs the ship-to); the list of every order and customer is a
 # supervisor's, as the Orders screen is.
-@operation("GET", "/orders", summary="List orders, newest first", response="OrderList",
-           role="supervisor", params=[{"name": "status", "in": "query",
-                    "schema": {"type": "string", "enum": list(ORDER_STATUSES)}}])
+@operation("GET", "/orders", summary="List orders, newest first", response=OrderList,
+           role="supervisor", params=[query("status")])
 def list_orders():
-    orders = domain.list_orders(db.session, query_choice("status", ORDER_STATUSES))
-    return jsonify({"orders": [order_json(o) for o in orders]})
+    return {"orders": [order_json(o) for o in domain.list_orders(db.session,
+                                                                  query_arg("status"))]}

@@ -1,31 +1,43 @@
 """System settings over the API (changes by admin tokens only)."""
 
-from flask import g, jsonify
+from typing import Literal
+from zoneinfo import available_timezones
+
+from flask import g
+from pydantic import Field
 
 from lotline import settings as domain
 from lotline.db import transaction
 from lotline.extensions import db
 
 from . import json_body, operation
-from .schema import Field
+from .bodies import Answer, Body
 
-SETTINGS_BODY = {
-    domain.REQUIRE_LOT_SERIAL_AT_PACK: Field(bool, description="Require Lot/Serial at Pack"),
-    domain.WAREHOUSE_TIME_ZONE: Field(str, description="The warehouse's IANA time zone "
-                                      "(dates of expiry and shelf life are judged there)"),
-}
+# The IANA names this machine knows (lotline.settings.clean_time_zone), stated in full.
+TimeZone = Literal[tuple(sorted(available_timezones() | {"UTC"}))]  # type: ignore[valid-type]
 
 
-@operation("GET", "/settings", summary="Read the system settings", response="Settings")
+class SettingChanges(Body):
+    require_lot_serial_at_pack: bool = Field(None, description="Require Lot/Serial at Pack")
+    warehouse_time_zone: TimeZone = Field(None, description="The warehouse's IANA time zone "
+                                          "(dates of expiry and shelf life are judged there)")
+
+
+class Settings(Answer):
+    require_lot_serial_at_pack: bool
+    warehouse_time_zone: str
+
+
+@operation("GET", "/settings", summary="Read the system settings", response=Settings)
 def get_settings():
-    return jsonify(domain.all_settings(db.session))
+    return domain.all_settings(db.session)
 
 
 @operation("PATCH", "/settings", summary="Change system settings", role="admin",
-           body=SETTINGS_BODY, response="Settings")
+           body=SettingChanges, response=Settings)
 def update_settings():
-    changes = json_body(SETTINGS_BODY)
+    changes = json_body(SettingChanges)
     with transaction(db.session):
         for key, value in changes.items():
             domain.set_setting(db.session, key, value, g.api_user)
-    return jsonify(domain.all_settings(db.session))
+    return domain.all_settings(db.session)

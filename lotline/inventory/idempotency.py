@@ -24,7 +24,7 @@ def fingerprint(params: dict) -> str:
 _RECORD = insert(IdempotencyRecord.__table__)
 # A refused scan, and a scan that does not commit, ask for it (Core: the stored result only).
 _RESULT = select(IdempotencyRecord.result_json).where(IdempotencyRecord.key == bindparam("key"))
-KEY_RE = re.compile(r"[\w.:-]{8,64}")
+KEY_RE = re.compile(r"^[A-Za-z0-9_.:-]{8,64}$")  # ASCII: the API document states it
 
 
 @dataclass

@@ -18,6 +18,14 @@ from ..stock_rules import lot_unknown, lot_unknown_refusal
 
 MAX_QTY = 1_000_000
 LOT_RE = re.compile(r"^[\x21-\x7e]{1,64}$")  # printable ASCII, no spaces: what labels carry
+# A lot number as a request may carry it, in one pattern without look-ahead (the API's JSON
+# Schema states it; JSON Schema engines differ on look-around): LOT_RE, less the scanner
+# commands' reserved prefix CMD: in any case (lotline.commands.refuse_command).
+LOT_INPUT_RE = re.compile(
+    r"^(?:[\x21-\x42\x44-\x62\x64-\x7e][\x21-\x7e]{0,63}"  # not C
+    r"|[Cc](?:[\x21-\x4c\x4e-\x6c\x6e-\x7e][\x21-\x7e]{0,62})?"  # C, not M
+    r"|[Cc][Mm](?:[\x21-\x43\x45-\x63\x65-\x7e][\x21-\x7e]{0,61})?"  # CM, not D
+    r"|[Cc][Mm][Dd](?:[\x21-\x39\x3b-\x7e][\x21-\x7e]{0,60})?)$")  # CMD, not :
 
 
 def clean_qty(value, *, allow_zero: bool = False) -> int:

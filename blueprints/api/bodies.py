@@ -1,0 +1,161 @@
+"""The API's request and response bodies, declared once as Pydantic models.
+
+A request model validates its body strictly (no type is coerced, an unknown field is refused)
+and a response model checks what is sent; the JSON Schema of each is what the OpenAPI document
+says, so the document is what the API checks. Patterns are the domain's own rules, written
+with ASCII classes only (``\\w`` would take any script's letters)."""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Annotated, Literal
+
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, TypeAdapter
+from pydantic import ValidationError as PydanticError
+
+from lotline.errors import ValidationError
+from lotline.gtin import normalize_gtin
+from lotline.inventory.rules import LOT_INPUT_RE, MAX_QTY
+from lotline.items import SKU_RE
+from lotline.locations import CODE_RE
+from lotline.models import ORDER_STATUSES
+from lotline.orders import NUMBER_INPUT_RE
+from lotline.text import free_text_pattern
+
+# What a refused pattern means, in the domain's words (Pydantic would quote the regex).
+_PATTERN_MESSAGES: dict[str, str] = {}
+
+
+def matching(regex, message: str, description: str = ""):
+    """A string field that must match ``regex`` (a domain rule); ``message`` when it does not."""
+    _PATTERN_MESSAGES[regex.pattern] = message
+    return Annotated[str, Field(pattern=regex.pattern, description=description or None)]
+
+
+def free_text(max_length: int, *, lines: bool = False, required: bool = False,
+              description: str = ""):
+    """Free text (:mod:`lotline.text`): no control or bidirectional character; a line break
+    only where ``lines``; with ``required``, at least one character that is not a space."""
+    pattern = free_text_pattern(lines=lines, required=required)
+    _PATTERN_MESSAGES[pattern] = (
+        ("has at least one letter or digit, and " if required else "")
+        + "may not hold an invisible control character")
+    return Annotated[str, Field(max_length=max_length, pattern=pattern,
+                                description=description or None)]
+
+
+Sku = matching(SKU_RE, "A SKU has 1 to 64 letters, digits or . _ / - and starts with a "
+               "letter or digit.", "SKU or GTIN")
+LocationCode = matching(CODE_RE, "A location code has 1 to 32 letters, digits or . _ / - and "
+                        "starts with a letter or digit.", "Location code (the label's barcode)")
+OrderNumber = matching(NUMBER_INPUT_RE, "A number has 1 to 32 letters, digits or . _ / - and "
+                       "starts with a letter or digit (kept in capitals).")
+LotNumber = matching(LOT_INPUT_RE, "A lot number has 1 to 64 printable characters, no spaces, "
+                     "and does not start with the scanner commands' CMD:.", "The lot number")
+Qty = Annotated[int, Field(ge=1, le=MAX_QTY)]
+Expiry = Annotated[dt.date, Field(description="Lot expiry, YYYY-MM-DD")]
+Gtin = Annotated[str, Field(pattern=r"^(?:[0-9]{8}|[0-9]{12,14})$",
+                            description="GTIN-8/12/13/14 with a valid GS1 check digit; "
+                                        "stored as 14 digits",
+                            json_schema_extra={"format": "gtin"}),
+                 AfterValidator(normalize_gtin)]
+_PATTERN_MESSAGES[r"^(?:[0-9]{8}|[0-9]{12,14})$"] = "A GTIN has 8, 12, 13 or 14 digits."
+
+
+def _no_null_default(schema: dict) -> None:
+    """A field left out is not set (a PATCH leaves it as it is); it has no default to state."""
+    for field in schema.get("properties", {}).values():
+        if field.get("default", ...) is None:
+            del field["default"]
+
+
+class Body(BaseModel):
+    """A request body: strict types (``"5"`` is not a number, ``true`` is not 1), no unknown
+    field."""
+
+    model_config = ConfigDict(extra="forbid", strict=True, json_schema_extra=_no_null_default)
+
+
+class Answer(BaseModel):
+    """A response body: what the API sends, checked against what the document says."""
+
+    model_config = ConfigDict(extra="forbid")
+
+
+class Line(Body):
+    """An order's or a purchase order's line."""
+
+    sku: Sku
+    qty: Qty
+
+
+Lines = Annotated[list[Line], Field(min_length=1, max_length=500)]
+
+
+def parse(model: type[Body], raw: bytes) -> dict:
+    """The JSON document ``raw`` checked against ``model``: the fields that were sent, as
+    plain values (a PATCH changes only those). A refusal names the first field at fault.
+    The app's JSON parser has read it first (a key given twice, nesting too deep)."""
+    try:
+        body = model.model_validate_json(raw, strict=True)
+    except PydanticError as exc:
+        raise _refusal(exc.errors(include_url=False)[0]) from None
+    return body.model_dump(exclude_unset=True)
+
+
+def _refusal(error: dict) -> ValidationError:
+    where = "".join(f"[{part}]" if isinstance(part, int) else f".{part}"
+                    for part in error["loc"]).lstrip(".")
+    kind, ctx = error["type"], error.get("ctx", {})
+    name = where or "The body"
+    message = {
+        "missing": f"{name} is required.",
+        "extra_forbidden": f"Unknown field: {name}.",
+        "model_type": f"{name} must be a JSON object.",
+        "model_attributes_type": f"{name} must be a JSON object.",
+        "string_pattern_mismatch": f"{name}: {_PATTERN_MESSAGES.get(ctx.get('pattern'), '')}",
+        "too_short": f"{name} needs at least {ctx.get('min_length')} entry.",
+        "literal_error": f"{name} is one of {ctx.get('expected')}.",
+    }.get(kind, f"{name}: {error['msg']}.")
+    return ValidationError(message.rstrip(": "), field=where or None)
+
+
+
+TokenPrefix = Annotated[str, Field(pattern=r"^[0-9a-f]{8}$",
+                                   description="The token's public part: ll_<prefix>_…")]
+Username = Annotated[str, Field(min_length=1, max_length=64)]
+# A path parameter's rule, by its name in the route.
+PATH_PARAMETERS = {"sku": Sku, "number": OrderNumber, "lot": LotNumber,
+                   "prefix": TokenPrefix, "username": Username}
+
+
+def path_schema(name: str) -> dict:
+    return TypeAdapter(PATH_PARAMETERS[name]).json_schema()
+
+
+Page = Annotated[str, Field(pattern=r"^[1-9][0-9]{0,8}$", description="A page, from 1")]
+_PATTERN_MESSAGES[r"^[1-9][0-9]{0,8}$"] = "A page is a whole number from 1."
+SearchText = free_text(100)
+# A query parameter's rule, by its name (the same name means the same thing everywhere).
+QUERY_PARAMETERS = {"q": SearchText, "page": Page, "sku": Sku, "location": LocationCode,
+                    "lot": LotNumber, "status": Literal[ORDER_STATUSES]}
+
+
+def query(name: str, description: str = "") -> dict:
+    """An optional query parameter, as the document states it (:data:`QUERY_PARAMETERS`)."""
+    out = {"name": name, "in": "query", "required": False,
+           "schema": TypeAdapter(QUERY_PARAMETERS[name]).json_schema()}
+    if description:
+        out["description"] = description
+    return out
+
+
+def query_value(name: str, raw: str | None):
+    """A query parameter's value checked against its rule, or None when it was left out; an
+    empty or malformed one is refused, naming the parameter."""
+    if raw is None:
+        return None
+    try:
+        return TypeAdapter(QUERY_PARAMETERS[name]).validate_python(raw, strict=True)
+    except PydanticError as exc:
+        raise _refusal({**exc.errors(include_url=False)[0], "loc": (name,)}) from None
