@@ -56,8 +56,8 @@ def create_order(session: Session, number, customer, lines: list[dict], customer
         try:
             item = find_item(session, entry.get("sku"))
             qty = clean_qty(entry.get("qty"))
-        except DomainError as exc:  # its own code (unknown_item, as everywhere), a 422: the body
-            raise DomainError(exc.code, f"Line {n}: {exc.message}", status=422,
+        except DomainError as exc:  # its own code and status (unknown_item: 404, as everywhere)
+            raise DomainError(exc.code, f"Line {n}: {exc.message}", status=exc.status,
                               field="lines") from exc
         if item.id in seen:
             raise ValidationError(f"Line {n}: {item.sku} is on the order twice; add the "

@@ -55,7 +55,7 @@ def test_create_then_read_with_picks_and_pack_lines(api, stocked):
 
 
 @pytest.mark.parametrize("payload, status, code", [
-    ({"number": "SO-2", "customer": "X", "lines": [{"sku": "NOPE", "qty": 1}]}, 422,
+    ({"number": "SO-2", "customer": "X", "lines": [{"sku": "NOPE", "qty": 1}]}, 404,
      "unknown_item"),  # as an unknown item is everywhere else (issue 17)
     ({"number": "SO-2", "customer": "X", "lines": []}, 422, "validation_error"),
     ({"number": "SO-2", "customer": "X", "lines": [{"sku": "LOT-1", "qty": 0}]}, 422,

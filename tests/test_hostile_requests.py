@@ -259,10 +259,11 @@ def test_a_packer_token_reads_the_order_at_hand_but_not_the_lists_nor_the_trace(
 
 
 def test_an_order_line_with_an_unknown_sku_answers_unknown_item(api):
-    """Before: validation_error, where an unknown item is unknown_item everywhere else."""
+    """Before: validation_error, where an unknown item is unknown_item everywhere else (a
+    404, as in a purchase order's line: a schema-valid body naming no item)."""
     answer = api("admin").post("/api/v1/orders", {
         "number": "SO-1", "customer": "Acme", "lines": [{"sku": "NOPE-1", "qty": 1}]})
-    assert answer.status_code == 422
+    assert answer.status_code == 404
     assert answer.json["error"]["code"] == "unknown_item"
     assert answer.json["error"]["message"].startswith("Line 1: No item with SKU or GTIN NOPE-1")
     assert _count(Order) == 0

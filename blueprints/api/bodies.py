@@ -10,7 +10,7 @@ from __future__ import annotations
 import datetime as dt
 from typing import Annotated, Literal
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, TypeAdapter
+from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, TypeAdapter
 from pydantic import ValidationError as PydanticError
 
 from lotline.errors import ValidationError
@@ -52,7 +52,18 @@ OrderNumber = matching(NUMBER_INPUT_RE, "A number has 1 to 32 letters, digits or
                        "starts with a letter or digit (kept in capitals).")
 LotNumber = matching(LOT_INPUT_RE, "A lot number has 1 to 64 printable characters, no spaces, "
                      "and does not start with the scanner commands' CMD:.", "The lot number")
-Qty = Annotated[int, Field(ge=1, le=MAX_QTY)]
+def _whole(value):
+    """JSON Schema counts 3.0 as an integer; so does the API (never true, never "3")."""
+    return int(value) if isinstance(value, float) and value.is_integer() else value
+
+
+def whole_number(low: int, high: int, description: str = ""):
+    """An integer from ``low`` to ``high``, written 3 or 3.0."""
+    return Annotated[int, Field(ge=low, le=high, description=description or None),
+                     BeforeValidator(_whole)]
+
+
+Qty = whole_number(1, MAX_QTY)
 Expiry = Annotated[dt.date, Field(description="Lot expiry, YYYY-MM-DD")]
 Gtin = Annotated[str, Field(pattern=r"^(?:[0-9]{8}|[0-9]{12,14})$",
                             description="GTIN-8/12/13/14 with a valid GS1 check digit; "

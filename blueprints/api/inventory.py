@@ -36,6 +36,7 @@ from .bodies import (
     Sku,
     free_text,
     query,
+    whole_number,
 )
 
 LocationType = Literal[LOCATION_TYPES]  # type: ignore[valid-type]
@@ -81,7 +82,7 @@ class CycleCount(Body):
     location: LocationCode
     sku: Sku
     lot: Lot = None
-    qty: int = Field(ge=0, le=domain.MAX_QTY, description="The quantity counted (0: none)")
+    qty: whole_number(0, domain.MAX_QTY, "The quantity counted (0: none)")
 
 
 class Putaway(Put):

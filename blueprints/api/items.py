@@ -12,12 +12,12 @@ from lotline.extensions import db
 from lotline.models import LOT_AT_PACK_MODES
 
 from . import json_body, operation, query_arg, query_page
-from .bodies import Answer, Body, Gtin, Sku, free_text, query
+from .bodies import Answer, Body, Gtin, Sku, free_text, query, whole_number
 
 LotAtPack = Literal[LOT_AT_PACK_MODES]  # type: ignore[valid-type]
 Description = free_text(200)
-ShelfLife = Field(None, ge=0, le=3650, description="A lot expiring sooner than this many days is "
-                                            "refused at pack")
+ShelfLife = whole_number(0, 3650, "A lot expiring sooner than this many days is refused at "
+                                  "pack")
 
 
 class ItemChanges(Body):
@@ -30,7 +30,7 @@ class ItemChanges(Body):
     require_serial: bool = Field(None, description="Require a serial per unit at pack")
     lot_at_pack: LotAtPack = Field(None, description="Record a lot at pack: follow Require "
                                                      "Lot, always, never")
-    min_shelf_life_days: int = ShelfLife
+    min_shelf_life_days: ShelfLife = None
 
 
 class NewItem(ItemChanges):

@@ -1,5 +1,6 @@
 """The OpenAPI 3.1 document, built from the registered operations and their models."""
 
+from pydantic import ConfigDict, Field
 from pydantic.json_schema import models_json_schema
 
 from .. import accepts
@@ -8,9 +9,14 @@ from .bodies import Answer
 
 
 class ErrorDetail(Answer):
-    code: str
-    message: str
-    field: str | None = None
+    """Why a request was refused. Some codes say more, by name (``available``, ``remaining``,
+    ``retry_after``)."""
+
+    model_config = ConfigDict(extra="allow")
+
+    code: str = Field(description="Stable and machine-readable")
+    message: str = Field(description="For a person")
+    field: str = Field(None, description="The field, parameter or header at fault")
 
 
 class Error(Answer):
