@@ -26,6 +26,17 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 BIN = Path(sys.executable).parent
 ADMIN = "api-fuzz"
+SPARE_PREFIX = "0f0f0f0f"  # schemathesis.toml: what the revoke operation revokes
+SPARE_TOKEN = f"""
+from app import create_app
+from lotline.extensions import db
+from lotline.models import ApiToken, User
+with create_app().app_context():
+    admin = db.session.query(User).filter_by(username={ADMIN!r}).one()
+    db.session.add(ApiToken(user_id=admin.id, prefix={SPARE_PREFIX!r}, token_hash="0" * 64,
+                            label="revoked by the run"))
+    db.session.commit()
+"""
 
 
 def _free_port() -> int:
@@ -66,9 +77,8 @@ def run(st_args: list[str]) -> int:
         _flask(env, "create-user", ADMIN, "--role", "admin",
                stdin=f"{password}\n{password}\n")
         token = _flask(env, "create-token", ADMIN, "--label", "schemathesis").strip()
-        env["LOTLINE_FUZZ_TOKEN"] = token.splitlines()[-1].strip()
-        spare = _flask(env, "create-token", ADMIN, "--label", "revoked by the run").strip()
-        env["LOTLINE_FUZZ_SPARE_PREFIX"] = spare.splitlines()[-1].split("_")[1]
+        token = token.splitlines()[-1].strip()
+        subprocess.run([sys.executable, "-c", SPARE_TOKEN], cwd=ROOT, env=env, check=True)
         port = _free_port()
         server = subprocess.Popen(
             [str(BIN / "gunicorn"), "--no-control-socket", "-w", "2", "-b", f"127.0.0.1:{port}",
@@ -86,7 +96,8 @@ def run(st_args: list[str]) -> int:
                         return 2
                     time.sleep(0.1)
             st_env = {**env, "PYTHONPATH": str(ROOT)}
-            return subprocess.run([str(BIN / "st"), "run", url, "--checks", "all", *st_args],
+            return subprocess.run([str(BIN / "st"), "run", url, "--checks", "all", "--header",
+                                   f"Authorization: Bearer {token}", *st_args],
                                   cwd=ROOT, env=st_env).returncode
         finally:
             server.terminate()
