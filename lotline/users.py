@@ -1,4 +1,4 @@
-"""Users, sign-in with throttling, and API tokens (stored hashed)."""
+"""Users, sign-in (throttled by lotline.throttle), and API tokens (stored hashed)."""
 
 from __future__ import annotations
 
@@ -10,18 +10,22 @@ import re
 import secrets
 import unicodedata
 
-from sqlalchemy import bindparam, case, delete, exc, func, select, update
-from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy import bindparam, delete, exc, func, select, update
 from sqlalchemy.orm import Session, joinedload
 from werkzeug.security import check_password_hash, generate_password_hash
 
-from .db import is_postgres, row_locks, run_in_transaction, transaction
+from .db import row_locks, run_in_transaction, transaction
 from .errors import Conflict, DomainError, NotFound, ValidationError
-from .models import ROLES, ApiToken, LoginThrottle, User, UserSession, utcnow
+from .models import ROLES, ApiToken, User, UserSession, utcnow
+from .throttle import (  # noqa: F401  (users.MAX_FAILURES … as before the move)
+    FAILURE_WINDOW,
+    LOCKOUT,
+    MAX_FAILURES,
+    _clear_attempts,
+    _lock,
+    reserve_attempt,
+)
 
-MAX_FAILURES = 5
-FAILURE_WINDOW = dt.timedelta(minutes=15)
-LOCKOUT = dt.timedelta(minutes=5)
 # scrypt at N=2^14, r=8, p=5: one of OWASP's equivalent minimum settings (its list starts at
 # N=2^17, p=1). Werkzeug's default (N=2^15, p=1) is below that list and takes 32 MiB per
 # hash; this takes 16 MiB, so a sign-in does not lift a worker past 120 MB.
@@ -221,48 +225,6 @@ def authenticate(session: Session, username: str, password: str, now: dt.datetim
     if failures >= MAX_FAILURES:  # this failure was the last one allowed: lock the name
         run_in_transaction(session, lambda: _lock(session, counted, now))
     raise DomainError("bad_credentials", "Unknown username or wrong password.", status=401)
-
-
-_THROTTLE = LoginThrottle.__table__
-
-
-def reserve_attempt(session: Session, username: str,
-                    now: dt.datetime) -> tuple[int, dt.datetime | None]:
-    """Count a sign-in attempt for ``username`` before its password is checked: one upsert
-    that starts the window afresh when it has passed. Returns the attempts counted in the
-    window (a success clears them) and, when the name is locked (or this attempt is past the
-    limit, which locks it: of parallel guesses only the first :data:`MAX_FAILURES` are
-    checked), until when."""
-    insert = postgresql.insert if is_postgres(session) else sqlite.insert
-    t = _THROTTLE.c
-    locked = t.locked_until > now  # NULL (not locked): false
-    fresh = t.window_start < now - FAILURE_WINDOW  # the window has passed: count afresh
-    # A lock that ran out inside the window allows one checked try: a failure locks again.
-    lapsed = t.locked_until <= now
-    statement = insert(_THROTTLE).values(username=username, failures=1, window_start=now)
-    statement = statement.on_conflict_do_update(index_elements=[t.username], set_={
-        "failures": case((locked, t.failures), (fresh, 1), (lapsed, MAX_FAILURES),
-                         else_=t.failures + 1),
-        "window_start": case((locked, t.window_start), (fresh, now), else_=t.window_start),
-        "locked_until": case((locked, t.locked_until), else_=None),
-    }).returning(t.failures, t.locked_until)
-    row = session.execute(statement).one()
-    if row.locked_until and row.locked_until > now:
-        return row.failures, row.locked_until
-    if row.failures > MAX_FAILURES:
-        return row.failures, _lock(session, username, now)
-    return row.failures, None
-
-
-def _lock(session: Session, username: str, now: dt.datetime) -> dt.datetime:
-    until = now + LOCKOUT
-    session.execute(update(_THROTTLE).where(_THROTTLE.c.username == username)
-                    .values(locked_until=until))
-    return until
-
-
-def _clear_attempts(session: Session, username: str) -> None:
-    session.execute(delete(_THROTTLE).where(_THROTTLE.c.username == username))
 
 
 def sign_in(session: Session, username: str, password: str,
