@@ -308,6 +308,7 @@ def _form_data(endpoint: str, world) -> dict | None:
         "admin.edit_user": {"role": "admin", "active": "y", "password": "taken-over-pw"},
         "admin.sign_out_everywhere": {},
         "admin.revoke_token": {},
+        "sign_in_locks.unlock": {"username": "victim"},
         "inventory.put": {"location": "B-1", "sku": "SKU-1", "qty": "2", "idem": "csrf-put"},
         "inventory.pull": {"location": "A-1", "sku": "SKU-1", "qty": "1", "idem": "csrf-pull"},
         "inventory.move": {"from_location": "A-1", "sku": "SKU-1", "qty": "1",
