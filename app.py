@@ -9,6 +9,7 @@ from pathlib import Path
 from flask import Flask, g, request
 from flask.json.provider import DefaultJSONProvider
 from jinja2 import StrictUndefined
+from werkzeug.middleware.proxy_fix import ProxyFix
 
 from lotline.db import configure_engine
 from lotline.extensions import compress, csrf, db, login_manager, migrate
@@ -75,6 +76,18 @@ def secret_key(instance_path: str) -> str:
     return path.read_text().strip()
 
 
+def trusted_proxies(value) -> int:
+    """How many proxies in front of Lotline to believe (``LOTLINE_TRUSTED_PROXIES``): with
+    n, Werkzeug's ProxyFix takes the client's address, scheme and host from the last n
+    entries of X-Forwarded-For, -Proto and -Host. 0, the default, believes none of them, so
+    a client cannot claim another address or HTTPS."""
+    text = str(value).strip()
+    if not (text.isascii() and text.isdigit()) or int(text) > 10:
+        raise ValueError(f"LOTLINE_TRUSTED_PROXIES is a number of proxies, 0 to 10, "
+                         f"not {value!r}.")
+    return int(text)
+
+
 def create_app(test_config: dict | None = None) -> Flask:
     app = Flask(__name__, instance_relative_config=True)
     app.json = JSONProvider(app)
@@ -94,6 +107,9 @@ def create_app(test_config: dict | None = None) -> Flask:
         MAX_CONTENT_LENGTH=2 * 1024 * 1024,
         SCAN_PREFIX=os.environ.get("LOTLINE_SCAN_PREFIX", ""),
         SCAN_SUFFIX=os.environ.get("LOTLINE_SCAN_SUFFIX", ""),
+        # Proxies in front of Lotline whose X-Forwarded-For/-Proto/-Host are believed (0:
+        # none; see trusted_proxies).
+        TRUSTED_PROXIES=os.environ.get("LOTLINE_TRUSTED_PROXIES", "0"),
         # Flask-Compress: pages, fragments, JSON and static JS/CSS/SVG/manifest, brotli where
         # the browser offers it (Chromium does on HTTPS and loopback), else gzip. A static
         # file's ETag gets the encoding appended, and If-None-Match still answers 304.
@@ -106,6 +122,9 @@ def create_app(test_config: dict | None = None) -> Flask:
     if not app.config.get("SECRET_KEY"):
         app.config["SECRET_KEY"] = secret_key(app.instance_path)
     app.jinja_env.undefined = StrictUndefined
+    hops = trusted_proxies(app.config["TRUSTED_PROXIES"])
+    if hops:
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=hops, x_proto=hops, x_host=hops)
 
     db.init_app(app)
     migrate.init_app(app, db, directory=str(Path(__file__).parent / "migrations"))

@@ -86,6 +86,7 @@ def register_blueprints(app: Flask) -> None:
         purchasing,
         pwa,
         sheets,
+        sign_in_locks,
         station,
     )
     from .api import api
@@ -105,4 +106,5 @@ def register_blueprints(app: Flask) -> None:
     app.register_blueprint(dashboard.bp)
     app.register_blueprint(lots.bp)
     app.register_blueprint(pwa.bp)
+    app.register_blueprint(sign_in_locks.bp)
     app.register_blueprint(api)

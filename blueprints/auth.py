@@ -8,11 +8,13 @@ from flask_login import current_user, login_required, login_user, logout_user
 from lotline.db import transaction
 from lotline.errors import DomainError
 from lotline.extensions import db
+from lotline.throttle import new_trusted_device
 from lotline.users import end_session, sign_in
 
 from . import accepts
 from .forms import LoginForm
 from .plain_http import PLAIN_HTTP_MESSAGE, secure_cookie_lost
+from .trusted_device import remember_device, trusted_devices
 
 bp = Blueprint("auth", __name__)
 
@@ -35,7 +37,8 @@ def login():
     if form.validate_on_submit():
         try:
             user = sign_in(db.session, form.username.data, form.password.data,
-                           hash_method=current_app.config["PASSWORD_HASH_METHOD"])
+                           hash_method=current_app.config["PASSWORD_HASH_METHOD"],
+                           devices=trusted_devices())
         except DomainError as exc:  # the failure is counted
             error, status = exc.message, exc.status
             retry_after = exc.details.get("retry_after")
@@ -43,7 +46,8 @@ def login():
             session.pop("csrf_token", None)  # a token planted before sign-in is not reused
             login_user(user)
             current_app.logger.info("sign-in %s", user.username)
-            return redirect(_safe_next(request.args.get("next")))
+            return remember_device(redirect(_safe_next(request.args.get("next"))),
+                                   new_trusted_device(user))
     elif request.method == "POST":
         status = 422
     plain_http = PLAIN_HTTP_MESSAGE if secure_cookie_lost() else None

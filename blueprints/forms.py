@@ -53,3 +53,7 @@ class EditUserForm(FlaskForm):
     role = SelectField("Role", choices=ROLE_CHOICES)
     active = BooleanField("Active")
     password = PasswordField("New password", validators=[Optional(), Length(min=8, max=200)])
+
+
+class UnlockSignInForm(FlaskForm):
+    username = StringField("Username", validators=[DataRequired(), Length(max=64)])

@@ -20,6 +20,7 @@ NAV = [
     ("Locations", "locations.index", "supervisor"),
     ("Purchase orders", "purchasing.index", "supervisor"),
     ("Orders", "orders.index", "supervisor"),
+    ("Locked sign-ins", "sign_in_locks.index", "supervisor"),
     ("Settings", "admin.settings", "admin"),
     ("Users", "admin.users", "admin"),
     ("API tokens", "admin.tokens", "admin"),

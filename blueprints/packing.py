@@ -36,6 +36,7 @@ from .scancommands import Command, Note, Outcome
 from .scanflow import Flow, Step, View, advance, locking, preview, render_flow
 from .scantext import expand_gs1, scanned_expiry
 from .station import current_station
+from .trusted_device import trusted_devices
 
 bp = role_blueprint("packing", __name__, "packer", url_prefix="/pack")
 
@@ -97,7 +98,8 @@ def _commit(session, state, actor, key, options):
 def _step_up(session, form) -> dict:
     """A supervisor at the packer's station: signs in again, says why the lot may leave."""
     user = users.step_up(session, form.get("override_user"), form.get("override_password"),
-                         hash_method=current_app.config["PASSWORD_HASH_METHOD"])
+                         hash_method=current_app.config["PASSWORD_HASH_METHOD"],
+                         devices=trusted_devices())
     return {"override": pack_gate.supervisor_override(user, form.get("override_reason"))}
 
 

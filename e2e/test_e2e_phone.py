@@ -33,6 +33,7 @@ SUPERVISOR_SCREENS = {
     "settings": "/admin/settings",
     "users": "/admin/users",
     "api tokens": "/admin/tokens",
+    "sign-in locks": "/sign-in-locks/",
 }
 
 

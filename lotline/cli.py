@@ -1,11 +1,11 @@
-"""``flask --app app …`` commands: seed-demo, create-user, create-token."""
+"""``flask --app app …`` commands: seed-demo, create-user, create-token, the sign-in locks …"""
 
 from __future__ import annotations
 
 import click
 from flask import Flask, current_app
 
-from . import users
+from . import throttle, users
 from .db import transaction
 from .errors import DomainError
 from .extensions import db
@@ -78,17 +78,44 @@ def register(app: Flask) -> None:
             raise click.ClickException(exc.message) from exc
         click.echo(f"Signed {username} out everywhere ({ended} sign-in(s) ended).")
 
+    @app.cli.command("list-sign-in-locks")
+    def list_sign_in_locks():
+        """List the names locked, or with failed sign-ins counted, in the throttle's window."""
+        rows = throttle.sign_in_locks(db.session)
+        for row in rows:
+            until = row.locked_until.isoformat(timespec="seconds") + "Z" \
+                if row.locked_until else "not locked"
+            click.echo("  ".join([row.name + (" (trusted device)" if row.device else ""),
+                                  f"{row.failures} failure(s)",
+                                  f"locked until {until}" if row.locked_until else until]))
+        if not rows:
+            click.echo("No failed sign-ins counted.")
+
+    @app.cli.command("unlock-sign-in")
+    @click.argument("username")
+    def unlock_sign_in(username):
+        """Clear the failed sign-ins counted for USERNAME (and its trusted devices)."""
+        try:
+            with transaction(db.session):
+                throttle.unlock_sign_in(db.session, username)
+        except DomainError as exc:
+            raise click.ClickException(exc.message) from exc
+        click.echo(f"Unlocked sign-in for {username}.")
+
     @app.cli.command("prune-sessions")
     @click.option("--days", type=int, default=90, show_default=True,
                   help="Keep ended sign-ins this many days.")
     def prune_sessions(days):
-        """Delete sign-ins that ended more than --days ago (open ones are kept)."""
+        """Delete sign-ins that ended more than --days ago (open ones are kept), and the
+        sign-in throttle's dead rows (window and lock both passed)."""
         try:
             with transaction(db.session):
                 deleted = users.prune_sessions(db.session, days=days)
+                counts = throttle.prune_throttle(db.session)
         except DomainError as exc:
             raise click.ClickException(exc.message) from exc
-        click.echo(f"Deleted {deleted} ended sign-in(s).")
+        click.echo(f"Deleted {deleted} ended sign-in(s) and {counts} expired sign-in "
+                   f"count(s).")
 
     @app.cli.command("seed-demo")
     def seed_demo():

@@ -1,4 +1,4 @@
-"""Users, sign-in with throttling, and API tokens (stored hashed)."""
+"""Users, sign-in (throttled by lotline.throttle), and API tokens (stored hashed)."""
 
 from __future__ import annotations
 
@@ -9,19 +9,26 @@ import hmac
 import re
 import secrets
 import unicodedata
+from collections.abc import Sequence
 
-from sqlalchemy import bindparam, case, delete, exc, func, select, update
-from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy import bindparam, delete, exc, func, select, update
 from sqlalchemy.orm import Session, joinedload
 from werkzeug.security import check_password_hash, generate_password_hash
 
-from .db import is_postgres, row_locks, run_in_transaction, transaction
+from . import throttle
+from .db import row_locks, run_in_transaction, transaction
 from .errors import Conflict, DomainError, NotFound, ValidationError
-from .models import ROLES, ApiToken, LoginThrottle, User, UserSession, utcnow
+from .models import ROLES, ApiToken, User, UserSession, utcnow
+from .throttle import (  # noqa: F401  (users.MAX_FAILURES … as before the move)
+    FAILURE_WINDOW,
+    LOCKOUT,
+    MAX_FAILURES,
+    TrustedDevice,
+    _clear_attempts,
+    _lock,
+    reserve_attempt,
+)
 
-MAX_FAILURES = 5
-FAILURE_WINDOW = dt.timedelta(minutes=15)
-LOCKOUT = dt.timedelta(minutes=5)
 # scrypt at N=2^14, r=8, p=5: one of OWASP's equivalent minimum settings (its list starts at
 # N=2^17, p=1). Werkzeug's default (N=2^15, p=1) is below that list and takes 32 MiB per
 # hash; this takes 16 MiB, so a sign-in does not lift a worker past 120 MB.
@@ -190,27 +197,36 @@ def update_user(session: Session, user: User, *, role: str | None = None,
 
 
 def authenticate(session: Session, username: str, password: str, now: dt.datetime | None = None,
-                 hash_method: str = PASSWORD_HASH):
+                 hash_method: str = PASSWORD_HASH, devices: Sequence[TrustedDevice] = ()):
     """Return the user, or raise ``DomainError`` (bad credentials, or throttled: 429 with
     ``retry_after`` seconds). ``hash_method``: how passwords are hashed here (an unknown
-    name costs the same).
+    name costs the same). ``devices``: what this device's cookie vouches for (the view
+    checked its signature).
 
     The attempt is counted before the password is checked (:func:`reserve_attempt`, one
     statement, committed), so parallel guesses cannot all be checked before the first is
     counted, and one over the limit is refused without hashing anything. The password is
     checked outside any write transaction (a hash takes a third of a second; SQLite's one
-    write lock is not held meanwhile); a success then clears the count."""
+    write lock is not held meanwhile); a success then clears the count.
+
+    A device that signed in as this user before, with the current password, is counted
+    under its own key (:func:`lotline.throttle.trusted_key`), not the name: a lock on the
+    name does not refuse it, and its own failures lock only it."""
     now = now or utcnow()
     username = (username or "").strip()
     counted = username[:64]  # a longer name is no user's; its count is kept under 64 chars
+    if devices:
+        vouched = session.execute(_HASH_BY_NAME, {"username": counted}).one_or_none()
+        counted = throttle.trusted_key(devices, *(vouched or (None, None))) or counted
     failures, locked_until = run_in_transaction(
         session, lambda: reserve_attempt(session, counted, now))
     if locked_until is not None:
         wait = max(1, int((locked_until - now).total_seconds()))
+        where = " on this device" if counted.startswith("device:") else ""
         raise DomainError(
             "throttled",
-            f"Too many failed sign-ins for {username}. Try again in {-(-wait // 60)} "
-            f"minute(s).", status=429, retry_after=wait)
+            f"Too many failed sign-ins for {username}{where}. Try again in "
+            f"{-(-wait // 60)} minute(s).", status=429, retry_after=wait)
     user = session.scalar(select(User).where(User.username == username))
     checked = user.password_hash if user else _dummy_hash(hash_method)
     ok = check_password_hash(checked, password or "")
@@ -223,65 +239,29 @@ def authenticate(session: Session, username: str, password: str, now: dt.datetim
     raise DomainError("bad_credentials", "Unknown username or wrong password.", status=401)
 
 
-_THROTTLE = LoginThrottle.__table__
-
-
-def reserve_attempt(session: Session, username: str,
-                    now: dt.datetime) -> tuple[int, dt.datetime | None]:
-    """Count a sign-in attempt for ``username`` before its password is checked: one upsert
-    that starts the window afresh when it has passed. Returns the attempts counted in the
-    window (a success clears them) and, when the name is locked (or this attempt is past the
-    limit, which locks it: of parallel guesses only the first :data:`MAX_FAILURES` are
-    checked), until when."""
-    insert = postgresql.insert if is_postgres(session) else sqlite.insert
-    t = _THROTTLE.c
-    locked = t.locked_until > now  # NULL (not locked): false
-    fresh = t.window_start < now - FAILURE_WINDOW  # the window has passed: count afresh
-    # A lock that ran out inside the window allows one checked try: a failure locks again.
-    lapsed = t.locked_until <= now
-    statement = insert(_THROTTLE).values(username=username, failures=1, window_start=now)
-    statement = statement.on_conflict_do_update(index_elements=[t.username], set_={
-        "failures": case((locked, t.failures), (fresh, 1), (lapsed, MAX_FAILURES),
-                         else_=t.failures + 1),
-        "window_start": case((locked, t.window_start), (fresh, now), else_=t.window_start),
-        "locked_until": case((locked, t.locked_until), else_=None),
-    }).returning(t.failures, t.locked_until)
-    row = session.execute(statement).one()
-    if row.locked_until and row.locked_until > now:
-        return row.failures, row.locked_until
-    if row.failures > MAX_FAILURES:
-        return row.failures, _lock(session, username, now)
-    return row.failures, None
-
-
-def _lock(session: Session, username: str, now: dt.datetime) -> dt.datetime:
-    until = now + LOCKOUT
-    session.execute(update(_THROTTLE).where(_THROTTLE.c.username == username)
-                    .values(locked_until=until))
-    return until
-
-
-def _clear_attempts(session: Session, username: str) -> None:
-    session.execute(delete(_THROTTLE).where(_THROTTLE.c.username == username))
+_HASH_BY_NAME = select(User.__table__.c.id, User.__table__.c.password_hash).where(
+    User.__table__.c.username == bindparam("username"))
 
 
 def sign_in(session: Session, username: str, password: str,
-            hash_method: str = PASSWORD_HASH) -> User:
+            hash_method: str = PASSWORD_HASH, devices: Sequence[TrustedDevice] = ()) -> User:
     """:func:`authenticate` (the attempt counted and committed before the password is
     checked), then a new sign-in (:func:`start_session`) in a transaction of its own."""
-    return _checked(session, username, password, hash_method, start=True)
+    return _checked(session, username, password, hash_method, devices, start=True)
 
 
 def step_up(session: Session, username: str, password: str,
-            hash_method: str = PASSWORD_HASH) -> User:
+            hash_method: str = PASSWORD_HASH, devices: Sequence[TrustedDevice] = ()) -> User:
     """A user signing in again for one action at someone else's station (a supervisor's
-    override): the same check and throttle as signing in, and no sign-in is started."""
-    return _checked(session, username, password, hash_method, start=False)
+    override): the same check and throttle as signing in (a device the user signed in on
+    is trusted the same way), and no sign-in is started."""
+    return _checked(session, username, password, hash_method, devices, start=False)
 
 
-def _checked(session: Session, username: str, password: str, hash_method: str, *,
-             start: bool) -> User:
-    user = authenticate(session, username, password, hash_method=hash_method)
+def _checked(session: Session, username: str, password: str, hash_method: str,
+             devices: Sequence[TrustedDevice], *, start: bool) -> User:
+    user = authenticate(session, username, password, hash_method=hash_method,
+                        devices=devices)
     if start:
         run_in_transaction(session, lambda: start_session(session, user))
     return user

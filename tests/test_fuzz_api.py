@@ -36,7 +36,7 @@ from lotline import locations as locations_domain
 from lotline import orders as orders_domain
 from lotline import users as users_domain
 from lotline.extensions import db
-from lotline.models import ApiToken
+from lotline.models import ApiToken, LoginThrottle
 from tests.conftest import make_item, make_user
 
 MAX_EXAMPLES = 25
@@ -72,6 +72,9 @@ def _seed() -> str:
     token = users_domain.create_token(db.session, admin, "fuzz")
     erp = make_user("fuzz-erp", "supervisor")  # a token the revoke operation can name
     db.session.add(ApiToken(user_id=erp.id, prefix=ERP_TOKEN_PREFIX, token_hash="0" * 64))
+    db.session.add(LoginThrottle(username="fuzz-erp", failures=5,  # a locked name to unlock
+                                 locked_until=dt.datetime.now(dt.UTC).replace(tzinfo=None)
+                                 + dt.timedelta(minutes=5)))
     db.session.commit()
     return token
 
@@ -190,7 +193,9 @@ ERP_TOKEN_PREFIX = "0f0f0f0f"
 BASELINE.update({("POST", "/api/v1/users/{username}/sign-out-everywhere"): (
     {"username": "fuzz-erp"}, {}, None),
     ("GET", "/api/v1/tokens"): ({}, {}, None),
-    ("POST", "/api/v1/tokens/{prefix}/revoke"): ({"prefix": ERP_TOKEN_PREFIX}, {}, None)})
+    ("POST", "/api/v1/tokens/{prefix}/revoke"): ({"prefix": ERP_TOKEN_PREFIX}, {}, None),
+    ("GET", "/api/v1/sign-in-locks"): ({}, {}, None),
+    ("POST", "/api/v1/sign-in-locks/unlock"): ({}, {}, {"username": "fuzz-erp"})})
 BASELINE.update({("GET", "/api/v1/settings"): ({}, {}, None),
                  ("PATCH", "/api/v1/settings"): ({}, {}, {"require_lot_serial_at_pack": True})})
 STRING_INPUTS = sorted(key for key, (params, query, body) in BASELINE.items()

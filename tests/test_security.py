@@ -308,6 +308,7 @@ def _form_data(endpoint: str, world) -> dict | None:
         "admin.edit_user": {"role": "admin", "active": "y", "password": "taken-over-pw"},
         "admin.sign_out_everywhere": {},
         "admin.revoke_token": {},
+        "sign_in_locks.unlock": {"username": "victim"},
         "inventory.put": {"location": "B-1", "sku": "SKU-1", "qty": "2", "idem": "csrf-put"},
         "inventory.pull": {"location": "A-1", "sku": "SKU-1", "qty": "1", "idem": "csrf-pull"},
         "inventory.move": {"from_location": "A-1", "sku": "SKU-1", "qty": "1",
@@ -732,6 +733,40 @@ def test_every_cookie_set_on_the_way_in_and_out_is_secure_httponly_lax(app):
     assert {"lotline_session", "lotline_station"} <= names, names
     problems = [p for h in seen for p in _cookie_problems(h)]
     assert not problems, problems
+
+
+def _proxied(tmp_path, **config):
+    from flask import request
+
+    app = create_app({"TESTING": True, "SECRET_KEY": "t",
+                      "SQLALCHEMY_DATABASE_URI": f"sqlite:///{tmp_path / 'proxied.db'}",
+                      **config})
+    app.add_url_rule("/_test_address", "test_address", lambda: request.remote_addr)
+    return app
+
+
+FORWARDED = {"X-Forwarded-Proto": "https", "X-Forwarded-For": "203.0.113.9",
+             "X-Forwarded-Host": "lotline.example"}
+
+
+def test_forwarded_headers_are_ignored_unless_a_proxy_is_configured(tmp_path, monkeypatch):
+    """By default a client cannot claim HTTPS (HSTS) or another address; with
+    LOTLINE_TRUSTED_PROXIES=1 the proxy's X-Forwarded-* are believed (Werkzeug's
+    ProxyFix)."""
+    monkeypatch.delenv("LOTLINE_TRUSTED_PROXIES", raising=False)
+    plain = _proxied(tmp_path).test_client()
+    response = plain.get("/login", headers=FORWARDED)
+    assert "Strict-Transport-Security" not in response.headers
+    assert plain.get("/_test_address", headers=FORWARDED).get_data(as_text=True) == "127.0.0.1"
+    monkeypatch.setenv("LOTLINE_TRUSTED_PROXIES", "1")
+    proxied = _proxied(tmp_path).test_client()
+    response = proxied.get("/login", headers=FORWARDED)
+    assert response.headers["Strict-Transport-Security"].startswith("max-age=")
+    assert proxied.get("/_test_address", headers=FORWARDED).get_data(as_text=True) == \
+        "203.0.113.9"
+    assert "Strict-Transport-Security" not in proxied.get("/login").headers  # no header: HTTP
+    with pytest.raises(ValueError, match="LOTLINE_TRUSTED_PROXIES"):
+        _proxied(tmp_path, TRUSTED_PROXIES="yes")
 
 
 CSP_FORBIDDEN = ("'unsafe-inline'", "'unsafe-eval'", "'unsafe-hashes'", "*", "data:", "http:",

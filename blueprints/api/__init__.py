@@ -153,6 +153,7 @@ from . import (  # noqa: E402, F401  (registers routes)
     openapi,
     orders,
     settings,
+    sign_in_locks,
     tokens,
     users,
 )

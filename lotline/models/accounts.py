@@ -95,11 +95,13 @@ class ApiToken(db.Model):
 
 
 class LoginThrottle(db.Model):
-    """Failed sign-ins per username; too many in a window locks the name for a while."""
+    """Failed sign-ins per username (or per trusted device, ``device:<user id>:<nonce>``);
+    too many in a window lock it for a while (lotline.throttle). A row whose window and lock
+    have passed is dead and is pruned (the index finds them)."""
 
     __tablename__ = "login_throttle"
 
     username: Mapped[str] = mapped_column(String(64), primary_key=True)
     failures: Mapped[int] = mapped_column(default=0)
-    window_start: Mapped[dt.datetime] = mapped_column(DateTime, default=utcnow)
+    window_start: Mapped[dt.datetime] = mapped_column(DateTime, default=utcnow, index=True)
     locked_until: Mapped[dt.datetime | None] = mapped_column(DateTime)
