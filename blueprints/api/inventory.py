@@ -65,7 +65,9 @@ PUTAWAY_BODY = {"location": _code("Location code"), "sku": SKU, "lot": LOT, "qty
 IDEMPOTENCY_KEY = [{"name": "Idempotency-Key", "in": "header", "required": False,
                     "schema": {"type": "string", "pattern": r"^[\w.:-]{8,64}$"},
                     "description": "Repeat a submission safely: the first result is returned "
-                                   "(replayed: true) and nothing changes again."}]
+                                   "(replayed: true) and nothing changes again. A key names "
+                                   "one submission whoever sends it: sent by another user, "
+                                   "the answer is code already_submitted, a summary only."}]
 INVENTORY_PARAMS = [{"name": name, "in": "query", "schema": {"type": "string"},
                      "description": description} for name, description in (
     ("sku", "SKU or GTIN"), ("location", "Location code"), ("lot", "Lot number"))]
@@ -109,7 +111,13 @@ EXTRA_SCHEMAS.update({
                            "lot": _LOT_OUT, "before": {"type": "integer"},
                            "after": {"type": "integer"}}}},
         "messages": {"type": "array", "items": {"type": "string"},
-                     "description": "Notes for the operator about the change"}}},
+                     "description": "Notes for the operator about the change"},
+        "code": {"type": "string", "enum": ["already_submitted"],
+                 "description": "Present when another user already made this submission "
+                                "under the same Idempotency-Key: nothing changed again, and "
+                                "the answer is only a summary (changes is empty)"},
+        "submitted_at": {"type": "string", "format": "date-time",
+                         "description": "With code already_submitted: when it was made"}}},
     "PurchaseOrder": {"type": "object", "required": ["number", "vendor", "status", "lines"],
                       "properties": {
         "number": {"type": "string"}, "vendor": {"type": "string"},
@@ -179,7 +187,8 @@ def _expiry(body: dict) -> dict:
 
 
 def _transaction_response(result: domain.Result):
-    """201 for a change made now; 200 when an Idempotency-Key repeat replayed the first one."""
+    """201 for a change made now; 200 when an Idempotency-Key repeat replayed the first one
+    (or, from another user, answered that it was already done: code already_submitted)."""
     return jsonify(result.to_dict()), 200 if result.replayed else 201
 
 
@@ -192,7 +201,9 @@ def transaction(path: str, *, summary: str, body: dict):
                             params=IDEMPOTENCY_KEY)(view)
         openapi_path = "/api/v1" + re.sub(r"<(?:\w+:)?(\w+)>", r"{\1}", path)
         OPERATIONS[("post", openapi_path)]["responses"]["200"] = {
-            "description": "An Idempotency-Key repeat: the first result, replayed: true",
+            "description": "An Idempotency-Key repeat: the first result, replayed: true; "
+                           "from another user only code already_submitted, submitted_at "
+                           "and the operation (nothing of the first result)",
             "content": {"application/json": {"schema": _ref("TransactionResult")}}}
         return wrapped
 
