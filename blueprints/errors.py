@@ -3,9 +3,12 @@ factory. A page for a plain visit, the error partial for htmx (which swaps 4xx a
 
 from __future__ import annotations
 
+import json
+
 from flask import Flask, jsonify, render_template, request
 from flask_wtf.csrf import CSRFError
 from werkzeug.exceptions import HTTPException
+from werkzeug.routing import RequestRedirect
 
 from . import is_htmx
 from .plain_http import PLAIN_HTTP_MESSAGE, PLAIN_HTTP_TITLE, secure_cookie_lost
@@ -99,19 +102,49 @@ def register_error_handlers(app: Flask) -> None:
     def too_large(exc):
         return api_error(exc) or error_page(413, "Too large", "That upload is larger than 2 MB.")
 
+    @app.after_request
+    def api_answers_json(response):
+        return api_routing_answer(response)
+
 
 API_CODES = {400: "bad_request", 401: "unauthorized", 403: "forbidden", 404: "not_found",
              405: "method_not_allowed", 413: "too_large", 415: "unsupported_media_type"}
+
+
+def is_api_path() -> bool:
+    return request.path == "/api" or request.path.startswith("/api/")
 
 
 def api_error(exc: HTTPException):
     """Under /api/ every answer is JSON with the error envelope, a routing error too (an
     unknown path, a method the path does not take, with its ``Allow`` header, a body over
     the limit); None elsewhere."""
-    if not request.path.startswith("/api/"):
+    if not is_api_path():
         return None
     status = exc.code or 500
     body = {"error": {"code": API_CODES.get(status, "http_error"),
                       "message": exc.description or exc.name}}
     headers = {k: v for k, v in exc.get_headers() if k.lower() != "content-type"}
     return jsonify(body), status, headers
+
+
+def api_routing_answer(response):
+    """The two answers under /api/ that Flask and Werkzeug make without an error handler,
+    made to fit the API: the automatic ``OPTIONS`` answer is a 204 with its ``Allow`` header
+    and no body (not an empty HTML page); a redirect Werkzeug's routing makes (a path with
+    doubled slashes, or one missing a rule's trailing slash) keeps its status and
+    ``Location`` and says where in JSON, ``{"location": ...}`` (not an HTML page)."""
+    if not is_api_path():
+        return response
+    rule = request.url_rule
+    if request.method == "OPTIONS" and response.status_code == 200 and rule is not None \
+            and rule.provide_automatic_options:
+        response.status_code = 204
+        response.set_data(b"")
+        del response.headers["Content-Type"]
+        return response
+    if isinstance(request.routing_exception, RequestRedirect) and \
+            300 <= response.status_code < 400:
+        response.set_data(json.dumps({"location": response.location}))
+        response.content_type = "application/json"
+    return response

@@ -252,7 +252,9 @@ def replay():
         db.session.rollback()
         return jsonify(ok=False, code=exc.code, message=exc.message,
                        field=exc.details.get("field")), exc.status
-    return jsonify(ok=True, replayed=result.replayed, messages=result.messages)
+    # Another user's submission under the same key: "already done", its summary only.
+    extra = {"code": result.code} if result.code else {}
+    return jsonify(ok=True, replayed=result.replayed, messages=result.messages, **extra)
 
 
 @bp.get("/<number>/slip")

@@ -13,6 +13,7 @@ from sqlalchemy import func, select
 from lotline import inventory
 from lotline import items as items_domain
 from lotline import locations as locations_domain
+from lotline import users as users_domain
 from lotline.extensions import db
 from lotline.models import (
     IdempotencyRecord,
@@ -24,7 +25,7 @@ from lotline.models import (
     PurchaseOrder,
     PurchaseOrderLine,
 )
-from tests.conftest import make_item
+from tests.conftest import make_item, make_user
 
 SYSTEM = inventory.Actor(None, station="test-setup")
 PUT = "/api/v1/transactions/put"
@@ -527,13 +528,45 @@ def test_the_same_key_with_a_different_body_is_refused(world):
     assert stock()[("A-1", "LOT-1")] == ("L1", 8)
 
 
-def test_idempotency_keys_belong_to_their_user(world):
+def packer_token(username: str) -> str:
+    user = make_user(username, "packer")
+    token = users_domain.create_token(db.session, user, "tests")
+    db.session.commit()
+    return token
+
+
+@pytest.mark.parametrize("url, payload, rows", REPLAYS,
+                         ids=[u.rsplit("/", 1)[1] for u, _, _ in REPLAYS])
+def test_a_key_is_one_submission_whoever_sends_it(world, url, payload, rows):
+    """Issue 17: the same key from another packer is answered "already done" with a summary;
+    nothing is applied again and nothing of the first result is shown."""
     key = {"Idempotency-Key": "shared-key-01"}
-    payload = {"location": "A-2", "sku": "PLAIN-1", "qty": 2}
-    assert world.packer.post(PUT, payload, headers=key).json["replayed"] is False
-    other = world.api("supervisor").post(PUT, payload, headers=key)
-    assert other.status_code == 201 and other.json["replayed"] is False
-    assert stock()[("A-2", "PLAIN-1")] == (None, 4)
+    first = world.packer.post(url, payload, headers=key)
+    assert first.status_code == 201 and first.json["replayed"] is False
+    after_first = snapshot()
+
+    other = world.packer.post(url, payload, headers=key, token=packer_token("packer-two"))
+    assert other.status_code == 200
+    assert other.json == {"operation": first.json["operation"], "reference": "",
+                          "replayed": True, "changes": [], "code": "already_submitted",
+                          "submitted_at": other.json["submitted_at"],
+                          "messages": [other.json["messages"][0]]}
+    assert dt.datetime.fromisoformat(other.json["submitted_at"].removesuffix("Z"))
+    message = other.json["messages"][0]
+    assert message.startswith("Already done") and "api-packer" not in message
+    body = other.get_data(as_text=True)
+    assert '"before"' not in body and '"after"' not in body  # no quantities, no places
+    assert not any(change["location"] in body for change in first.json["changes"])
+    assert snapshot() == after_first
+    assert len(ledger(idempotency_key="shared-key-01")) == rows
+
+    # The first sender still gets the first result; another request is still refused.
+    again = world.packer.post(url, payload, headers=key)
+    assert again.status_code == 200 and {**again.json, "replayed": False} == first.json
+    reused = world.packer.post(PUT, {"location": "A-2", "sku": "PLAIN-1", "qty": 9},
+                               headers=key, token=packer_token("packer-three"))
+    assert reused.status_code == 409 and reused.json["error"]["code"] == "idempotency_key_reused"
+    assert snapshot() == after_first
 
 
 # ---------------------------------------------------------------- require_lot over the API

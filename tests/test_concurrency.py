@@ -286,6 +286,47 @@ def test_a_submission_sent_by_five_threads_at_once_applies_once(app, op, kwargs,
     assert invariant_problems() == []
 
 
+@pytest.mark.parametrize("op, kwargs", [
+    ("pull", dict(location="C-1", sku="LOT-A", lot="L1", qty=3)),
+    ("putaway", dict(po_number="PO-C", location="C-3", sku="LOT-A", lot="L3", qty=3)),
+])
+def test_one_idempotency_key_from_two_users_at_once_applies_once(app, op, kwargs):
+    """Issue 17: a key is one submission whoever sends it. Two packers send it at once:
+    one applies it, the other is answered "already done" with a summary only."""
+    ids = [make_world(), make_user("station-2", "packer").id]
+    seed = inventory.Actor(db.session.get(User, ids[0]), "seed")
+    inventory.put(db.session, location="C-1", sku="LOT-A", lot="L1", qty=10, actor=seed)
+    key = f"shared-{op}-0001"
+    barrier = threading.Barrier(2, timeout=10)
+    results: list = [None, None]
+
+    def tablet(n):
+        actor = inventory.Actor(db.session.get(User, ids[n]), f"tablet-{n}")
+        db.session.commit()
+        barrier.wait()
+        try:
+            results[n] = getattr(inventory, op)(db.session, actor=actor, idempotency_key=key,
+                                                **kwargs)
+        except Exception as exc:  # noqa: BLE001 - collected for the assertion below
+            results[n] = exc
+
+    run_stations(app, 2, tablet)
+
+    assert all(isinstance(r, inventory.Result) for r in results), results
+    applied = [r for r in results if not r.replayed]
+    summary = [r for r in results if r.replayed]
+    assert len(applied) == 1 and len(summary) == 1, results
+    assert summary[0].code == "already_submitted" and summary[0].changes == []
+    assert summary[0].operation == applied[0].operation
+    rows = db.session.scalars(select(LedgerEntry).where(LedgerEntry.idempotency_key == key)).all()
+    assert len(rows) == len(applied[0].changes) == 1
+    qty = db.session.scalar(select(func.sum(Inventory.qty)))
+    assert qty == (13 if op == "putaway" else 7)
+    assert received() == (3 if op == "putaway" else 0)
+    assert db.session.scalar(select(func.count()).select_from(IdempotencyRecord)) == 1
+    assert invariant_problems() == []
+
+
 def test_concurrent_putaways_never_receive_more_than_ordered(app):
     """Ten ordered; five stations put away four each at once: two fit, three are refused."""
     user_id = make_world()

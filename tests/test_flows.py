@@ -215,6 +215,24 @@ def test_double_submit_applies_once(as_role, warehouse):
     assert db.session.scalar(select(func.count()).select_from(LedgerEntry)) == 2
 
 
+def test_a_submission_another_user_made_is_already_done_and_shows_nothing_of_it(as_role,
+                                                                               warehouse):
+    """Issue 17: the same submission (its key) from another user's screen is "already
+    done": applied once, and the screen shows none of the first result's changes."""
+    b = as_role("packer")
+    s = Scanner(b, "/put")
+    s.scan("A-01").scan("LOT-1").scan("L1")
+    final = {**s.fields, "qty": "2"}
+    first = b.post("/put", final, htmx=True).get_data(as_text=True)
+    second = as_role("packer", "packer-two").post("/put", final, htmx=True) \
+        .get_data(as_text=True)
+    assert "10 → 12" in first
+    assert "already done" in second and "Already done" in second and "10 → 12" not in second
+    assert "packer1" not in second
+    assert qty("A-01") == 12
+    assert db.session.scalar(select(func.count()).select_from(LedgerEntry)) == 2
+
+
 @pytest.mark.parametrize("value, code", [("-3", "validation_error"), ("0", "validation_error"),
                                          ("99999999", "validation_error"),
                                          ("abc", "validation_error")])

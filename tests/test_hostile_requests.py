@@ -5,6 +5,7 @@ and nothing is stored. Each refusal test here failed on the code before its fix 
 from __future__ import annotations
 
 import io
+import re
 
 import pytest
 from sqlalchemy import func, select
@@ -267,3 +268,48 @@ def test_an_order_line_with_an_unknown_sku_answers_unknown_item(api):
     assert answer.json["error"]["code"] == "unknown_item"
     assert answer.json["error"]["message"].startswith("Line 1: No item with SKU or GTIN NOPE-1")
     assert _count(Order) == 0
+
+
+def _api_paths(app) -> dict[str, set[str]]:
+    """Every path under /api/v1 the URL map has (converters filled in), with its methods."""
+    paths: dict[str, set[str]] = {}
+    for rule in app.url_map.iter_rules():
+        if rule.rule.startswith("/api/"):
+            path = re.sub(r"<(?:\w+:)?\w+>", "X-1", rule.rule)
+            paths.setdefault(path, set()).update(rule.methods)
+    return paths
+
+
+def test_every_answer_under_the_api_is_json_never_html(app, api, client):
+    """Issue 17: each path under /api/v1 with each method it takes, OPTIONS, HEAD and one it
+    does not take, as given, with a trailing slash and with a doubled slash, signed in and
+    not: JSON every time, or a 204 with no body (OPTIONS). Before: the OPTIONS answer was an
+    empty text/html 200 and a doubled slash an HTML 308."""
+    token = {"Authorization": f"Bearer {api('admin').token}"}
+    seen = set()
+    for path, methods in sorted(_api_paths(app).items()):
+        refused = next(m for m in ("DELETE", "PUT", "PATCH", "POST") if m not in methods)
+        variants = [path, path + "/", path.replace("/api/v1/", "/api/v1//"), "/api" + path[4:]]
+        for method in sorted(methods | {"OPTIONS", "HEAD", refused}):
+            for url in variants:
+                for headers in (token, {}):
+                    answer = client.open(url, method=method, headers=headers)
+                    what = f"{method} {url} {'signed in' if headers else 'anonymous'}"
+                    seen.add(answer.status_code)
+                    if answer.status_code == 204:
+                        assert answer.get_data() == b"" and "Content-Type" not in \
+                            answer.headers, what
+                        assert method == "OPTIONS" and answer.headers["Allow"], what
+                        continue
+                    assert answer.content_type == "application/json", what
+                    if method != "HEAD":
+                        body = answer.get_json()
+                        assert isinstance(body, dict), what
+                    if 300 <= answer.status_code < 400 and method != "HEAD":
+                        assert body == {"location": answer.location}, what
+                    elif answer.status_code >= 400 and method != "HEAD":
+                        assert set(body["error"]) >= {"code", "message"}, what
+                    if answer.status_code == 405:
+                        assert method not in answer.headers["Allow"].split(", "), what
+    assert {204, 308, 401, 404, 405} <= seen
+    assert client.get("/api").content_type == "application/json"

@@ -589,12 +589,19 @@ def test_a_malformed_key_is_refused(stocked, key):
     assert error.details["field"] == "idempotency_key"
 
 
-def test_keys_are_per_user(stocked):
-    stocked.put(idempotency_key="shared-key-1", qty=1)
+def test_a_key_is_one_submission_whoever_sends_it(stocked):
+    """Issue 17: another user's copy is "already done", a summary only, applied once."""
+    first = stocked.put(idempotency_key="shared-key-1", qty=1)
+    before = stocked.snapshot()
     other = inventory.Actor(stocked.supervisor, "st-2")
     result = stocked.put(idempotency_key="shared-key-1", qty=1, actor=other)
-    assert not result.replayed
-    assert stocked.stock()[("A-1", "LOT-1")] == ("L1", 12)
+    assert result.replayed and result.code == "already_submitted"
+    assert result.operation == first.operation and result.submitted_at is not None
+    assert result.changes == [] and result.reference == ""
+    assert stocked.snapshot() == before
+    assert stocked.stock()[("A-1", "LOT-1")] == ("L1", 11)
+    stocked.refused("idempotency_key_reused", "put", idempotency_key="shared-key-1", qty=2,
+                    actor=other)
 
 
 def test_a_refused_submission_does_not_use_up_its_key(w):

@@ -120,6 +120,21 @@ def test_the_previous_releases_queued_body_is_accepted_and_packs_once(world, bod
         body["qty"], body.get("lot"), body.get("serial"))
 
 
+def test_a_queued_scan_another_user_already_sent_is_already_done(world, as_role):
+    """Issue 17: a key is one submission whoever sends it. Another packer's replay of it
+    packs nothing and is told it was already done, without the first answer's messages."""
+    body = {"order": "SO-OFF", "sku": "PLAIN-G", "qty": 2, "key": "offline-shared-1"}
+    first = replay(world, body)
+    assert first.json["ok"] and not first.json["replayed"]
+    other = replay(as_role("packer", "packer-two"), body)
+    assert other.status_code == 200
+    assert other.json["ok"] and other.json["replayed"]
+    assert other.json["code"] == "already_submitted"
+    assert len(other.json["messages"]) == 1 and other.json["messages"][0].startswith(
+        "Already done") and not set(first.json["messages"]) & set(other.json["messages"])
+    assert count(PackLine) == 1 and pack_lines()[0].qty == 2
+
+
 # ---------------------------------------------------------------- wrong types: 422, no coercion
 
 GOOD = {"order": "SO-OFF", "sku": "LOT-G", "qty": 1, "lot": "GL-1", "serial": None,

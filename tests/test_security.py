@@ -294,6 +294,97 @@ def test_role_walk_over_every_form_post(app, world):
     assert _changed_tables(before, _snapshot()) == []
 
 
+# ---------------------------------------------------------------- the role × route × method matrix
+
+WHO = ("anonymous", *ROLES)
+NOT_ALLOWED = ("DELETE", "PUT", "PATCH", "POST")  # the first a path does not take is sent
+
+
+def _declared_refusal(who: str, least: str | None, api: bool) -> int | None:
+    """What the route's declared rule answers ``who``: the sign-in redirect (302, cookie
+    routes) or 401 (bearer) for anonymous, 403 below the least role, None when it lets
+    them through."""
+    if least is None:
+        return None
+    if who == "anonymous":
+        return 401 if api else 302
+    return 403 if ROLES.index(who) < ROLES.index(least) else None
+
+
+def _path_methods(app) -> dict[str, set[str]]:
+    """Every method each path takes, over all its rules (a path may have one per method)."""
+    found: dict[str, set[str]] = {}
+    for rule in app.url_map.iter_rules():
+        found.setdefault(rule.rule, set()).update(rule.methods)
+    return found
+
+
+@pytest.mark.parametrize("who", WHO)
+def test_role_matrix_over_every_route_and_method(app, world, who):
+    """Generated from app.url_map and each route's declared rule (required_role): every
+    rule, cookie and bearer alike, with each method it takes (HEAD and OPTIONS included)
+    and one its path does not take, as ``who``. Anonymous: the sign-in redirect (cookie) or
+    401 (bearer); below the least role: 403; at or above it: anything but 401/403, a 5xx or
+    the sign-in page (a 404/409/422 from missing data is fine: the requests carry no
+    data); a method the path does not take: 405. OPTIONS runs no view: an empty answer
+    with Allow, or the refusal above where a check runs first. A rule with no declared
+    role and not in PUBLIC fails. (The walks above check more per answer: the headers, no
+    change from refused posts, the API's document; test_get_changes_nothing.py that a GET
+    changes nothing.)"""
+    app.config["PROPAGATE_EXCEPTIONS"] = False  # a server error is an answer to report
+    browser = _anonymous(app) if who == "anonymous" else _signed_in(app, who)
+    bearer = {}
+    if who != "anonymous":
+        user = db.session.scalar(select(User).where(User.username == f"walk-{who}"))
+        bearer = {"Authorization": f"Bearer {users_domain.create_token(db.session, user, 'm')}"}
+        db.session.commit()
+    paths = _path_methods(app)
+    failures, tried = [], 0
+    # Signing out ends this browser's session: last.
+    for rule in sorted(app.url_map.iter_rules(),
+                       key=lambda r: (r.endpoint == "auth.logout", r.rule, r.endpoint)):
+        api = rule.endpoint.startswith("api.")
+        least = required_role(app, rule.endpoint)
+        if least is None and rule.endpoint not in PUBLIC:
+            failures.append(f"{rule.rule} ({rule.endpoint}): no declared role and not PUBLIC")
+            continue
+        refusal = _declared_refusal(who, least, api)
+        not_allowed = next(m for m in NOT_ALLOWED if m not in paths[rule.rule])
+        for method in sorted(rule.methods | {not_allowed}):
+            reading = method in ("GET", "HEAD")
+            query, htmx = GET_REQUESTS.get(rule.endpoint, ({}, False)) if reading else ({},
+                                                                                      False)
+            url = _url(app, world, rule, sorted(rule.methods - {"HEAD", "OPTIONS"})[0], query)
+            headers = {"HX-Request": "true"} if htmx else {}
+            if api:
+                headers.update(bearer)
+            elif who != "anonymous" or method not in ("GET", "HEAD", "OPTIONS"):
+                headers["X-CSRFToken"] = browser.token
+            body = {} if api and not reading and method != "OPTIONS" else None
+            answer = browser.client.open(url, method=method, headers=headers, json=body)
+            tried += 1
+            status, where = answer.status_code, f"{method} {url} as {who} (least {least})"
+            signing_in = status == 302 and answer.headers.get("Location", "").startswith(
+                "/login")
+            if method == not_allowed:
+                ok = status == 405
+            elif method == "OPTIONS":
+                empty = status in (200, 204) and answer.get_data() == b"" and \
+                    "Allow" in answer.headers
+                ok = empty or (refusal is not None and status == refusal and
+                               (refusal != 302 or signing_in))
+            elif refusal is not None:
+                ok = status == refusal and (refusal != 302 or signing_in)
+            else:
+                ok = status not in (401, 403) and status < 500 and (
+                    not signing_in or rule.endpoint == "auth.logout")  # signed out: success
+            if not ok:
+                failures.append(f"{where}: {status}, declared "
+                                f"{refusal or ('405' if method == not_allowed else 'through')}")
+    assert tried > 150
+    assert not failures, "\n".join(failures)
+
+
 # ---------------------------------------------------------------- CSRF
 
 def _form_data(endpoint: str, world) -> dict | None:

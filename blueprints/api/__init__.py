@@ -142,7 +142,8 @@ def _answer(model: type[bodies.Answer] | None, rv):
     if model is None or not isinstance(rv, dict | tuple):
         return rv
     data, *rest = rv if isinstance(rv, tuple) else (rv,)
-    response = jsonify(model.model_validate(data).model_dump(mode="json"))
+    # A field the view left out stays out (an optional field is never sent as null).
+    response = jsonify(model.model_validate(data).model_dump(mode="json", exclude_unset=True))
     return (response, *rest) if rest else response
 
 

@@ -90,7 +90,7 @@ class Body(BaseModel):
 class Answer(BaseModel):
     """A response body: what the API sends, checked against what the document says."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", json_schema_extra=_no_null_default)
 
 
 class Line(Body):

@@ -7,6 +7,7 @@ between them. Each one commits itself (one write transaction per call) and honou
 
 from __future__ import annotations
 
+import datetime as dt
 import re
 from typing import Literal
 
@@ -93,7 +94,9 @@ class Putaway(Put):
 IDEMPOTENCY_KEY = [{"name": "Idempotency-Key", "in": "header", "required": False,
                     "schema": {"type": "string", "pattern": KEY_RE.pattern},
                     "description": "Repeat a submission safely: the first result is returned "
-                                   "(replayed: true) and nothing changes again."}]
+                                   "(replayed: true) and nothing changes again. A key names "
+                                   "one submission whoever sends it: sent by another user, "
+                                   "the answer is code already_submitted, a summary only."}]
 INVENTORY_PARAMS = [query("sku", "SKU or GTIN"), query("location", "Location code"),
                     query("lot", "Lot number")]
 LOCATION_PARAMS = [query("q", "Part of a location code or zone")]
@@ -137,6 +140,12 @@ class TransactionResult(Answer):
                                        "first result and changed nothing")
     changes: list[Change]
     messages: list[str] = Field([], description="Notes for the operator about the change")
+    code: Literal["already_submitted"] = Field(
+        None, description="Present when another user already made this submission under the "
+                          "same Idempotency-Key: nothing changed again, and the answer is only "
+                          "a summary (changes is empty)")
+    submitted_at: dt.datetime = Field(None, description="With code already_submitted: when it "
+                                                        "was made")
 
 
 class PurchaseOrderLine(Answer):
@@ -194,7 +203,8 @@ def _key() -> str | None:
 
 
 def _transaction_response(result: domain.Result):
-    """201 for a change made now; 200 when an Idempotency-Key repeat replayed the first one."""
+    """201 for a change made now; 200 when an Idempotency-Key repeat replayed the first one
+    (or, from another user, answered that it was already done: code already_submitted)."""
     return result.to_dict(), 200 if result.replayed else 201
 
 
@@ -207,7 +217,9 @@ def transaction(path: str, *, summary: str, body: type[Body]):
                             params=IDEMPOTENCY_KEY)(view)
         openapi_path = "/api/v1" + re.sub(r"<(?:\w+:)?(\w+)>", r"{\1}", path)
         OPERATIONS[("post", openapi_path)]["responses"]["200"] = {
-            "description": "An Idempotency-Key repeat: the first result, replayed: true",
+            "description": "An Idempotency-Key repeat: the first result, replayed: true; "
+                           "from another user only code already_submitted, submitted_at "
+                           "and the operation (nothing of the first result)",
             "content": {"application/json": {"schema": ref(TransactionResult)}}}
         return wrapped
 

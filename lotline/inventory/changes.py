@@ -47,6 +47,9 @@ class Change:
         return f"{self.location} · {self.sku}{lot}: {self.before} → {self.after}"
 
 
+ALREADY_SUBMITTED = "already_submitted"
+
+
 @dataclass
 class Result:
     operation: str
@@ -54,11 +57,23 @@ class Result:
     reference: str = ""
     replayed: bool = False
     messages: list[str] = field(default_factory=list)
+    # Set on the answer to a submission another user already made under the same key: when
+    # it was made; the answer then carries nothing else of that submission's result.
+    submitted_at: dt.datetime | None = None
+
+    @property
+    def code(self) -> str | None:
+        """``already_submitted`` on the answer to another user's submission, else None."""
+        return ALREADY_SUBMITTED if self.submitted_at is not None else None
 
     def to_dict(self) -> dict:
-        return {"operation": self.operation, "reference": self.reference,
+        data = {"operation": self.operation, "reference": self.reference,
                 "replayed": self.replayed, "changes": [asdict(c) for c in self.changes],
                 "messages": list(self.messages)}
+        if self.submitted_at is not None:
+            data["code"] = self.code
+            data["submitted_at"] = self.submitted_at.isoformat(timespec="seconds") + "Z"
+        return data
 
     @classmethod
     def from_dict(cls, data: dict) -> Result:
