@@ -78,9 +78,10 @@ def secret_key(instance_path: str) -> str:
 
 def trusted_proxies(value) -> int:
     """How many proxies in front of Lotline to believe (``LOTLINE_TRUSTED_PROXIES``): with
-    n, Werkzeug's ProxyFix takes the client's address, scheme and host from the last n
-    entries of X-Forwarded-For, -Proto and -Host. 0, the default, believes none of them, so
-    a client cannot claim another address or HTTPS."""
+    n, Werkzeug's ProxyFix takes the client's address and scheme from the last n entries
+    of X-Forwarded-For and -Proto (never X-Forwarded-Host: a proxy that passes on what the
+    client sent there would let it choose the host in every absolute URL). 0, the default,
+    believes none of them, so a client cannot claim another address or HTTPS."""
     text = str(value).strip()
     if not (text.isascii() and text.isdigit()) or int(text) > 10:
         raise ValueError(f"LOTLINE_TRUSTED_PROXIES is a number of proxies, 0 to 10, "
@@ -124,7 +125,7 @@ def create_app(test_config: dict | None = None) -> Flask:
     app.jinja_env.undefined = StrictUndefined
     hops = trusted_proxies(app.config["TRUSTED_PROXIES"])
     if hops:
-        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=hops, x_proto=hops, x_host=hops)
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=hops, x_proto=hops)
 
     db.init_app(app)
     migrate.init_app(app, db, directory=str(Path(__file__).parent / "migrations"))

@@ -126,6 +126,7 @@ class Note:
     reference: str = ""  # the order it is about, when it is about one
     changes: tuple = ()
     replayed: bool = False
+    code: str | None = None  # as a change's Result has (already_submitted)
 
     @property
     def messages(self) -> list[str]:

@@ -18,6 +18,7 @@ def test_schemathesis_finds_nothing_with_the_committed_configuration(monkeypatch
         monkeypatch.setenv("DATABASE_URL", pg)
     else:
         monkeypatch.delenv("DATABASE_URL", raising=False)
-    status = api_fuzz.run(["--max-examples", "12", "--seed", "17", "--workers", "2",
+    # One worker: CPython 3.11's ast.parse is not thread-safe, and hypothesis calls it.
+    status = api_fuzz.run(["--max-examples", "12", "--seed", "17", "--workers", "1",
                            "--no-color", "--output-truncate", "false"])
     assert status == 0, "schemathesis reported failures (its output is above)"

@@ -8,11 +8,23 @@ with ASCII classes only (``\\w`` would take any script's letters)."""
 from __future__ import annotations
 
 import datetime as dt
+import re
 from typing import Annotated, Literal
 
-from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, TypeAdapter
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    TypeAdapter,
+    ValidationInfo,
+    WithJsonSchema,
+)
 from pydantic import ValidationError as PydanticError
+from pydantic_core import PydanticCustomError
 
+from lotline.commands import refuse_command
 from lotline.errors import ValidationError
 from lotline.gtin import normalize_gtin
 from lotline.inventory.rules import LOT_INPUT_RE, MAX_QTY
@@ -20,28 +32,50 @@ from lotline.items import SKU_RE
 from lotline.locations import CODE_RE
 from lotline.models import ORDER_STATUSES
 from lotline.orders import NUMBER_INPUT_RE
-from lotline.text import free_text_pattern
-
-# What a refused pattern means, in the domain's words (Pydantic would quote the regex).
-_PATTERN_MESSAGES: dict[str, str] = {}
+from lotline.text import check_free_text, free_text_pattern
 
 
-def matching(regex, message: str, description: str = ""):
-    """A string field that must match ``regex`` (a domain rule); ``message`` when it does not."""
-    _PATTERN_MESSAGES[regex.pattern] = message
-    return Annotated[str, Field(pattern=regex.pattern, description=description or None)]
+def matching(regex, message: str, description: str = "", *, also=None):
+    """A string that must match ``regex`` (a domain rule, checked whole), refused with
+    ``message``; ``also(value)`` is a further domain check that raises its own refusal. The
+    document states the pattern."""
+
+    def check(value: str) -> str:
+        if also is not None:
+            also(value)
+        if not regex.fullmatch(value):
+            raise PydanticCustomError("text_rule", message)
+        return value
+
+    schema = {"type": "string", "pattern": regex.pattern}
+    return Annotated[str, AfterValidator(check),
+                     WithJsonSchema({**schema, "description": description} if description
+                                    else schema)]
 
 
 def free_text(max_length: int, *, lines: bool = False, required: bool = False,
               description: str = ""):
-    """Free text (:mod:`lotline.text`): no control or bidirectional character; a line break
-    only where ``lines``; with ``required``, at least one character that is not a space."""
-    pattern = free_text_pattern(lines=lines, required=required)
-    _PATTERN_MESSAGES[pattern] = (
-        ("has at least one letter or digit, and " if required else "")
-        + "may not hold an invisible control character")
-    return Annotated[str, Field(max_length=max_length, pattern=pattern,
-                                description=description or None)]
+    """Free text, checked by the domain's own rule (:func:`lotline.text.check_free_text`:
+    no control or bidirectional character; a line break, LF or CR LF, only where ``lines``);
+    with ``required``, something besides spaces. The document states it as a pattern."""
+
+    def check(value: str, info: ValidationInfo) -> str:
+        name = info.field_name or "The text"
+        if required and not value.strip():
+            raise PydanticCustomError("text_rule", f"{name} needs something besides spaces.")
+        try:
+            check_free_text(value.replace("\r\n", "\n") if lines else value, field=name,
+                            label=name, lines=lines)
+        except ValidationError as exc:
+            raise PydanticCustomError("text_rule", exc.message) from None
+        return value
+
+    schema = {"type": "string", "maxLength": max_length,
+              "pattern": free_text_pattern(lines=lines, required=required)}
+    if description:
+        schema["description"] = description
+    return Annotated[str, Field(max_length=max_length), AfterValidator(check),
+                     WithJsonSchema(schema)]
 
 
 Sku = matching(SKU_RE, "A SKU has 1 to 64 letters, digits or . _ / - and starts with a "
@@ -50,8 +84,11 @@ LocationCode = matching(CODE_RE, "A location code has 1 to 32 letters, digits or
                         "starts with a letter or digit.", "Location code (the label's barcode)")
 OrderNumber = matching(NUMBER_INPUT_RE, "A number has 1 to 32 letters, digits or . _ / - and "
                        "starts with a letter or digit (kept in capitals).")
-LotNumber = matching(LOT_INPUT_RE, "A lot number has 1 to 64 printable characters, no spaces, "
-                     "and does not start with the scanner commands' CMD:.", "The lot number")
+LotNumber = matching(LOT_INPUT_RE, "A lot number has 1 to 64 printable characters and no "
+                     "spaces.", "The lot number",
+                     also=lambda value: refuse_command(value, "lot number", "lot"))
+
+
 def _whole(value):
     """JSON Schema counts 3.0 as an integer; so does the API (never true, never "3")."""
     return int(value) if isinstance(value, float) and value.is_integer() else value
@@ -64,13 +101,27 @@ def whole_number(low: int, high: int, description: str = ""):
 
 
 Qty = whole_number(1, MAX_QTY)
-Expiry = Annotated[dt.date, Field(description="Lot expiry, YYYY-MM-DD")]
-Gtin = Annotated[str, Field(pattern=r"^(?:[0-9]{8}|[0-9]{12,14})$",
-                            description="GTIN-8/12/13/14 with a valid GS1 check digit; "
-                                        "stored as 14 digits",
-                            json_schema_extra={"format": "gtin"}),
-                 AfterValidator(normalize_gtin)]
-_PATTERN_MESSAGES[r"^(?:[0-9]{8}|[0-9]{12,14})$"] = "A GTIN has 8, 12, 13 or 14 digits."
+_DATE = re.compile(r"^[0-9]{4}-[0-9]{2}-[0-9]{2}$")
+
+
+def _date(value) -> dt.date:
+    """YYYY-MM-DD and nothing else (Pydantic's own date also reads "86400" as 1970-01-02)."""
+    try:
+        if isinstance(value, str) and _DATE.fullmatch(value):
+            return dt.date.fromisoformat(value)
+    except ValueError:
+        pass
+    raise PydanticCustomError("text_rule", "A date is written YYYY-MM-DD.")
+
+
+Expiry = Annotated[dt.date, BeforeValidator(_date),
+                   WithJsonSchema({"type": "string", "format": "date",
+                                   "description": "Lot expiry, YYYY-MM-DD"})]
+Gtin = Annotated[str, AfterValidator(normalize_gtin),
+                 WithJsonSchema({"type": "string", "format": "gtin",
+                                 "pattern": r"^(?:[0-9]{8}|[0-9]{12,14})$",
+                                 "description": "GTIN-8/12/13/14 with a valid GS1 check "
+                                                "digit; stored as 14 digits"})]
 
 
 def _no_null_default(schema: dict) -> None:
@@ -124,7 +175,8 @@ def _refusal(error: dict) -> ValidationError:
         "extra_forbidden": f"Unknown field: {name}.",
         "model_type": f"{name} must be a JSON object.",
         "model_attributes_type": f"{name} must be a JSON object.",
-        "string_pattern_mismatch": f"{name}: {_PATTERN_MESSAGES.get(ctx.get('pattern'), '')}",
+        "text_rule": (error["msg"] if error["msg"].startswith(name) else
+                      f"{name}: {error['msg']}"),
         "too_short": f"{name} needs at least {ctx.get('min_length')} entry.",
         "literal_error": f"{name} is one of {ctx.get('expected')}.",
     }.get(kind, f"{name}: {error['msg']}.")
@@ -134,7 +186,7 @@ def _refusal(error: dict) -> ValidationError:
 
 TokenPrefix = Annotated[str, Field(pattern=r"^[0-9a-f]{8}$",
                                    description="The token's public part: ll_<prefix>_…")]
-Username = Annotated[str, Field(min_length=1, max_length=64)]
+Username = free_text(64, required=True)
 # A path parameter's rule, by its name in the route.
 PATH_PARAMETERS = {"sku": Sku, "number": OrderNumber, "lot": LotNumber,
                    "prefix": TokenPrefix, "username": Username}
@@ -144,8 +196,8 @@ def path_schema(name: str) -> dict:
     return TypeAdapter(PATH_PARAMETERS[name]).json_schema()
 
 
-Page = Annotated[str, Field(pattern=r"^[1-9][0-9]{0,8}$", description="A page, from 1")]
-_PATTERN_MESSAGES[r"^[1-9][0-9]{0,8}$"] = "A page is a whole number from 1."
+Page = matching(re.compile(r"^[1-9][0-9]{0,8}$"), "A page is a whole number from 1.",
+               "A page, from 1")
 SearchText = free_text(100)
 # A query parameter's rule, by its name (the same name means the same thing everywhere).
 QUERY_PARAMETERS = {"q": SearchText, "page": Page, "sku": Sku, "location": LocationCode,

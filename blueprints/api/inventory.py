@@ -118,7 +118,7 @@ class InventoryRow(Answer):
     sku: str
     lot: str | None
     expiry: str | None = Field(json_schema_extra={"format": "date"})
-    qty: int = Field(ge=1)
+    qty: int = Field(ge=0)  # as the database's CHECK (qty >= 0)
 
 
 class InventoryList(Answer):
@@ -263,13 +263,13 @@ def create_purchase_order():
     return purchase_order_json(po), 201
 
 
-@operation("GET", "/purchase-orders/<number>", summary="Get a purchase order by number",
+@operation("GET", "/purchase-orders/<path:number>", summary="Get a purchase order by number",
            response=PurchaseOrder, errors=(404,))
 def get_purchase_order(number):
     return purchase_order_json(domain.get_purchase_order(db.session, number))
 
 
-@transaction("/purchase-orders/<number>/putaway", body=Putaway,
+@transaction("/purchase-orders/<path:number>/putaway", body=Putaway,
              summary="PO Putaway: receive against a PO line and put the stock away")
 def putaway(number):
     body = json_body(Putaway)

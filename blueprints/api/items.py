@@ -94,13 +94,13 @@ def create_item():
     return _with_warning(item), 201, {"Location": url_for("api.get_item", sku=item.sku)}
 
 
-@operation("GET", "/items/<sku>", summary="Get an item by SKU", response=Item,
+@operation("GET", "/items/<path:sku>", summary="Get an item by SKU", response=Item,
            errors=(404,))
 def get_item(sku):
     return item_json(domain.get_item(db.session, sku))
 
 
-@operation("PATCH", "/items/<sku>", summary="Update an item by SKU (e.g. require_lot)",
+@operation("PATCH", "/items/<path:sku>", summary="Update an item by SKU (e.g. require_lot)",
            role="supervisor", body=ItemChanges, response=ItemChanged, errors=(404, 409))
 def update_item(sku):
     item = domain.get_item(db.session, sku)

@@ -50,7 +50,7 @@ def _iso(value):
 
 
 # The trace names the customers a lot went to: a supervisor's, as the Lot lookup screen is.
-@operation("GET", "/lots/<lot>", summary="Trace a lot: where it is now and where it went",
+@operation("GET", "/lots/<path:lot>", summary="Trace a lot: where it is now and where it went",
            role="supervisor", response=LotTrace, errors=(404,),
            params=[query("sku", "Only this item's lot of that number")])
 def get_lot(lot):

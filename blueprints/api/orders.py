@@ -130,7 +130,7 @@ def create_order():
     return order_json(order), 201, {"Location": url_for("api.get_order", number=order.number)}
 
 
-@operation("GET", "/orders/<number>", summary="An order with its picks and pack lines "
+@operation("GET", "/orders/<path:number>", summary="An order with its picks and pack lines "
            "(lots and serials)", response=Order, errors=(404,))
 def get_order(number):
     return order_json(domain.get_order(db.session, number))

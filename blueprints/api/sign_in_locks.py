@@ -1,4 +1,5 @@
-"""The sign-in throttle over the API (admin): list the locked names, unlock one."""
+"""The sign-in throttle over the API, as on its screen: a supervisor lists the locked names
+and unlocks one (an admin's only an admin: lotline.throttle.may_unlock)."""
 
 import datetime as dt
 
@@ -36,7 +37,7 @@ class SignInUnlocked(Answer):
     cleared: int = Field(ge=1, description="Counts cleared")
 
 
-@operation("GET", "/sign-in-locks", role="admin", response=SignInLocks,
+@operation("GET", "/sign-in-locks", role="supervisor", response=SignInLocks,
            summary="List the names locked, or with failed sign-ins counted, in the window")
 def list_sign_in_locks():
     stamp = lambda value: value.isoformat(timespec="seconds") + "Z" if value else None  # noqa: E731
@@ -46,7 +47,7 @@ def list_sign_in_locks():
         for row in throttle.sign_in_locks(db.session)]}
 
 
-@operation("POST", "/sign-in-locks/unlock", role="admin", body=Unlock,
+@operation("POST", "/sign-in-locks/unlock", role="supervisor", body=Unlock,
            response=SignInUnlocked, errors=(404,),
            summary="Unlock a name: clear its failed sign-ins (and its trusted devices')")
 def unlock_sign_in():
