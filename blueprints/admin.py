@@ -6,7 +6,7 @@ from sqlalchemy import select
 
 from lotline import settings as settings_domain
 from lotline import users as users_domain
-from lotline.db import transaction
+from lotline.db import run_in_transaction, transaction
 from lotline.errors import DomainError
 from lotline.extensions import db
 from lotline.models import User
@@ -54,10 +54,9 @@ def users():
     status = 200
     if form.validate_on_submit():
         try:
-            with transaction(db.session):
-                user = users_domain.create_user(
-                    db.session, form.username.data, form.password.data, form.role.data,
-                    hash_method=current_app.config["PASSWORD_HASH_METHOD"])
+            user = run_in_transaction(db.session, lambda: users_domain.create_user(
+                db.session, form.username.data, form.password.data, form.role.data,
+                hash_method=current_app.config["PASSWORD_HASH_METHOD"]))
             flash(f"Created {user.username} ({user.role}).")
             return redirect(url_for("admin.users"))
         except DomainError as exc:

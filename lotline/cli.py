@@ -6,7 +6,7 @@ import click
 from flask import Flask, current_app
 
 from . import throttle, users
-from .db import transaction
+from .db import run_in_transaction, transaction
 from .errors import DomainError
 from .extensions import db
 
@@ -19,9 +19,9 @@ def register(app: Flask) -> None:
     def create_user(username, role, password):
         """Create a user with a role."""
         try:
-            with transaction(db.session):
-                users.create_user(db.session, username, password, role,
-                                  hash_method=current_app.config["PASSWORD_HASH_METHOD"])
+            run_in_transaction(db.session, lambda: users.create_user(
+                db.session, username, password, role,
+                hash_method=current_app.config["PASSWORD_HASH_METHOD"]))
         except DomainError as exc:
             raise click.ClickException(exc.message) from exc
         click.echo(f"Created {username} ({role}).")

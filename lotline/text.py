@@ -45,6 +45,12 @@ def free_text_pattern(*, lines: bool = False, required: bool = False) -> str:
     return f"^{text}[^{_char_class(refused | set(_SPACES))}]{text}$"
 
 
+def name_key(name: str) -> str:
+    """A name as it is compared (a username): NFKC, case folded, so ``Pat``, ``PAT`` and
+    ``ｐａｔ`` are one name (OWASP: user IDs are case-insensitive)."""
+    return unicodedata.normalize("NFKC", name).casefold()
+
+
 def check_free_text(text: str, *, field: str, label: str, lines: bool = False) -> str:
     """``text`` as it is, or a refusal naming ``label``: no control character (a line break
     only where ``lines``, as in a ship-to address) and no bidirectional control."""

@@ -30,6 +30,7 @@ from sqlalchemy.orm import Session
 from .db import is_postgres
 from .errors import DomainError, NotFound
 from .models import LoginThrottle, User, utcnow
+from .text import name_key
 
 MAX_FAILURES = 5
 FAILURE_WINDOW = dt.timedelta(minutes=15)
@@ -185,17 +186,17 @@ def sign_in_locks(session: Session, now: dt.datetime | None = None,
                if (match := re.fullmatch(_DEVICE_KEY, row.username))}
     by_id = {row.id: (row.username, row.role) for row in session.execute(
         select(User.id, User.username, User.role).where(User.id.in_(set(devices.values()))))}
-    names = [row.username for row in rows if row.username not in devices]
-    roles = dict(session.execute(select(User.username, User.role)
-                                 .where(User.username.in_(names))).all())
+    keys = [row.username for row in rows if row.username not in devices]  # names as compared
+    by_key = {row.username_key: (row.username, row.role) for row in session.execute(
+        select(User.username_key, User.username, User.role).where(User.username_key.in_(keys)))}
     found = []
     for row in rows:
         if row.username in devices:
             name, role = by_id.get(devices[row.username], (row.username, None))
             found.append(SignInLock(name, True, row.failures, row.until, role))
         else:
-            found.append(SignInLock(row.username, False, row.failures, row.until,
-                                    roles.get(row.username)))
+            name, role = by_key.get(row.username, (row.username, None))
+            found.append(SignInLock(name, False, row.failures, row.until, role))
     return found
 
 
@@ -209,13 +210,14 @@ def unlock_sign_in(session: Session, username: str, acting_user: User | None = N
     """Clear the failures counted for ``username`` and, when it is a user's, for each of
     their trusted devices: the next sign-in is checked at once. How many counts were
     cleared."""
-    username = str(username or "").strip()[:64]
-    user = session.scalar(select(User).where(User.username == username)) if username else None
+    username = str(username or "").strip()
+    key = name_key(username)[:64]  # as the attempts were counted (lotline.users.authenticate)
+    user = session.scalar(select(User).where(User.username_key == key)) if key else None
     if not may_unlock(acting_user, user.role if user else None):
         raise DomainError("admin_only", f"{username} is an admin: only an admin unlocks an "
                           f"admin's sign-in.", status=403)
     t = _THROTTLE.c
-    cleared = session.execute(delete(_THROTTLE).where(t.username == username)).rowcount
+    cleared = session.execute(delete(_THROTTLE).where(t.username == key)).rowcount
     if user is not None:
         cleared += session.execute(delete(_THROTTLE).where(
             t.username.like(f"device:{user.id}:%"))).rowcount

@@ -11,7 +11,7 @@ import secrets
 import unicodedata
 from collections.abc import Sequence
 
-from sqlalchemy import bindparam, delete, exc, func, select, update
+from sqlalchemy import bindparam, case, delete, exc, func, or_, select, update
 from sqlalchemy.orm import Session, joinedload
 from werkzeug.security import check_password_hash, generate_password_hash
 
@@ -19,6 +19,7 @@ from . import throttle
 from .db import row_locks, run_in_transaction, transaction
 from .errors import Conflict, DomainError, NotFound, ValidationError
 from .models import ROLES, ApiToken, User, UserSession, utcnow
+from .text import name_key
 from .throttle import (  # noqa: F401  (users.MAX_FAILURES … as before the move)
     FAILURE_WINDOW,
     LOCKOUT,
@@ -110,7 +111,7 @@ def user_named(session: Session, username: str) -> User:
     username = str(username or "").strip()
     user = None
     if 0 < len(username) <= 64 and username.isprintable():  # no NUL (PostgreSQL refuses it)
-        user = session.scalar(select(User).where(User.username == username))
+        user = session.scalar(_by_name([User], username, name_key(username)))
     if user is None:
         raise NotFound(f"No user {username}.", code="unknown_user")
     return user
@@ -127,11 +128,6 @@ def open_sessions(session: Session, user: User) -> int:
     """How many sign-ins of ``user`` have not ended."""
     return session.scalar(select(func.count()).select_from(UserSession).where(
         UserSession.user_id == user.id, UserSession.ended_at.is_(None)))
-
-
-def _name_key(username: str) -> str:
-    """A username as compared when a user is created: NFKC, case folded."""
-    return unicodedata.normalize("NFKC", username).casefold()
 
 
 @functools.lru_cache(maxsize=4)
@@ -154,13 +150,13 @@ def create_user(
         raise ValidationError(f"Role must be one of {', '.join(ROLES)}.", field="role")
     if len(password or "") < 8:
         raise ValidationError("A password has at least 8 characters.", field="password")
-    taken = next((name for name in session.scalars(select(User.username))
-                  if _name_key(name) == _name_key(username)), None)
+    taken = session.scalar(select(User.username).where(User.username_key == name_key(username)))
     if taken is not None:
         raise Conflict(f"User {taken} already exists." if taken == username else
                        f"User {taken} already exists, and {username} reads the same.")
     user = User(
         username=username,
+        username_key=name_key(username),  # unique: a twin created meanwhile fails its insert
         password_hash=generate_password_hash(password, method=hash_method),
         role=role,
     )
@@ -214,9 +210,11 @@ def authenticate(session: Session, username: str, password: str, now: dt.datetim
     name does not refuse it, and its own failures lock only it."""
     now = now or utcnow()
     username = (username or "").strip()
-    counted = username[:64]  # a longer name is no user's; its count is kept under 64 chars
+    key = name_key(username)  # Pat, PAT and ｐａｔ are one name, and one count
+    counted = key[:64]  # a longer name is no user's; its count is kept under 64 chars
     if devices:
-        vouched = session.execute(_HASH_BY_NAME, {"username": counted}).one_or_none()
+        vouched = session.execute(_by_name([User.id, User.password_hash], username,
+                                           key)).one_or_none()
         counted = throttle.trusted_key(devices, *(vouched or (None, None))) or counted
     failures, locked_until = run_in_transaction(
         session, lambda: reserve_attempt(session, counted, now))
@@ -227,7 +225,7 @@ def authenticate(session: Session, username: str, password: str, now: dt.datetim
             "throttled",
             f"Too many failed sign-ins for {username}{where}. Try again in "
             f"{-(-wait // 60)} minute(s).", status=429, retry_after=wait)
-    user = session.scalar(select(User).where(User.username == username))
+    user = session.scalar(_by_name([User], username, key))
     checked = user.password_hash if user else _dummy_hash(hash_method)
     ok = check_password_hash(checked, password or "")
     if user and ok and user.active:
@@ -239,8 +237,12 @@ def authenticate(session: Session, username: str, password: str, now: dt.datetim
     raise DomainError("bad_credentials", "Unknown username or wrong password.", status=401)
 
 
-_HASH_BY_NAME = select(User.__table__.c.id, User.__table__.c.password_hash).where(
-    User.__table__.c.username == bindparam("username"))
+def _by_name(columns, username: str, key: str):
+    """The user a typed name names: the one whose name reads the same (``username_key``),
+    an exact name first (two names created alike before the key was unique)."""
+    exact = User.username == username
+    return (select(*columns).where(or_(User.username_key == key, exact))
+            .order_by(case((exact, 0), else_=1)).limit(1))
 
 
 def sign_in(session: Session, username: str, password: str,

@@ -27,6 +27,10 @@ class User(UserMixin, db.Model):
 
     id: Mapped[int] = mapped_column(primary_key=True)
     username: Mapped[str] = mapped_column(String(64), unique=True)
+    # The name as compared (lotline.text.name_key): unique, so two names that read alike
+    # (Pat and pat, a full-width ｐａｔ) cannot both exist, even created at the same moment;
+    # signing in looks the user up by it.
+    username_key: Mapped[str] = mapped_column(String(200), unique=True)
     password_hash: Mapped[str] = mapped_column(String(256))
     role: Mapped[str] = mapped_column(String(16))
     active: Mapped[bool] = mapped_column(default=True)

@@ -12,7 +12,6 @@ from flask_migrate import downgrade, upgrade
 from sqlalchemy import create_engine, text
 
 from app import create_app
-from lotline import users as users_domain
 from lotline.extensions import db
 from tests.conftest import FAST_HASH
 from tests.conftest import test_database_url as database_url
@@ -22,8 +21,11 @@ T = dt.datetime(2026, 12, 1, 10, 0)
 
 
 @pytest.fixture
-def migrated_app(tmp_path):
-    """An app on an empty database of its own, migrated to the revision before."""
+def migrated_app(tmp_path, request):
+    """An app on an empty database of its own, migrated to the revision before (``BEFORE``,
+    or the test module's ``@pytest.mark.before(revision)``)."""
+    mark = request.node.get_closest_marker("before")
+    before = mark.args[0] if mark else BEFORE
     url = database_url()
     if url and url.startswith("postgresql"):
         schema = f"idem_migration_{uuid.uuid4().hex[:8]}"
@@ -36,7 +38,7 @@ def migrated_app(tmp_path):
         admin, config = None, {"SQLALCHEMY_DATABASE_URI": f"sqlite:///{tmp_path / 'm.db'}"}
     app = create_app({**config, "SECRET_KEY": "x", "PASSWORD_HASH_METHOD": FAST_HASH})
     with app.app_context():
-        upgrade(revision=BEFORE)
+        upgrade(revision=before)
         yield app
         db.session.remove()
         db.engine.dispose()
@@ -53,13 +55,19 @@ def keys() -> dict[str, tuple]:
     return result
 
 
-def test_per_user_keys_become_one_key_whoever_sent_it(migrated_app):
-    one = users_domain.create_user(db.session, "one", "pw-one-1234", "packer",
-                                   hash_method=FAST_HASH)
-    two = users_domain.create_user(db.session, "two", "pw-two-1234", "packer",
-                                   hash_method=FAST_HASH)
+def _old_user(name: str) -> int:
+    """A user as the schema of that release holds one (raw SQL: today's model has more)."""
+    db.session.execute(text("INSERT INTO user_account (username, password_hash, role, active, "
+                            "created_at) VALUES (:name, 'x', 'packer', :yes, :now)"),
+                       {"name": name, "yes": True, "now": dt.datetime(2026, 12, 1)})
+    user_id = db.session.execute(text("SELECT id FROM user_account WHERE username = :name"),
+                                 {"name": name}).scalar_one()
     db.session.commit()
-    a, b = one.id, two.id
+    return user_id
+
+
+def test_per_user_keys_become_one_key_whoever_sent_it(migrated_app):
+    a, b = _old_user("one"), _old_user("two")
     rows = [  # key as the previous release stored it, user, operation, minutes after T
         (f"{a}:alpha-0001", a, "put", 0),
         (f"{b}:alpha-0001", b, "pull", 5),     # the same key, later: deleted
@@ -89,3 +97,28 @@ def test_per_user_keys_become_one_key_whoever_sent_it(migrated_app):
         f"{a}:alpha-0001": (a, "put"), f"{b}:beta-00001": (b, "move"),
         "0:gamma-0001": (None, "put"), f"{a}:{b}:delta-001": (a, "put"),
         f"{b}:delta-001": (b, "pull"), f"{a}:tablet-7:0001": (a, "pack")}
+
+
+@pytest.mark.before("a7e3c5f10b42")
+def test_names_are_keyed_as_compared_and_two_that_read_alike_both_keep_signing_in(
+        migrated_app):
+    """user_account.username_key (b8f4a2c6d913): each name keyed as it is compared; two
+    names created alike before the rule keep distinct keys (the later one's gets #id), and
+    each still signs in by its exact name."""
+    from lotline import users as users_domain
+
+    ids = {name: _old_user(name) for name in ("pat", "Pat", "ＳＡＭ")}
+    db.session.execute(text("UPDATE user_account SET password_hash = :h"),
+                       {"h": users_domain.generate_password_hash("pw-12345678",
+                                                                 method=FAST_HASH)})
+    db.session.commit()
+    upgrade(revision="b8f4a2c6d913")
+    keys = dict(db.session.execute(text("SELECT username, username_key FROM user_account"))
+                .all())
+    db.session.rollback()
+    assert keys == {"pat": "pat", "Pat": f"pat#{ids['Pat']}", "ＳＡＭ": "sam"}
+    for typed, name in (("pat", "pat"), ("Pat", "Pat"), ("sam", "ＳＡＭ")):
+        user = users_domain.authenticate(db.session, typed, "pw-12345678",
+                                         hash_method=FAST_HASH)
+        assert user.username == name
+    downgrade(revision="a7e3c5f10b42")
