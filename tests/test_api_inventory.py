@@ -560,11 +560,16 @@ def test_a_key_is_one_submission_whoever_sends_it(world, url, payload, rows):
     assert snapshot() == after_first
     assert len(ledger(idempotency_key="shared-key-01")) == rows
 
-    # The first sender still gets the first result; another request is still refused.
+    # Another user guessing another request under the key learns nothing: the same answer.
+    guess = world.packer.post(PUT, {"location": "A-2", "sku": "PLAIN-1", "qty": 9},
+                              headers=key, token=packer_token("packer-three"))
+    assert guess.status_code == 200 and guess.json["code"] == "already_submitted"
+    assert guess.json["changes"] == [] and guess.json["operation"] == first.json["operation"]
+    # The first sender still gets the first result; their other request is refused.
     again = world.packer.post(url, payload, headers=key)
     assert again.status_code == 200 and {**again.json, "replayed": False} == first.json
     reused = world.packer.post(PUT, {"location": "A-2", "sku": "PLAIN-1", "qty": 9},
-                               headers=key, token=packer_token("packer-three"))
+                               headers=key)
     assert reused.status_code == 409 and reused.json["error"]["code"] == "idempotency_key_reused"
     assert snapshot() == after_first
 

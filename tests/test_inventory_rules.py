@@ -600,8 +600,12 @@ def test_a_key_is_one_submission_whoever_sends_it(stocked):
     assert result.changes == [] and result.reference == ""
     assert stocked.snapshot() == before
     assert stocked.stock()[("A-1", "LOT-1")] == ("L1", 11)
-    stocked.refused("idempotency_key_reused", "put", idempotency_key="shared-key-1", qty=2,
-                    actor=other)
+    # Another request under it from the other user: "already done" too, never a 409 (a 409
+    # for another request and a 200 for the same one would tell what the first one was).
+    guess = stocked.put(idempotency_key="shared-key-1", qty=2, actor=other)
+    assert guess.code == "already_submitted" and guess.changes == []
+    assert stocked.snapshot() == before
+    stocked.refused("idempotency_key_reused", "put", idempotency_key="shared-key-1", qty=2)
 
 
 def test_a_refused_submission_does_not_use_up_its_key(w):

@@ -85,16 +85,19 @@ class Once:
             "result_json": json.dumps({"fp": self.fingerprint, "result": result.to_dict()})})
 
     def replay(self, session: Session) -> Result | None:
-        """The answer under this key, if a change was applied under it (:func:`_answer`);
-        the same key sent with another request is refused, whoever sent either. (That
-        refusal says only that the key was used: a client that reuses a key for another
-        change must learn it was not applied, not be told it was.)"""
+        """The answer under this key, if a change was applied under it (:func:`_answer`).
+        The same user sending the key with another request is refused (a client that reuses
+        a key for another change must learn it was not applied). Another user is answered
+        "already done" whatever the request: a different answer for a different request
+        would let them test guesses of what the first one was."""
         with transaction(session, write=False):
             record = session.get(IdempotencyRecord, self.key)
             if record is None:
                 return None
             stored = json.loads(record.result_json)
-            if record.operation != self.operation or stored.get("fp") != self.fingerprint:
+            mine = record.user_id == self.user_id
+            if mine and (record.operation != self.operation
+                         or stored.get("fp") != self.fingerprint):
                 raise Conflict("This idempotency key was already used for a different request.",
                                code="idempotency_key_reused")
             return _answer(record.user_id, self.user_id, record.operation, record.created_at,
