@@ -18,6 +18,7 @@ bp = role_blueprint("sign_in_locks", __name__, "supervisor", url_prefix="/sign-i
 def _page(error: str | None = None, status: int = 200):
     rows = throttle.sign_in_locks(db.session)
     return render_template("admin/sign_in_locks.html", error=error, listed=throttle.LISTED,
+                           form=UnlockSignInForm(formdata=None),
                            max_failures=throttle.MAX_FAILURES,
                            window=throttle.FAILURE_WINDOW.seconds // 60,
                            lockout=throttle.LOCKOUT.seconds // 60,

@@ -23,7 +23,7 @@ import secrets
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from sqlalchemy import and_, case, delete, or_, select, update
+from sqlalchemy import and_, case, delete, exists, or_, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
@@ -64,13 +64,16 @@ def new_trusted_device(user: User) -> TrustedDevice:
     return TrustedDevice(user.id, fingerprint(user.password_hash), secrets.token_urlsafe(16))
 
 
-_DEVICE_KEY = re.compile(r"device:(\d{1,18}):[A-Za-z0-9_-]{22}")
+# In capitals: a typed name is counted case folded (lotline.text.name_key), so no name can
+# be typed that is counted as, or listed as, a user's device.
+DEVICE_PREFIX = "DEVICE:"
+_DEVICE_KEY = re.compile(r"DEVICE:(\d{1,18}):[A-Za-z0-9_-]{22}")
 
 
 def device_key(device: TrustedDevice) -> str:
     """The key a trusted device's attempts are counted under (at most 64 characters, like a
     name; the nonce is 128 random bits, so no one without the cookie can count against it)."""
-    return f"device:{device.user_id}:{device.nonce}"
+    return f"{DEVICE_PREFIX}{device.user_id}:{device.nonce}"
 
 
 def trusted_key(devices: Sequence[TrustedDevice], user_id: int | None,
@@ -173,15 +176,20 @@ class SignInLock:
 
 def sign_in_locks(session: Session, now: dt.datetime | None = None,
                   limit: int = LISTED) -> list[SignInLock]:
-    """The names locked now or with failures counted in the window, locked ones first, then
-    by name; at most ``limit``. A trusted device's count is listed under its user's name."""
+    """The names locked now or with failures counted in the window, locked ones first, a
+    user's name (or device) before a name that is no one's, then by name; at most ``limit``
+    (a flood of made-up names cannot push a real user's lock off the list). A trusted
+    device's count is listed under its user's name."""
     now = now or utcnow()
     t = _THROTTLE.c
     locked = t.locked_until > now
+    someone = or_(t.username.startswith(DEVICE_PREFIX),
+                  exists().where(User.username_key == t.username))
     rows = session.execute(
         select(t.username, t.failures, case((locked, t.locked_until), else_=None).label("until"))
         .where(or_(locked, t.window_start >= now - FAILURE_WINDOW))
-        .order_by(case((locked, 0), else_=1), t.username).limit(limit)).all()
+        .order_by(case((locked, 0), else_=1), case((someone, 0), else_=1), t.username)
+        .limit(limit)).all()
     devices = {row.username: int(match.group(1)) for row in rows
                if (match := re.fullmatch(_DEVICE_KEY, row.username))}
     by_id = {row.id: (row.username, row.role) for row in session.execute(
@@ -220,7 +228,7 @@ def unlock_sign_in(session: Session, username: str, acting_user: User | None = N
     cleared = session.execute(delete(_THROTTLE).where(t.username == key)).rowcount
     if user is not None:
         cleared += session.execute(delete(_THROTTLE).where(
-            t.username.like(f"device:{user.id}:%"))).rowcount
+            t.username.startswith(f"{DEVICE_PREFIX}{user.id}:"))).rowcount
     if not cleared:
         raise NotFound(f"No failed sign-ins are counted for {username}.", code="not_locked")
     return cleared

@@ -220,7 +220,7 @@ def authenticate(session: Session, username: str, password: str, now: dt.datetim
         session, lambda: reserve_attempt(session, counted, now))
     if locked_until is not None:
         wait = max(1, int((locked_until - now).total_seconds()))
-        where = " on this device" if counted.startswith("device:") else ""
+        where = " on this device" if counted.startswith(throttle.DEVICE_PREFIX) else ""
         raise DomainError(
             "throttled",
             f"Too many failed sign-ins for {username}{where}. Try again in "

@@ -165,6 +165,52 @@ def test_the_api_lists_and_unlocks_for_an_admin(app, api):
     assert again.status_code == 404 and again.json["error"]["code"] == "not_locked"
 
 
+def test_a_supervisor_token_unlocks_a_packer_over_the_api_not_an_admin(app, api):
+    """One role rule for the data, as on the screen. Before: the API was admin-only."""
+    make_user("pat", "packer")
+    make_user("boss", "admin")
+    _lock(app, "pat")
+    _lock(app, "boss")
+    caller = api("supervisor")
+    assert {row["username"] for row in caller.get("/api/v1/sign-in-locks").json["locks"]} == \
+        {"pat", "boss"}
+    refused = caller.call("POST", "/api/v1/sign-in-locks/unlock", json={"username": "BOSS"})
+    assert refused.status_code == 403
+    done = caller.call("POST", "/api/v1/sign-in-locks/unlock", json={"username": "PAT"})
+    assert done.status_code == 200 and done.json["cleared"] == 1
+    assert set(_rows()) == {"boss"}
+
+
+def test_a_typed_name_is_never_counted_or_listed_as_a_user_s_device(app):
+    """Before: typing device:<the admin's id>:<22 characters> as a name made a row listed as
+    the admin's trusted device, which a supervisor could not unlock."""
+    boss = make_user("boss", "admin")
+    _lock(app, f"DEVICE:{boss.id}:" + "A" * 22)
+    [lock] = throttle.sign_in_locks(db.session)
+    assert lock.device is False and lock.role is None
+    assert lock.name == f"device:{boss.id}:" + "a" * 22  # counted as typed, case folded
+    assert throttle.may_unlock(User(role="supervisor"), lock.role)
+
+
+def test_a_flood_of_made_up_names_does_not_hide_a_user_s_lock(app, as_role):
+    """Before: 200 locked names sorting before "pat" pushed pat's lock off the list, and
+    the screen had no field to name it."""
+    make_user("zed", "packer")
+    now = users_domain.utcnow()
+    db.session.add_all(LoginThrottle(username=f"aaa-{n:03}", failures=MAX, window_start=now,
+                                     locked_until=now + throttle.LOCKOUT)
+                       for n in range(throttle.LISTED + 5))
+    db.session.commit()
+    _lock(app, "zed")
+    listed = throttle.sign_in_locks(db.session)
+    assert len(listed) == throttle.LISTED and listed[0].name == "zed"
+    sam = as_role("supervisor", "sam")
+    page = sam.get("/sign-in-locks/").get_data(as_text=True)
+    assert "Only the first" in page and 'name="username"' in page
+    assert sam.post("/sign-in-locks/unlock", {"username": "aaa-204"}).status_code == 302
+    assert "aaa-204" not in _rows()
+
+
 # ---------------------------------------------------------------- the device cookie
 
 def _device_cookie(browser):

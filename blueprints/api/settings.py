@@ -1,7 +1,6 @@
 """System settings over the API (changes by admin tokens only)."""
 
 from typing import Literal
-from zoneinfo import available_timezones
 
 from flask import g
 from pydantic import Field
@@ -14,7 +13,7 @@ from . import json_body, operation
 from .bodies import Answer, Body
 
 # The IANA names this machine knows (lotline.settings.clean_time_zone), stated in full.
-TimeZone = Literal[tuple(sorted(available_timezones() | {"UTC"}))]  # type: ignore[valid-type]
+TimeZone = Literal[tuple(sorted(domain.time_zones()))]  # type: ignore[valid-type]
 
 
 class SettingChanges(Body):
