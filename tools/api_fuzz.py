@@ -14,13 +14,16 @@ temporary folder.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import os
+import re
 import socket
 import subprocess
 import sys
 import tempfile
 import time
 import urllib.request
+import uuid
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -45,18 +48,27 @@ def _free_port() -> int:
         return s.getsockname()[1]
 
 
-def _database(tmp: Path) -> str:
+@contextlib.contextmanager
+def _database(tmp: Path):
+    """A database of the run's own: SQLite in ``tmp``, or a PostgreSQL schema of its own
+    (dropped afterwards) when ``DATABASE_URL`` names PostgreSQL."""
     url = os.environ.get("DATABASE_URL", "")
     if not url.startswith("postgresql"):
-        return f"sqlite:///{tmp / 'api-fuzz.db'}"
+        yield f"sqlite:///{tmp / 'api-fuzz.db'}"
+        return
     from sqlalchemy import create_engine, text
 
+    url = re.sub(r"^postgresql(\+\w+)?://", "postgresql+psycopg://", url)
+    schema = f"api_fuzz_{uuid.uuid4().hex[:8]}"
     engine = create_engine(url)
     with engine.begin() as conn:
-        conn.execute(text('DROP SCHEMA IF EXISTS "api_fuzz" CASCADE'))
-        conn.execute(text('CREATE SCHEMA "api_fuzz"'))
-    engine.dispose()
-    return f"{url}{'&' if '?' in url else '?'}options=-csearch_path%3Dapi_fuzz"
+        conn.execute(text(f'CREATE SCHEMA "{schema}"'))
+    try:
+        yield f"{url}{'&' if '?' in url else '?'}options=-csearch_path%3D{schema}"
+    finally:
+        with engine.begin() as conn:
+            conn.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
+        engine.dispose()
 
 
 def _flask(env: dict, *args: str, stdin: str | None = None) -> str:
@@ -67,9 +79,10 @@ def _flask(env: dict, *args: str, stdin: str | None = None) -> str:
 
 def run(st_args: list[str]) -> int:
     """Serve a seeded warehouse and run ``st run`` on it; returns st's exit status."""
-    with tempfile.TemporaryDirectory(prefix="api-fuzz-") as folder:
+    with tempfile.TemporaryDirectory(prefix="api-fuzz-") as folder, \
+            _database(Path(folder)) as database:
         tmp = Path(folder)
-        env = {**os.environ, "DATABASE_URL": _database(tmp), "FLASK_APP": "app",
+        env = {**os.environ, "DATABASE_URL": database, "FLASK_APP": "app",
                "LOTLINE_SECRET_KEY": "api-fuzz"}
         _flask(env, "db", "upgrade")
         _flask(env, "seed-demo")
