@@ -11,6 +11,15 @@ from .errors import DomainError
 from .extensions import db
 
 
+def _change(work):
+    """``work()`` as one write transaction, and its result; a refusal is the command's error
+    (its message, exit status 1)."""
+    try:
+        return run_in_transaction(db.session, work)
+    except DomainError as exc:
+        raise click.ClickException(exc.message) from exc
+
+
 def register(app: Flask) -> None:
     @app.cli.command("create-user")
     @click.argument("username")
@@ -18,12 +27,9 @@ def register(app: Flask) -> None:
     @click.password_option(help="At least 8 characters.")
     def create_user(username, role, password):
         """Create a user with a role."""
-        try:
-            run_in_transaction(db.session, lambda: users.create_user(
-                db.session, username, password, role,
-                hash_method=current_app.config["PASSWORD_HASH_METHOD"]))
-        except DomainError as exc:
-            raise click.ClickException(exc.message) from exc
+        _change(lambda: users.create_user(
+            db.session, username, password, role,
+            hash_method=current_app.config["PASSWORD_HASH_METHOD"]))
         click.echo(f"Created {username} ({role}).")
 
     @app.cli.command("create-token")
@@ -59,23 +65,15 @@ def register(app: Flask) -> None:
     def revoke_token(prefix):
         """Revoke the API token PREFIX (its ll_PREFIX_ part, as list-tokens shows it)."""
         prefix = prefix.removeprefix("ll_").split("_", 1)[0]
-        try:
-            with transaction(db.session):
-                users.revoke_token(db.session, prefix)
-        except DomainError as exc:
-            raise click.ClickException(exc.message) from exc
+        _change(lambda: users.revoke_token(db.session, prefix))
         click.echo(f"Revoked ll_{prefix}.")
 
     @app.cli.command("sign-out-everywhere")
     @click.argument("username")
     def sign_out_everywhere(username):
         """End every sign-in of USERNAME: each browser asks for the password again."""
-        try:
-            with transaction(db.session):
-                ended = users.sign_out_everywhere(db.session,
-                                                  users.user_named(db.session, username))
-        except DomainError as exc:
-            raise click.ClickException(exc.message) from exc
+        ended = _change(lambda: users.sign_out_everywhere(
+            db.session, users.user_named(db.session, username)))
         click.echo(f"Signed {username} out everywhere ({ended} sign-in(s) ended).")
 
     @app.cli.command("list-sign-in-locks")
@@ -95,11 +93,7 @@ def register(app: Flask) -> None:
     @click.argument("username")
     def unlock_sign_in(username):
         """Clear the failed sign-ins counted for USERNAME (and its trusted devices)."""
-        try:
-            with transaction(db.session):
-                throttle.unlock_sign_in(db.session, username)
-        except DomainError as exc:
-            raise click.ClickException(exc.message) from exc
+        _change(lambda: throttle.unlock_sign_in(db.session, username))
         click.echo(f"Unlocked sign-in for {username}.")
 
     @app.cli.command("prune-sessions")
