@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import json
 
-from flask import Flask, jsonify, render_template, request
+from flask import Flask, current_app, jsonify, render_template, request
 from flask_wtf.csrf import CSRFError
 from werkzeug.exceptions import HTTPException
 from werkzeug.routing import RequestRedirect
@@ -142,6 +142,12 @@ def api_routing_answer(response):
         response.status_code = 204
         response.set_data(b"")
         del response.headers["Content-Type"]
+        # The methods of the operation matched, as the document states them: Werkzeug's own
+        # list also takes in a rule whose <path:…> part would swallow this path's tail
+        # (GET /purchase-orders/{number} for …/PO-1/putaway).
+        methods = {method for other in current_app.url_map.iter_rules()
+                   if other.rule == rule.rule for method in other.methods}
+        response.headers["Allow"] = ", ".join(sorted(methods))
         return response
     if isinstance(request.routing_exception, RequestRedirect) and \
             300 <= response.status_code < 400:

@@ -161,3 +161,23 @@ def test_a_name_with_a_slash_is_reached_at_the_address_the_api_gives(api):
     assert put.status_code == 201, put.json
     assert a.get("/api/v1/purchase-orders/PO%2F7").json["lines"][0]["remaining"] == 0
     assert a.get("/api/v1/lots/L/1").json["on_hand_qty"] == 2
+
+
+def test_a_gtin_is_refused_unless_it_is_digits_as_the_document_says(api):
+    """Schemathesis' find (issue 17): an empty GTIN was taken for none, against the
+    document's pattern."""
+    a = api("supervisor")
+    for gtin in ("", "12345", "4006381333932"):  # empty, too short, a wrong check digit
+        answer = a.post("/api/v1/items", {"sku": "G-1", "gtin": gtin})
+        assert answer.status_code == 422 and answer.json["error"]["field"] == "gtin", gtin
+    assert a.post("/api/v1/items", {"sku": "G-1", "gtin": None}).status_code == 201
+
+
+def test_options_names_the_methods_of_the_operation_the_path_is(api):
+    """Schemathesis' find: OPTIONS on …/PO-1/putaway also named GET, the methods of
+    /purchase-orders/{number} (whose number could swallow the path's tail)."""
+    a = api("admin")
+    answer = a.call("OPTIONS", "/api/v1/purchase-orders/PO-1/putaway")
+    assert answer.status_code == 204 and answer.headers["Allow"] == "OPTIONS, POST"
+    answer = a.call("OPTIONS", "/api/v1/items/A/B")
+    assert answer.headers["Allow"] == "GET, HEAD, OPTIONS, PATCH"

@@ -117,9 +117,18 @@ def _date(value) -> dt.date:
 Expiry = Annotated[dt.date, BeforeValidator(_date),
                    WithJsonSchema({"type": "string", "format": "date",
                                    "description": "Lot expiry, YYYY-MM-DD"})]
-Gtin = Annotated[str, AfterValidator(normalize_gtin),
-                 WithJsonSchema({"type": "string", "format": "gtin",
-                                 "pattern": r"^(?:[0-9]{8}|[0-9]{12,14})$",
+_GTIN = re.compile(r"^(?:[0-9]{8}|[0-9]{12,14})$")
+
+
+def _gtin(value: str) -> str:
+    """8, 12, 13 or 14 digits (the pattern), then its check digit (lotline.gtin), as 14."""
+    if not _GTIN.fullmatch(value):
+        raise PydanticCustomError("text_rule", "A GTIN has 8, 12, 13 or 14 digits.")
+    return normalize_gtin(value)
+
+
+Gtin = Annotated[str, AfterValidator(_gtin),
+                 WithJsonSchema({"type": "string", "format": "gtin", "pattern": _GTIN.pattern,
                                  "description": "GTIN-8/12/13/14 with a valid GS1 check "
                                                 "digit; stored as 14 digits"})]
 
