@@ -5,6 +5,7 @@ failed sign-ins under and to unlock. The database states it: ``username_key`` is
 from __future__ import annotations
 
 import threading
+import time
 from concurrent.futures import ThreadPoolExecutor
 
 import pytest
@@ -41,10 +42,19 @@ def test_failed_sign_ins_count_under_the_name_however_it_is_written(app):
     assert browser.login("Pat").status_code == 302
 
 
-def test_two_names_that_read_alike_are_created_once_even_at_the_same_moment(app):
+def test_two_names_that_read_alike_are_created_once_even_at_the_same_moment(app,
+                                                                            monkeypatch):
     """Before: the check read every name in Python, so two admins creating "Sam" and "sam"
     at once both got their user. The unique key decides: one is created, the other is told
-    the name exists, and neither is a server error (SQLite and PostgreSQL)."""
+    the name exists, and neither is a server error (SQLite and PostgreSQL). The password's
+    hash, made between the check and the insert, is slowed so the two overlap."""
+    real = users_domain.generate_password_hash
+
+    def slow_hash(password, method):
+        time.sleep(0.2)
+        return real(password, method=method)
+
+    monkeypatch.setattr(users_domain, "generate_password_hash", slow_hash)
     db.session.rollback()
     start = threading.Barrier(2, timeout=30)
 
