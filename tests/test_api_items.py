@@ -147,7 +147,8 @@ def test_a_name_with_a_slash_is_reached_at_the_address_the_api_gives(api):
     a = api("admin")
     created = a.post("/api/v1/items", {"sku": "BOX/12", "require_lot": True})
     assert created.status_code == 201
-    assert created.headers["Location"].endswith("/api/v1/items/BOX/12")
+    assert created.headers["Location"].endswith("/api/v1/items/BOX%2F12")  # as the document
+    # sends a path parameter: "/" percent-encoded (schemathesis read BOX as the SKU)
     for address in ("/api/v1/items/BOX/12", "/api/v1/items/BOX%2F12"):
         assert a.get(address).json["sku"] == "BOX/12", address
     assert a.post("/api/v1/orders", {"number": "so/1", "customer": "Acme",

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import re
 from functools import wraps
+from urllib.parse import quote
 
-from flask import Blueprint, current_app, g, jsonify, request
+from flask import Blueprint, current_app, g, jsonify, request, url_for
 from pydantic import ValidationError as PydanticError
 from werkzeug.exceptions import HTTPException
 
@@ -62,6 +63,17 @@ def json_body(model: type[bodies.Body]) -> dict:
             raise ValidationError(f"The body is not JSON Lotline can read: {_why_not()}")
         raise ValidationError("The body must be JSON (Content-Type: application/json).")
     return bodies.parse(model, request.get_data())
+
+
+def address(endpoint: str, **values) -> str:
+    """A resource's address (a ``Location`` header) with each path value percent-encoded
+    whole, "/" as %2F, as the document's path parameters are sent (a name may hold "/";
+    the route's <path:…> takes it either way)."""
+    marked = {name: f"\x00{n}\x00" for n, name in enumerate(values)}
+    path = url_for(endpoint, **marked)
+    for n, value in enumerate(values.values()):
+        path = path.replace(f"%00{n}%00", quote(str(value), safe=""))
+    return path
 
 
 def query_arg(name: str):

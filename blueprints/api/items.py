@@ -2,7 +2,6 @@
 
 from typing import Literal
 
-from flask import url_for
 from pydantic import Field
 
 from lotline import items as domain
@@ -11,7 +10,7 @@ from lotline.db import transaction
 from lotline.extensions import db
 from lotline.models import LOT_AT_PACK_MODES
 
-from . import json_body, operation, query_arg, query_page
+from . import address, json_body, operation, query_arg, query_page
 from .bodies import Answer, Body, Gtin, Sku, free_text, query, whole_number
 
 LotAtPack = Literal[LOT_AT_PACK_MODES]  # type: ignore[valid-type]
@@ -91,7 +90,7 @@ def create_item():
     fields = json_body(NewItem)
     with transaction(db.session):
         item = domain.create_item(db.session, **fields)
-    return _with_warning(item), 201, {"Location": url_for("api.get_item", sku=item.sku)}
+    return _with_warning(item), 201, {"Location": address("api.get_item", sku=item.sku)}
 
 
 @operation("GET", "/items/<path:sku>", summary="Get an item by SKU", response=Item,

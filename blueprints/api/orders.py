@@ -2,7 +2,6 @@
 
 from typing import Literal
 
-from flask import url_for
 from pydantic import Field
 
 from lotline import models
@@ -11,7 +10,7 @@ from lotline.db import transaction
 from lotline.extensions import db
 from lotline.models import ORDER_STATUSES
 
-from . import json_body, operation, query_arg
+from . import address, json_body, operation, query_arg
 from .bodies import Answer, Body, Lines, OrderNumber, free_text, query
 
 
@@ -127,7 +126,7 @@ def create_order():
         order = domain.create_order(db.session, body["number"], body["customer"],
                                     body["lines"], body.get("customer_ref", ""),
                                     body.get("ship_to", ""))
-    return order_json(order), 201, {"Location": url_for("api.get_order", number=order.number)}
+    return order_json(order), 201, {"Location": address("api.get_order", number=order.number)}
 
 
 @operation("GET", "/orders/<path:number>", summary="An order with its picks and pack lines "
