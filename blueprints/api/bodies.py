@@ -160,7 +160,11 @@ class Line(Body):
     qty: Qty
 
 
-Lines = Annotated[list[Line], Field(min_length=1, max_length=500)]
+# Each SKU once: a rule JSON Schema cannot state (uniqueItems compares whole lines), so the
+# description says it and schemathesis.toml lists its 422.
+Lines = Annotated[list[Line], Field(min_length=1, max_length=500,
+                                    description="Each SKU on one line only: a SKU given "
+                                                "twice is refused (add the quantities)")]
 
 
 def parse(model: type[Body], raw: bytes) -> dict:
