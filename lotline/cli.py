@@ -9,6 +9,7 @@ from . import throttle, users
 from .db import run_in_transaction, transaction
 from .errors import DomainError
 from .extensions import db
+from .models import utc_stamp
 
 
 def _change(work):
@@ -81,8 +82,7 @@ def register(app: Flask) -> None:
         """List the names locked, or with failed sign-ins counted, in the throttle's window."""
         rows = throttle.sign_in_locks(db.session)
         for row in rows:
-            until = row.locked_until.isoformat(timespec="seconds") + "Z" \
-                if row.locked_until else "not locked"
+            until = utc_stamp(row.locked_until) or "not locked"
             click.echo("  ".join([row.name + (" (trusted device)" if row.device else ""),
                                   f"{row.failures} failure(s)",
                                   f"locked until {until}" if row.locked_until else until]))

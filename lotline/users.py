@@ -18,7 +18,7 @@ from werkzeug.security import check_password_hash, generate_password_hash
 from . import throttle
 from .db import row_locks, run_in_transaction, transaction
 from .errors import Conflict, DomainError, NotFound, ValidationError
-from .models import ROLES, ApiToken, User, UserSession, utcnow
+from .models import ROLES, ApiToken, User, UserSession, utc_stamp, utcnow
 from .text import name_key
 from .throttle import (  # noqa: F401  (users.MAX_FAILURES … as before the move)
     FAILURE_WINDOW,
@@ -365,8 +365,7 @@ def token_state(row: ApiToken, now: dt.datetime | None = None) -> str:
 
 def token_summary(row: ApiToken) -> dict:
     """What is shown of a token on the screen, in the CLI and the API: never its secret."""
-    stamp = lambda value: value.isoformat(timespec="seconds") + "Z" if value else None  # noqa: E731
     return {"prefix": row.prefix, "username": row.user.username, "label": row.label,
-            "created_at": stamp(row.created_at), "expires_at": stamp(row.expires_at),
-            "last_used_at": stamp(row.last_used_at), "revoked": row.revoked,
+            "created_at": utc_stamp(row.created_at), "expires_at": utc_stamp(row.expires_at),
+            "last_used_at": utc_stamp(row.last_used_at), "revoked": row.revoked,
             "state": token_state(row)}

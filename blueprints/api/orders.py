@@ -8,7 +8,7 @@ from lotline import models
 from lotline import orders as domain
 from lotline.db import transaction
 from lotline.extensions import db
-from lotline.models import ORDER_STATUSES
+from lotline.models import ORDER_STATUSES, utc_stamp
 
 from . import address, json_body, operation, query_arg
 from .bodies import Answer, Body, Lines, OrderNumber, free_text, query
@@ -83,10 +83,6 @@ class OrderList(Answer):
     orders: list[Order] = Field(description="Newest first")
 
 
-def _when(value) -> str:
-    return value.isoformat(timespec="seconds") + "Z"
-
-
 def order_json(order: models.Order) -> dict:
     pack_lines: dict[int, list] = {}
     for carton in order.cartons:
@@ -97,7 +93,7 @@ def order_json(order: models.Order) -> dict:
                 "picked_lots": [x for x in pl.picked_lots.split(", ") if x],
                 "lot_mismatch": pl.lot_mismatch,
                 "user": pl.user.username if pl.user else None, "station": pl.station,
-                "at": _when(pl.created_at),
+                "at": utc_stamp(pl.created_at),
                 "override": None if pl.override_reason is None else {
                     "by": pl.override_by.username if pl.override_by else None,
                     "reason": pl.override_reason}})
@@ -110,7 +106,7 @@ def order_json(order: models.Order) -> dict:
             "picks": [{"location": p.location.code if p.location else None,
                        "lot": p.lot.number if p.lot else None, "qty": p.qty,
                        "qty_short": p.qty_short, "user": p.user.username if p.user else None,
-                       "station": p.station, "at": _when(p.created_at)} for p in line.picks],
+                       "station": p.station, "at": utc_stamp(p.created_at)} for p in line.picks],
             "pack_lines": pack_lines.get(line.id, []),
         } for line in order.lines],
         "cartons": [{"number": c.number, "status": c.status, "weight_grams": c.weight_grams}

@@ -9,6 +9,7 @@ from pydantic import Field
 from lotline import throttle
 from lotline.db import transaction
 from lotline.extensions import db
+from lotline.models import utc_stamp
 
 from . import json_body, operation
 from .bodies import Answer, Body, Username
@@ -40,10 +41,9 @@ class SignInUnlocked(Answer):
 @operation("GET", "/sign-in-locks", role="supervisor", response=SignInLocks,
            summary="List the names locked, or with failed sign-ins counted, in the window")
 def list_sign_in_locks():
-    stamp = lambda value: value.isoformat(timespec="seconds") + "Z" if value else None  # noqa: E731
     return {"locks": [
         {"username": row.name, "trusted_device": row.device, "failures": row.failures,
-         "locked_until": stamp(row.locked_until), "role": row.role}
+         "locked_until": utc_stamp(row.locked_until), "role": row.role}
         for row in throttle.sign_in_locks(db.session)]}
 
 

@@ -13,7 +13,7 @@ from sqlalchemy.orm.attributes import set_committed_value
 from .. import locations as locations_domain
 from ..db import forget_found, row_locks
 from ..errors import DomainError
-from ..models import Inventory, Item, LedgerEntry, Location, Lot, User
+from ..models import Inventory, Item, LedgerEntry, Location, Lot, User, utc_stamp
 from .rules import STOCK, check_active, inventory_at
 
 
@@ -72,7 +72,7 @@ class Result:
                 "messages": list(self.messages)}
         if self.submitted_at is not None:
             data["code"] = self.code
-            data["submitted_at"] = self.submitted_at.isoformat(timespec="seconds") + "Z"
+            data["submitted_at"] = utc_stamp(self.submitted_at)
         return data
 
     @classmethod

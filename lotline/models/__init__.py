@@ -9,6 +9,7 @@ from .base import (
     LOT_AT_PACK_MODES,
     ORDER_STATUSES,
     ROLES,
+    utc_stamp,
     utcnow,
 )
 from .catalog import Item, Location, Lot, LotHold
@@ -22,5 +23,5 @@ __all__ = [
     "ROLES", "ApiToken", "Carton", "CountRequest", "IdempotencyRecord", "Inventory", "Item",
     "LedgerEntry", "Location", "LoginThrottle", "Lot", "LotHold", "Order", "OrderLine",
     "PackLine", "PickLine", "PurchaseOrder", "PurchaseOrderLine", "Setting", "SettingChange",
-    "User", "UserSession", "utcnow",
+    "User", "UserSession", "utc_stamp", "utcnow",
 ]
